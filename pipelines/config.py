@@ -1,0 +1,44 @@
+"""One frozen settings object per run, built once from the environment and passed to every stage."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+DEFAULT_DB = "data/news.duckdb"
+DEFAULT_SEEDS = "seeds"
+DEFAULT_STAGING = "data/staging"
+DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
+
+
+def _env_path(name: str, default: str) -> Path:
+    return Path(os.environ.get(name) or default)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Where things live and the limits every stage shares; `from_env` is the only place that reads the environment."""
+
+    db_path: Path = Path(DEFAULT_DB)
+    seeds_dir: Path = Path(DEFAULT_SEEDS)
+    staging_dir: Path = Path(DEFAULT_STAGING)
+    schemas_dir: Path = PROJECT_ROOT / "schemas"
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    boilerplate_file: Path = field(default_factory=lambda: PROJECT_ROOT / "schemas" / "boilerplate.yaml")
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> Settings:
+        """Environment first, then explicit overrides (CLI flags, DAG params) win; None means 'not given'."""
+        values: dict[str, object] = {
+            "db_path": _env_path("NEWSFLOW_DB", DEFAULT_DB),
+            "seeds_dir": _env_path("NEWSFLOW_SEEDS_DIR", DEFAULT_SEEDS),
+            "staging_dir": _env_path("NEWSFLOW_STAGING_DIR", DEFAULT_STAGING),
+            "max_file_bytes": int(os.environ.get("NEWSFLOW_MAX_FILE_BYTES") or DEFAULT_MAX_FILE_BYTES),
+        }
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        for key in ("db_path", "seeds_dir", "staging_dir"):
+            values[key] = Path(values[key])  # type: ignore[arg-type]
+        return cls(**values)  # type: ignore[arg-type]

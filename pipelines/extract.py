@@ -1,0 +1,104 @@
+"""Main text and metadata from HTML with trafilatura: whole pages, and the HTML fragments feeds carry."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+EXTRACTOR_PAGE = "trafilatura"
+EXTRACTOR_FRAGMENT = "trafilatura-fragment"
+EXTRACTOR_MARKUP_TEXT = "html-text"
+EXTRACTOR_PLAIN = "plain-text"
+
+_TAG = re.compile(r"<[a-zA-Z/!][^>]*>")
+_PAGE = re.compile(r"(?i)<(?:html|body|head)\b")
+_BLOCK_BREAK = re.compile(r"(?i)<\s*(?:br|/p|/div|/li|/h[1-6]|/blockquote)\b[^>]*>")
+
+
+@dataclass(frozen=True, slots=True)
+class Extracted:
+    text: str
+    title: str | None
+    authors: tuple[str, ...]
+    published_at: datetime | None
+    language: str | None
+    sitename: str | None
+    url: str | None
+    extractor: str
+
+
+def plain_text(text: str) -> Extracted | None:
+    """Text that arrived as text (a .txt file, a JSON `body`) is taken as is: tags in it are just characters."""
+    text = text.strip()
+    return _text_only(text, EXTRACTOR_PLAIN) if text else None
+
+
+def extract_html(html: str, url: str | None = None) -> Extracted | None:
+    """A whole page goes through trafilatura's page extraction; a fragment (feed content) is wrapped first."""
+    if _PAGE.search(html[:4096]):
+        return extract_page(html, url)
+    return extract_fragment(html)
+
+
+def extract_page(html: str, url: str | None = None) -> Extracted | None:
+    """A whole web page: trafilatura finds the main text and reads title, author, date and site name."""
+    from trafilatura import bare_extraction
+
+    document = bare_extraction(html, url=url, with_metadata=True, include_comments=False, include_tables=False)
+    if document is None or not (document.text or "").strip():
+        return None
+    return Extracted(
+        text=document.text,
+        title=document.title or None,
+        authors=_split_authors(document.author),
+        published_at=_date(document.date),
+        language=document.language or None,
+        sitename=document.sitename or None,
+        url=document.url or url,
+        extractor=EXTRACTOR_PAGE,
+    )
+
+
+def extract_fragment(html: str) -> Extracted | None:
+    """Feed content: an HTML fragment (or plain text) with no page around it; trafilatura needs an article wrapper."""
+    if not _TAG.search(html):
+        return plain_text(html)
+    from trafilatura import bare_extraction
+
+    document = bare_extraction(f"<html><body><article>{html}</article></body></html>", include_comments=False)
+    if document is not None and (document.text or "").strip():
+        return _text_only(document.text, EXTRACTOR_FRAGMENT)
+    text = _markup_text(html)
+    return _text_only(text, EXTRACTOR_MARKUP_TEXT) if text else None
+
+
+def _text_only(text: str, extractor: str) -> Extracted:
+    return Extracted(text, None, (), None, None, None, None, extractor)
+
+
+def _markup_text(html: str) -> str:
+    """Last resort for fragments trafilatura rejects as too short: keep line breaks, drop tags and entities."""
+    import lxml.html
+
+    marked = _BLOCK_BREAK.sub("\n", html)
+    try:
+        return lxml.html.fromstring(f"<div>{marked}</div>").text_content().strip()
+    except (ValueError, lxml.etree.ParserError):
+        return ""
+
+
+def _split_authors(author: str | None) -> tuple[str, ...]:
+    if not author:
+        return ()
+    return tuple(part.strip() for part in re.split(r";|\band\b", author) if part.strip())
+
+
+def _date(value: str | None) -> datetime | None:
+    """trafilatura returns YYYY-MM-DD (via htmldate); the day is all a page reliably says, stored as midnight UTC."""
+    if not value:
+        return None
+    try:
+        return datetime.strptime(value[:10], "%Y-%m-%d").replace(tzinfo=UTC)
+    except ValueError:
+        return None

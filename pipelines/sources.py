@@ -1,0 +1,354 @@
+"""Readers for the seed folder: list files, then read each with the reader for its format.
+
+Readers only turn bytes into drafts or rejections; they never write. Every file becomes exactly one
+`RawDocument` whose status says what happened to it, so nothing is lost silently.
+
+Formats (by extension, case-insensitive):
+- `.txt`: one plain-text article; title, dateline and boilerplate are worked out by `normalize`.
+- `.html`, `.htm`: one web page; main text and metadata come from trafilatura (`extract`).
+- `.json`: one article object or a list of them; `.jsonl`: one article object per line.
+  Fields: `url`, `title`, `published_at` (ISO 8601), `body` (plain text) or `html`, optional
+  `authors` (list or string), `language` (ISO 639-1) and `source` (outlet name).
+- `.xml`, `.rss`, `.atom`: a saved RSS/Atom feed, each item an article.
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pipelines.config import Settings
+from pipelines.ids import sha256_hex, stable_id
+
+TEXT_SUFFIXES = {".txt": "text/plain"}
+HTML_SUFFIXES = {".html": "text/html", ".htm": "text/html"}
+JSON_SUFFIXES = {".json": "application/json", ".jsonl": "application/x-ndjson"}
+FEED_SUFFIXES = {".xml": "application/xml", ".rss": "application/rss+xml", ".atom": "application/atom+xml"}
+MEDIA_TYPES = {**TEXT_SUFFIXES, **HTML_SUFFIXES, **JSON_SUFFIXES, **FEED_SUFFIXES}
+
+BINARY_SNIFF_BYTES = 8192
+CONTROL_CHAR_LIMIT = 0.05
+_ALLOWED_CONTROLS = {9, 10, 12, 13}
+
+STATUS_READ = "read"
+STATUS_SKIPPED = "skipped"
+STATUS_QUARANTINED = "quarantined"
+
+
+class InputError(ValueError):
+    """A file or item that cannot become an article; the message is the human-readable reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    source_id: str
+    kind: str
+    uri: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class RawDocument:
+    """Provenance of one input file, whatever became of it."""
+
+    raw_id: str
+    source_id: str
+    uri: str
+    fetched_at: datetime
+    content_sha256: str | None
+    byte_size: int | None
+    media_type: str | None
+    status: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleDraft:
+    """An article as read, before normalization: either plain `text` or `html`."""
+
+    raw_id: str
+    source_id: str
+    item_key: str
+    uri: str
+    fetched_at: datetime
+    url: str | None = None
+    title: str | None = None
+    text: str | None = None
+    html: str | None = None
+    published_at: datetime | None = None
+    authors: tuple[str, ...] = ()
+    language: str | None = None
+    outlet: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An input (a file, or one item of it) refused at `stage`, with the reason a person can act on."""
+
+    raw_id: str
+    stage: str
+    reason: str
+    detail: str | None = None
+
+
+@dataclass(slots=True)
+class ReadResult:
+    raw: RawDocument
+    drafts: list[ArticleDraft] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)
+
+
+def folder_source(folder: Path, name: str | None = None) -> Source:
+    """A folder is identified by its name, so the same seeds mounted elsewhere (Docker, CI) keep their ids."""
+    resolved = folder.resolve()
+    source_name = name or resolved.name
+    return Source(stable_id("folder", source_name), "folder", resolved.as_uri(), source_name)
+
+
+def list_folder(folder: Path) -> list[Path]:
+    """Every entry below `folder` that is not a directory, sorted, hidden files included (they get a skip reason)."""
+    found: list[Path] = []
+    for root, dirs, files in os.walk(folder, followlinks=False):
+        dirs.sort()
+        found.extend(Path(root) / name for name in files)
+    return sorted(found)
+
+
+def read_file(path: Path, folder: Path, source: Source, settings: Settings) -> ReadResult:
+    """Read one file into drafts; any failure becomes the file's quarantine reason instead of an exception."""
+    uri = path.relative_to(folder).as_posix()
+    fetched_at = datetime.now(UTC)
+    media_type = MEDIA_TYPES.get(path.suffix.lower())
+    try:
+        data = _read_bytes(path, settings.max_file_bytes)
+    except InputError as exc:
+        raw_id = stable_id("raw", source.source_id, uri, "unreadable", str(exc))
+        raw = RawDocument(raw_id, source.source_id, uri, fetched_at, None, _size_or_none(path), media_type,
+                          STATUS_QUARANTINED, str(exc))
+        return ReadResult(raw, rejections=[Rejection(raw_id, "read", str(exc))])
+    digest = sha256_hex(data)
+    raw_id = stable_id("raw", source.source_id, uri, digest)
+    base = RawDocument(raw_id, source.source_id, uri, fetched_at, digest, len(data), media_type, STATUS_READ)
+    if media_type is None:
+        reason = f"unsupported file type {path.suffix or '(no extension)'!r}; supported: {', '.join(sorted(MEDIA_TYPES))}"
+        return ReadResult(replace(base, status=STATUS_SKIPPED, reason=reason))
+    try:
+        drafts, rejections = _parse(data, base, path.suffix.lower())
+    except InputError as exc:
+        return ReadResult(replace(base, status=STATUS_QUARANTINED, reason=str(exc)),
+                          rejections=[Rejection(raw_id, "parse", str(exc))])
+    if not drafts and not rejections:
+        reason = "no articles in file"
+        return ReadResult(replace(base, status=STATUS_QUARANTINED, reason=reason), rejections=[Rejection(raw_id, "parse", reason)])
+    return ReadResult(base, drafts, rejections)
+
+
+def _size_or_none(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
+def _read_bytes(path: Path, max_bytes: int) -> bytes:
+    """Refuse oversized files before reading them, and turn OS errors into reasons."""
+    try:
+        if not path.is_file():
+            raise InputError("not a regular file (broken link, device or socket)")
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise InputError(f"file too large: {size:,} bytes, limit {max_bytes:,} (NEWSFLOW_MAX_FILE_BYTES)")
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise InputError(f"unreadable: {exc.strerror or exc}") from exc
+    if len(data) > max_bytes:
+        raise InputError(f"file too large: over {max_bytes:,} bytes (NEWSFLOW_MAX_FILE_BYTES)")
+    if not data.strip():
+        raise InputError("empty file" if not data else "file contains only whitespace")
+    return data
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (with or without BOM) or BOM-marked UTF-16; anything else is refused rather than guessed.
+
+    A cp1251 or latin-1 file decodes "successfully" in many wrong encodings, so guessing would store
+    garbled text silently; the reason tells the user how to fix the file instead.
+    """
+    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+        if data.startswith(bom):
+            return data.decode(encoding)
+    if _looks_binary(data):
+        raise InputError("binary content, not text (NUL or control bytes)")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start]
+        raise InputError(
+            f"not UTF-8 text: byte 0x{bad:02x} at offset {exc.start} "
+            "(a legacy encoding such as cp1251 or latin-1?); re-save the file as UTF-8"
+        ) from exc
+
+
+def _looks_binary(data: bytes) -> bool:
+    sample = data[:BINARY_SNIFF_BYTES]
+    if b"\x00" in sample:
+        return True
+    controls = sum(1 for byte in sample if byte < 32 and byte not in _ALLOWED_CONTROLS)
+    return controls > CONTROL_CHAR_LIMIT * len(sample)
+
+
+def _parse(data: bytes, raw: RawDocument, suffix: str) -> tuple[list[ArticleDraft], list[Rejection]]:
+    if suffix in TEXT_SUFFIXES:
+        return [_draft(raw, raw.uri, text=decode_text(data))], []
+    if suffix in HTML_SUFFIXES:
+        return [_draft(raw, raw.uri, html=_decode_html(data))], []
+    if suffix in JSON_SUFFIXES:
+        return _read_json(decode_text(data), raw, lines=suffix == ".jsonl")
+    return _read_feed(data, raw)
+
+
+def _draft(raw: RawDocument, item_key: str, **fields: Any) -> ArticleDraft:
+    return ArticleDraft(raw.raw_id, raw.source_id, item_key, raw.uri, raw.fetched_at, **fields)
+
+
+def _decode_html(data: bytes) -> str:
+    """HTML declares its charset in the document; trafilatura's decoder honours it."""
+    if _looks_binary(data):
+        raise InputError("binary content, not HTML (NUL or control bytes)")
+    from trafilatura.utils import decode_file
+
+    return decode_file(data)
+
+
+# --- JSON ----------------------------------------------------------------------------------
+
+
+def _read_json(text: str, raw: RawDocument, *, lines: bool) -> tuple[list[ArticleDraft], list[Rejection]]:
+    drafts: list[ArticleDraft] = []
+    rejections: list[Rejection] = []
+    for position, loaded in _json_items(text, lines=lines):
+        key = f"{raw.uri}#{position}"
+        try:
+            drafts.append(_json_article(loaded, raw, key))
+        except InputError as exc:
+            rejections.append(Rejection(raw.raw_id, "parse", str(exc), f"item {position}"))
+    return drafts, rejections
+
+
+def _json_items(text: str, *, lines: bool) -> Iterator[tuple[int, Any]]:
+    """Yield (position, value); a broken JSONL line is yielded as an InputError for that item alone."""
+    if lines:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield number, InputError(f"invalid JSON on line {number}, column {exc.colno}: {exc.msg}")
+        return
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
+    items = value if isinstance(value, list) else [value]
+    yield from enumerate(items, start=1)
+
+
+def _json_article(value: Any, raw: RawDocument, key: str) -> ArticleDraft:
+    if isinstance(value, InputError):
+        raise value
+    if not isinstance(value, dict):
+        raise InputError(f"expected an article object, got {type(value).__name__}")
+    body, html = value.get("body"), value.get("html")
+    if not (isinstance(body, str) and body.strip()) and not (isinstance(html, str) and html.strip()):
+        raise InputError("article has neither a non-empty 'body' nor 'html'")
+    authors = value.get("authors") or ()
+    if isinstance(authors, str):
+        authors = (authors,)
+    url = value.get("url")
+    return _draft(
+        raw,
+        url if isinstance(url, str) and url else key,
+        url=url if isinstance(url, str) and url else None,
+        title=_optional_str(value.get("title")),
+        text=body if isinstance(body, str) and body.strip() else None,
+        html=None if isinstance(body, str) and body.strip() else html,
+        published_at=parse_timestamp(value.get("published_at")),
+        authors=tuple(str(author) for author in authors),
+        language=_optional_str(value.get("language")),
+        outlet=_optional_str(value.get("source")),
+    )
+
+
+def _optional_str(value: Any) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def parse_timestamp(value: Any) -> datetime | None:
+    """ISO 8601 to an aware UTC datetime; a naive time is taken as UTC; bad values raise with the field name."""
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str):
+        raise InputError(f"published_at must be an ISO 8601 string, got {type(value).__name__}")
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InputError(f"published_at is not ISO 8601: {value!r}") from exc
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+# --- feeds ---------------------------------------------------------------------------------
+
+
+def _read_feed(data: bytes, raw: RawDocument) -> tuple[list[ArticleDraft], list[Rejection]]:
+    """Parse a saved feed with feedparser from bytes (it never fetches anything here)."""
+    import feedparser
+
+    parsed = feedparser.parse(data)
+    if not parsed.entries:
+        problem = f": {parsed.bozo_exception}" if parsed.get("bozo") else ""
+        raise InputError(f"feed has no items{problem}")
+    outlet = _optional_str(parsed.feed.get("title"))
+    drafts: list[ArticleDraft] = []
+    rejections: list[Rejection] = []
+    for position, entry in enumerate(parsed.entries, start=1):
+        html = _entry_html(entry)
+        if not html:
+            rejections.append(Rejection(raw.raw_id, "parse", "feed item has no content or summary", f"item {position}"))
+            continue
+        link = _optional_str(entry.get("link"))
+        drafts.append(
+            _draft(
+                raw,
+                _optional_str(entry.get("id")) or link or f"{raw.uri}#{position}",
+                url=link,
+                title=_optional_str(entry.get("title")),
+                html=html,
+                published_at=_struct_time(entry.get("published_parsed") or entry.get("updated_parsed")),
+                authors=tuple(a.get("name") for a in entry.get("authors", []) if a.get("name")),
+                language=_optional_str(entry.get("language") or parsed.feed.get("language")),
+                outlet=outlet,
+            )
+        )
+    return drafts, rejections
+
+
+def _entry_html(entry: Any) -> str | None:
+    for content in entry.get("content", []):
+        if content.get("value", "").strip():
+            return str(content["value"])
+    summary = entry.get("summary", "")
+    return summary if summary.strip() else None
+
+
+def _struct_time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    return datetime(*value[:6], tzinfo=UTC)

@@ -1,0 +1,89 @@
+"""A batch staged on disk between the pure stages and the single DuckDB writer.
+
+Tasks pass the stage's path, not data. A stage is written by one task and read by the load; it is
+deleted only after its load committed, so a failed load is retried from the stage, not refetched.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+MANIFEST = "manifest.json"
+STAGED_TABLES = ("sources", "raw_documents", "articles", "quarantine")
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    run_id: str
+    trigger: str
+    started_at: datetime
+    source_uri: str
+
+    def to_json(self) -> str:
+        return json.dumps({**asdict(self), "started_at": self.started_at.isoformat()}, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        data = json.loads(text)
+        return cls(**{**data, "started_at": datetime.fromisoformat(data["started_at"])})
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    """A staged batch: the manifest and one Arrow table per staged table (absent when it has no rows)."""
+
+    path: Path
+    manifest: Manifest
+    tables: dict[str, pa.Table]
+
+    def rows(self, table: str) -> list[dict[str, Any]]:
+        staged = self.tables.get(table)
+        return staged.to_pylist() if staged is not None else []
+
+
+def stage_path(staging_dir: Path, run_id: str) -> Path:
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in run_id)
+    return staging_dir / safe
+
+
+def write_stage(path: Path, manifest: Manifest, tables: dict[str, Sequence[Any]]) -> Path:
+    """Write to a temporary folder and rename it into place, so a crash never leaves half a stage."""
+    unknown = set(tables) - set(STAGED_TABLES)
+    if unknown:
+        raise ValueError(f"not a staged table: {sorted(unknown)}")
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    for name, rows in tables.items():
+        if rows:
+            pq.write_table(pa.Table.from_pylist([_as_dict(row) for row in rows]), tmp / f"{name}.parquet")
+    (tmp / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+    shutil.rmtree(path, ignore_errors=True)
+    tmp.rename(path)
+    return path
+
+
+def read_stage(path: Path) -> Stage:
+    manifest_file = path / MANIFEST
+    if not manifest_file.is_file():
+        raise FileNotFoundError(f"no staged batch at {path} (missing {MANIFEST})")
+    manifest = Manifest.from_json(manifest_file.read_text(encoding="utf-8"))
+    tables = {name: pq.read_table(path / f"{name}.parquet") for name in STAGED_TABLES if (path / f"{name}.parquet").is_file()}
+    return Stage(path, manifest, tables)
+
+
+def drop_stage(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _as_dict(row: Any) -> dict[str, Any]:
+    return row if isinstance(row, dict) else asdict(row)

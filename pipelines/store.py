@@ -1,0 +1,290 @@
+"""The only place that holds a DuckDB connection: migrations, the transactional load, and counts.
+
+Every load runs in one transaction and is idempotent: rows are keyed by ids derived from content,
+an input already loaded is recognised by its raw_id, and a re-run adds nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from pipelines.ids import sha256_hex, stable_id
+from pipelines.staging import Stage
+
+MIGRATION_FILE = re.compile(r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+)\.sql$")
+# Tables analysts query; `stats` reports these and only these names are ever interpolated into SQL.
+DATA_TABLES = ("sources", "raw_documents", "articles", "article_versions", "quarantine", "ingest_runs")
+
+
+class MigrationError(RuntimeError):
+    """A migration file changed after it was applied, or a file name breaks the NNN_name.sql rule."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoadCounts:
+    run_id: str
+    inputs: int
+    unchanged: int
+    articles_new: int
+    articles_updated: int
+    articles_same: int
+    skipped: int
+    quarantined: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    version: int
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return sha256_hex(self.sql)
+
+
+def discover_migrations(schemas_dir: Path) -> list[Migration]:
+    folder = schemas_dir / "migrations"
+    migrations = []
+    for path in sorted(folder.glob("*.sql")):
+        match = MIGRATION_FILE.match(path.name)
+        if not match:
+            raise MigrationError(f"{path}: migration files are named NNN_name.sql")
+        migrations.append(Migration(int(match["version"]), match["name"], path.read_text(encoding="utf-8")))
+    versions = [migration.version for migration in migrations]
+    if len(set(versions)) != len(versions):
+        raise MigrationError(f"{folder}: two migrations share a version number")
+    return migrations
+
+
+class Store:
+    """A DuckDB database file with newsflow's schema applied."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, path: Path) -> None:
+        self.con = con
+        self.path = path
+
+    @classmethod
+    @contextmanager
+    def open(cls, path: Path, schemas_dir: Path, *, read_only: bool = False) -> Iterator[Store]:
+        """Open (creating the file and applying pending migrations unless read-only) and always close."""
+        if read_only and not path.exists():
+            raise FileNotFoundError(f"no database at {path}; run `newsflow ingest` first")
+        if not read_only:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        con = duckdb.connect(str(path), read_only=read_only)
+        try:
+            store = cls(con, path)
+            if not read_only:
+                store.migrate(schemas_dir)
+            yield store
+        finally:
+            con.close()
+
+    # --- schema ----------------------------------------------------------------------------
+
+    def migrate(self, schemas_dir: Path) -> list[int]:
+        """Apply pending migrations in order, each in its own transaction; refuse edited applied ones."""
+        self.con.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, checksum VARCHAR NOT NULL,"
+            " applied_at TIMESTAMPTZ NOT NULL)"
+        )
+        applied = dict(self.con.execute("SELECT version, checksum FROM schema_migrations").fetchall())
+        done: list[int] = []
+        for migration in discover_migrations(schemas_dir):
+            if migration.version in applied:
+                if applied[migration.version] != migration.checksum:
+                    raise MigrationError(
+                        f"migration {migration.version:03d}_{migration.name} was edited after it was applied; "
+                        "add a new migration instead"
+                    )
+                continue
+            with self.transaction():
+                self.con.execute(migration.sql)
+                self.con.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?, ?)",
+                    [migration.version, migration.name, migration.checksum, _now()],
+                )
+            done.append(migration.version)
+        return done
+
+    def schema_version(self) -> int:
+        row = self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
+        return int(row[0]) if row else 0
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.con.execute("COMMIT")
+
+    # --- loading ---------------------------------------------------------------------------
+
+    def load_stage(self, stage: Stage) -> LoadCounts:
+        """Load one staged batch in a single transaction; inputs already loaded are counted, not re-inserted."""
+        run_id = stage.manifest.run_id
+        now = _now()
+        raw_rows = stage.rows("raw_documents")
+        with self.transaction():
+            known = self._existing("raw_documents", "raw_id", [row["raw_id"] for row in raw_rows])
+            fresh_raw = [row for row in _unique(raw_rows, "raw_id") if row["raw_id"] not in known]
+            fresh_ids = {row["raw_id"] for row in fresh_raw}
+            self._insert_sources(stage.rows("sources"), now)
+            self._insert("raw_documents", [{**row, "run_id": run_id} for row in fresh_raw])
+            new, updated, same = self._upsert_articles(
+                [row for row in stage.rows("articles") if row["raw_id"] in fresh_ids], run_id, now
+            )
+            quarantined = self._insert_quarantine(
+                [row for row in stage.rows("quarantine") if row["raw_id"] in fresh_ids], run_id, now
+            )
+            counts = LoadCounts(
+                run_id=run_id,
+                inputs=len({row["raw_id"] for row in raw_rows}),
+                unchanged=len(known),
+                articles_new=new,
+                articles_updated=updated,
+                articles_same=same,
+                skipped=sum(row["status"] == "skipped" for row in fresh_raw),
+                quarantined=quarantined,
+            )
+            self._record_run(stage, counts, "success", None, now)
+        return counts
+
+    def record_failed_run(self, stage: Stage, error: str) -> None:
+        """Leave a trace of a failed load in its own transaction; the stage stays on disk for the retry."""
+        with self.transaction():
+            self._record_run(stage, None, "failed", error, _now())
+
+    def _record_run(self, stage: Stage, counts: LoadCounts | None, status: str, error: str | None, now: datetime) -> None:
+        values = counts.as_dict() if counts else {}
+        self.con.execute(
+            "INSERT OR REPLACE INTO ingest_runs (run_id, started_at, finished_at, status, trigger, inputs, unchanged,"
+            " articles_new, articles_updated, articles_same, skipped, quarantined, error)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                stage.manifest.run_id, stage.manifest.started_at, now, status, stage.manifest.trigger,
+                values.get("inputs"), values.get("unchanged"), values.get("articles_new"),
+                values.get("articles_updated"), values.get("articles_same"), values.get("skipped"),
+                values.get("quarantined"), error,
+            ],
+        )
+
+    def _insert_sources(self, rows: list[dict[str, Any]], now: datetime) -> None:
+        self._insert("sources", [{**row, "created_at": now} for row in _unique(rows, "source_id")], on_conflict="NOTHING")
+
+    def _insert_quarantine(self, rows: list[dict[str, Any]], run_id: str, now: datetime) -> int:
+        keyed = [
+            {**row, "quarantine_id": stable_id(row["raw_id"], row["stage"], row["detail"], row["reason"]),
+             "run_id": run_id, "created_at": now}
+            for row in rows
+        ]
+        fresh = _unique(keyed, "quarantine_id")
+        known = self._existing("quarantine", "quarantine_id", [row["quarantine_id"] for row in fresh])
+        self._insert("quarantine", [row for row in fresh if row["quarantine_id"] not in known])
+        return len(fresh) - len(known)
+
+    def _upsert_articles(self, rows: list[dict[str, Any]], run_id: str, now: datetime) -> tuple[int, int, int]:
+        """New article, new version of a known one, or the same content again; in a stable order within the batch."""
+        current = {
+            article_id: (version, content_hash, first_seen)
+            for article_id, version, content_hash, first_seen in self.con.execute(
+                "SELECT article_id, version, content_hash, first_seen_at FROM articles"
+                " WHERE article_id IN (SELECT unnest(?::VARCHAR[]))",
+                [sorted({row["article_id"] for row in rows})],
+            ).fetchall()
+        }
+        latest: dict[str, dict[str, Any]] = {}
+        versions: list[dict[str, Any]] = []
+        new = updated = same = 0
+        for row in sorted(rows, key=lambda r: (r["fetched_at"], r["uri"], r["raw_id"])):
+            article_id = row["article_id"]
+            version, content_hash, first_seen = current.get(article_id, (0, None, now))
+            if content_hash == row["content_hash"]:
+                same += 1
+                continue
+            if version == 0:
+                new += 1
+            else:
+                updated += 1
+            version += 1
+            current[article_id] = (version, row["content_hash"], first_seen)
+            latest[article_id] = {
+                **row, "version": version, "first_seen_at": first_seen, "updated_at": now, "run_id": run_id,
+            }
+            versions.append({
+                "article_id": article_id, "version": version, "raw_id": row["raw_id"],
+                "content_hash": row["content_hash"], "title": row["title"], "body_text": row["body_text"],
+                "loaded_at": now, "run_id": run_id,
+            })
+        self._insert("articles", list(latest.values()), on_conflict="REPLACE")
+        self._insert("article_versions", versions)
+        return new, updated, same
+
+    def _existing(self, table: str, key: str, ids: list[str]) -> set[str]:
+        if not ids:
+            return set()
+        _check_table(table)
+        found = self.con.execute(
+            f"SELECT {key} FROM {table} WHERE {key} IN (SELECT unnest(?::VARCHAR[]))", [sorted(set(ids))]
+        ).fetchall()
+        return {value for (value,) in found}
+
+    def _insert(self, table: str, rows: list[dict[str, Any]], *, on_conflict: str | None = None) -> None:
+        """Insert dict rows by column name through Arrow; the table's DDL decides types, never the frame."""
+        if not rows:
+            return
+        _check_table(table)
+        columns = self._columns(table)
+        staged_rows = pa.Table.from_pylist([{column: row.get(column) for column in columns} for row in rows])
+        verb = {None: "INSERT", "NOTHING": "INSERT OR IGNORE", "REPLACE": "INSERT OR REPLACE"}[on_conflict]
+        # DuckDB's replacement scan reads the local Arrow table `staged_rows` by name.
+        self.con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM staged_rows")
+
+    def _columns(self, table: str) -> list[str]:
+        return [name for (name,) in self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            [table],
+        ).fetchall()]
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def table_counts(self) -> dict[str, int]:
+        counts = {}
+        for table in DATA_TABLES:
+            row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
+            counts[table] = int(row[0]) if row else 0
+        return counts
+
+
+def _check_table(table: str) -> None:
+    if table not in DATA_TABLES:
+        raise ValueError(f"unknown table {table!r}")
+
+
+def _unique(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
+    """First row per key: ON CONFLICT would otherwise keep an arbitrary one of two duplicates in a batch."""
+    seen: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        seen.setdefault(row[key], row)
+    return list(seen.values())
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,98 @@
+"""The news_ingest DAG end to end in a real Airflow (temp AIRFLOW_HOME, SQLite metadata) with dag.test()."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from pipelines.config import PROJECT_ROOT
+
+DAG_FILE = PROJECT_ROOT / "dags" / "news_ingest.py"
+BIN = Path(sys.executable).parent
+HEAVY_MODULES = ("pipelines", "duckdb", "trafilatura", "spacy", "great_expectations", "pandas", "pyarrow")
+
+RUN_DAG = """
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("news_ingest", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+run = module.news_ingest_dag.test()
+print("RESULT " + json.dumps({"state": str(run.state), "run_id": run.run_id}))
+"""
+
+
+@pytest.fixture(scope="module")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    home = tmp_path_factory.mktemp("airflow_home")
+    data = tmp_path_factory.mktemp("data")
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "NEWSFLOW_DB": str(data / "news.duckdb"),
+        "NEWSFLOW_STAGING_DIR": str(data / "staging"),
+        "NEWSFLOW_SEEDS_DIR": str(PROJECT_ROOT / "seeds"),
+    }
+    subprocess.run(["bash", str(PROJECT_ROOT / "scripts" / "airflow-init.sh")], env=env, check=True, timeout=600)
+    return env
+
+
+def test_dag_file_imports_nothing_heavy() -> None:
+    probe = (
+        "import importlib.util, json, sys\n"
+        f"spec = importlib.util.spec_from_file_location('d', {str(DAG_FILE)!r})\n"
+        "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        f"print(json.dumps([n for n in {HEAVY_MODULES!r} if n in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=300)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.slow
+def test_news_ingest_dag_loads_the_seeds(airflow_env: dict[str, str]) -> None:
+    out = subprocess.run([sys.executable, "-c", RUN_DAG, str(DAG_FILE)], env=airflow_env,
+                         capture_output=True, text=True, timeout=900)
+    result_lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    assert out.returncode == 0 and result_lines, out.stderr[-3000:]
+    result = json.loads(result_lines[-1].removeprefix("RESULT "))
+    assert result["state"].endswith("success")
+
+    con = duckdb.connect(airflow_env["NEWSFLOW_DB"], read_only=True)
+    rows = {uri: rest for uri, *rest in con.execute(
+        "SELECT uri, title, alt_title, dateline_place, dateline_agency, dateline_month, dateline_day, dateline_year,"
+        " language, mixed_language, byline, body_text FROM articles").fetchall()}
+    assert len(rows) == 5
+    seed = {uri[:3]: values for uri, values in rows.items()}
+    assert seed["000"][:2] == ["Lavrov, in Moscow to meet with foreign Minister of Japan",
+                               "Лавров в Москве встретится с главой МИД Японии"]
+    assert seed["000"][7:9] == ["en", True]
+    assert seed["001"][0] == "Russian and Japanese foreign ministers to discuss peace treaty in Moscow"
+    assert seed["001"][2:7] == ["MOSCOW", "TASS", 9, 21, None]
+    assert seed["002"][2:7] == ["TOKYO", "TASS", 3, 20, None]
+    assert seed["003"][0] is None and seed["004"][0] is None  # no headline line: no invented title
+    assert seed["004"][9] == "Kyodo"
+    for values in rows.values():
+        body = values[-1]
+        assert values[7] == "en"
+        for noise in ("All news", "• Kyodo", "By subscribing", "quality journalism", "/TASS/"):
+            assert noise not in body
+    run_ids = [r for (r,) in con.execute("SELECT run_id FROM ingest_runs WHERE status = 'success'").fetchall()]
+    assert run_ids == [result["run_id"]]
+    con.close()
+
+    metadata = sqlite3.connect(Path(airflow_env["AIRFLOW_HOME"]) / "airflow.db")
+    assert metadata.execute("SELECT slots FROM slot_pool WHERE pool = 'duckdb'").fetchone() == (1,)
+    pools = dict(metadata.execute(
+        "SELECT task_id, pool FROM task_instance WHERE dag_id = 'news_ingest' AND run_id = ?", [result["run_id"]]
+    ).fetchall())
+    assert pools == {"stage": "default_pool", "load": "duckdb"}

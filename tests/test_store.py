@@ -1,0 +1,60 @@
+"""The DuckDB store: versioned migrations, and loads that are all-or-nothing and keep their stage on failure."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import pyarrow.parquet as pq
+import pytest
+
+from pipelines.config import PROJECT_ROOT, Settings
+from pipelines.pipeline import load_stage, new_run_id, stage_folder
+from pipelines.store import MigrationError, Store
+
+
+def test_migrations_apply_once_and_record_the_version(tmp_path: Path) -> None:
+    db = tmp_path / "news.duckdb"
+    with Store.open(db, PROJECT_ROOT / "schemas") as store:
+        version = store.schema_version()
+        assert version >= 1
+        assert store.migrate(PROJECT_ROOT / "schemas") == []  # nothing pending the second time
+    con = duckdb.connect(str(db), read_only=True)
+    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == version
+    con.close()
+
+
+def test_an_applied_migration_cannot_be_edited(tmp_path: Path) -> None:
+    schemas = tmp_path / "schemas"
+    shutil.copytree(PROJECT_ROOT / "schemas", schemas)
+    db = tmp_path / "news.duckdb"
+    with Store.open(db, schemas):
+        pass
+    first = sorted((schemas / "migrations").glob("*.sql"))[0]
+    first.write_text(first.read_text() + "\n-- edited\n")
+    with pytest.raises(MigrationError, match="edited after it was applied"), Store.open(db, schemas):
+        pass
+
+
+def test_a_failed_load_writes_nothing_and_keeps_the_stage(tmp_path: Path, seeds_dir: Path) -> None:
+    settings = Settings.from_env(seeds_dir=seeds_dir, db_path=tmp_path / "news.duckdb", staging_dir=tmp_path / "stage")
+    batch = stage_folder(settings, new_run_id("test"), "test")
+    articles = batch.path / "articles.parquet"
+    table = pq.read_table(articles)
+    body = table.column("body_text").to_pylist()
+    body[-1] = None  # violates NOT NULL on the last article, after raw_documents were inserted
+    pq.write_table(table.set_column(table.schema.get_field_index("body_text"), "body_text", [body]), articles)
+    with pytest.raises(duckdb.ConstraintException):
+        load_stage(settings, batch.path)
+    assert batch.path.is_dir()
+    con = duckdb.connect(str(settings.db_path), read_only=True)
+    assert con.execute("SELECT count(*) FROM raw_documents").fetchone()[0] == 0
+    assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 0
+    status, error = con.execute("SELECT status, error FROM ingest_runs").fetchone()
+    assert status == "failed" and "NOT NULL" in error
+    con.close()
+
+    fixed = stage_folder(settings, new_run_id("test"), "test")
+    counts = load_stage(settings, fixed.path)
+    assert counts.articles_new == 5 and not fixed.path.exists()
