@@ -288,6 +288,11 @@ def parse_dateline(paragraph: str) -> Dateline | None:
 # --- language ------------------------------------------------------------------------------
 
 LANGUAGE_MIN_CHARS = 20
+# langid's cost grows with length; these samples decide the language as well as the whole text does.
+ARTICLE_SAMPLE_CHARS = 2000
+PARAGRAPH_SAMPLE_CHARS = 160
+# A letter outside ASCII and the Latin-1/Latin Extended blocks: Cyrillic, Greek, CJK, Arabic, ...
+_NON_LATIN_LETTER = re.compile(r"[^\W\d_A-Za-z\u00c0-\u024f\u1e00-\u1eff]")
 PARAGRAPH_MIN_WORDS = 8
 MIXED_MIN_PROBABILITY = 0.99
 MIXED_OTHER_SCRIPT_MIN_PROBABILITY = 0.8
@@ -317,7 +322,7 @@ def language_detector() -> LanguageDetector:
 
 
 def _non_latin(text: str) -> bool:
-    return any(ch.isalpha() and not unicodedata.name(ch, "").startswith("LATIN") for ch in text)
+    return bool(_NON_LATIN_LETTER.search(text))
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,15 +335,15 @@ class LanguageResult:
 
 def detect_languages(body: Sequence[str], extra_lines: Sequence[str], detect: LanguageDetector) -> LanguageResult:
     """One language for the article, plus every other language a substantial paragraph or title line is in."""
-    text = "\n".join(body)
+    text = "\n".join(body)[:ARTICLE_SAMPLE_CHARS]
     language, confidence = detect.classify(text)
     seen: list[str] = [language] if language else []
-    body_script_latin = not _non_latin(text[:2000])
+    body_script_latin = not _non_latin(text)
     for paragraph in [*extra_lines, *body]:
         other_script = _non_latin(paragraph) == body_script_latin
         if len(paragraph.split()) < PARAGRAPH_MIN_WORDS and not other_script:
             continue
-        other, probability = detect.classify(paragraph)
+        other, probability = detect.classify(paragraph[:PARAGRAPH_SAMPLE_CHARS])
         needed = MIXED_OTHER_SCRIPT_MIN_PROBABILITY if other_script else MIXED_MIN_PROBABILITY
         if other and other not in seen and probability >= needed:
             seen.append(other)
