@@ -24,7 +24,7 @@ from pipelines.config import PROJECT_ROOT, Settings
 from pipelines.normalize import language_detector, load_boilerplate_rules
 from pipelines.pipeline import new_run_id
 from pipelines.sources import folder_source, list_folder, read_file
-from pipelines.staging import Manifest, read_stage, stage_path, write_stage
+from pipelines.staging import Manifest, merge_rows, read_stage, stage_path, write_stage
 from pipelines.store import Store
 
 
@@ -78,7 +78,8 @@ def main() -> None:
         def load() -> Any:
             settings.db_path.unlink(missing_ok=True)
             with Store.open(settings.db_path, settings.schemas_dir) as store:
-                return store.load_stage(read_stage(path))
+                stage = read_stage(path)
+                return store.load_batch(stage.manifest, merge_rows([stage]))
 
         counts, t, m = measure(load)
         rows.append(("load (DuckDB, one transaction)", counts.articles_new, t, m))

@@ -1,12 +1,16 @@
 """news_ingest: the seed folder flows into DuckDB.
 
-stage  - read every file in the seed folder, normalize it, and stage the batch as Parquet (no database)
-load   - the single DuckDB writer (pool `duckdb`, one slot) loads the stage in one transaction
+shards - how many mapped `stage` tasks to split the folder into (NEWSFLOW_STAGE_SHARDS, default 2)
+stage  - each shard reads its files, normalizes them and stages them as Parquet (no database access,
+         so shards run in parallel on any worker)
+load   - the single DuckDB writer (pool `duckdb`, one slot) loads all stages in one transaction
 
 Settings come from the environment (NEWSFLOW_SEEDS_DIR, NEWSFLOW_DB, NEWSFLOW_STAGING_DIR); see README.
 """
 
 from __future__ import annotations
+
+import os
 
 import pendulum
 from airflow.sdk import Asset, dag, get_current_context, task
@@ -25,25 +29,30 @@ DUCKDB_POOL = "duckdb"
 )
 def news_ingest() -> None:
     @task
-    def stage() -> str:
+    def shards() -> list[dict[str, int]]:
+        total = max(1, int(os.environ.get("NEWSFLOW_STAGE_SHARDS") or 2))
+        return [{"shard": shard, "shards": total} for shard in range(total)]
+
+    @task
+    def stage(shard: int, shards: int) -> str:
         from pipelines.config import Settings
         from pipelines.pipeline import stage_folder
 
-        batch = stage_folder(Settings.from_env(), get_current_context()["run_id"], trigger="airflow")
+        batch = stage_folder(Settings.from_env(), get_current_context()["run_id"], "airflow", shard, shards)
         return str(batch.path)
 
     @task(pool=DUCKDB_POOL, outlets=[ARTICLES])
-    def load(stage_path: str) -> dict[str, object]:
+    def load(stage_paths: list[str]) -> dict[str, object]:
         from pathlib import Path
 
         from pipelines.config import Settings
-        from pipelines.pipeline import load_stage
+        from pipelines.pipeline import load_stages
 
-        counts = load_stage(Settings.from_env(), Path(stage_path)).as_dict()
+        counts = load_stages(Settings.from_env(), [Path(path) for path in stage_paths]).as_dict()
         get_current_context()["outlet_events"][ARTICLES].extra = counts
         return counts
 
-    load(stage())
+    load(stage.expand_kwargs(shards()))
 
 
 news_ingest_dag = news_ingest()

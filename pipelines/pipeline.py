@@ -1,18 +1,20 @@
 """The ingest job as two steps the CLI and the DAG share: stage a batch (pure, parallel-safe), then load it.
 
-`stage_folder` reads and normalizes without touching the database; `load_stage` is the single
+`stage_folder` reads and normalizes without touching the database; `load_stages` is the single
 writer. `ingest_folder` runs both in-process for the CLI.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.articles import ArticleRow, build_articles
 from pipelines.config import Settings
+from pipelines.ids import sha256_hex
 from pipelines.normalize import language_detector, load_boilerplate_rules
 from pipelines.sources import (
     STATUS_QUARANTINED,
@@ -23,7 +25,7 @@ from pipelines.sources import (
     list_folder,
     read_file,
 )
-from pipelines.staging import Manifest, drop_stage, read_stage, stage_path, write_stage
+from pipelines.staging import Manifest, drop_stage, merge_rows, read_stage, stage_path, write_stage
 from pipelines.store import LoadCounts, Store
 
 STATUS_LOADED = "loaded"
@@ -46,25 +48,36 @@ def new_run_id(trigger: str) -> str:
     return f"{trigger}__{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}__{uuid.uuid4().hex[:8]}"
 
 
-def stage_folder(settings: Settings, run_id: str, trigger: str) -> StagedBatch:
-    """Read every file under the seed folder, build article rows, and write the batch to the staging area."""
+def stage_folder(settings: Settings, run_id: str, trigger: str, shard: int = 0, shards: int = 1) -> StagedBatch:
+    """Read the seed folder's files (those of one shard), build article rows, and stage the batch.
+
+    Files are assigned to shards by a hash of their path, so mapped tasks split the folder without
+    passing file lists around and every file lands in exactly one shard.
+    """
     folder = settings.seeds_dir
     if not folder.is_dir():
         raise PipelineError(f"seed folder {folder} does not exist or is not a directory")
+    if not 0 <= shard < shards:
+        raise PipelineError(f"shard {shard} is not in 0..{shards - 1}")
     started_at = datetime.now(UTC)
     source = folder_source(folder)
-    results = [read_file(path, folder, source, settings) for path in list_folder(folder)]
+    paths = [path for path in list_folder(folder) if shard_of(path.relative_to(folder).as_posix(), shards) == shard]
+    results = [read_file(path, folder, source, settings) for path in paths]
     drafts = [draft for result in results for draft in result.drafts]
     rules = load_boilerplate_rules(settings.boilerplate_file)
     articles, build_rejections = build_articles(drafts, rules, language_detector())
     rejections = [rejection for result in results for rejection in result.rejections] + build_rejections
     raw_documents = _final_statuses([result.raw for result in results], articles, rejections)
     path = write_stage(
-        stage_path(settings.staging_dir, run_id),
+        stage_path(settings.staging_dir, run_id if shards == 1 else f"{run_id}__shard{shard}"),
         Manifest(run_id=run_id, trigger=trigger, started_at=started_at, source_uri=source.uri),
         {"sources": [source], "raw_documents": raw_documents, "articles": articles, "quarantine": rejections},
     )
     return StagedBatch(path, run_id, len(raw_documents), len(articles), len(rejections))
+
+
+def shard_of(key: str, shards: int) -> int:
+    return int(sha256_hex(key)[:8], 16) % shards
 
 
 def _final_statuses(raws: list[RawDocument], articles: list[ArticleRow], rejections: list[Rejection]) -> list[RawDocument]:
@@ -85,23 +98,29 @@ def _final_statuses(raws: list[RawDocument], articles: list[ArticleRow], rejecti
     return final
 
 
-def load_stage(settings: Settings, path: Path) -> LoadCounts:
-    """The single writer: load a stage in one transaction, then delete the stage. On failure the stage stays."""
-    stage = read_stage(path)
+def load_stages(settings: Settings, paths: Sequence[Path]) -> LoadCounts:
+    """The single writer: load one run's stages in one transaction, then delete them. On failure they stay."""
+    if not paths:
+        raise PipelineError("no staged batch to load")
+    stages = [read_stage(path) for path in paths]
+    manifest = stages[0].manifest
+    if {stage.manifest.run_id for stage in stages} != {manifest.run_id}:
+        raise PipelineError("stages of different runs cannot be loaded together")
     with Store.open(settings.db_path, settings.schemas_dir) as store:
         try:
-            counts = store.load_stage(stage)
+            counts = store.load_batch(manifest, merge_rows(stages))
         except Exception as exc:
-            store.record_failed_run(stage, f"{type(exc).__name__}: {exc}")
+            store.record_failed_run(manifest, f"{type(exc).__name__}: {exc}")
             raise
-    drop_stage(path)
+    for path in paths:
+        drop_stage(path)
     return counts
 
 
 def ingest_folder(settings: Settings, trigger: str = "cli") -> LoadCounts:
     """Stage and load one micro-batch in-process: what `newsflow ingest` runs."""
     batch = stage_folder(settings, new_run_id(trigger), trigger)
-    return load_stage(settings, batch.path)
+    return load_stages(settings, [batch.path])
 
 
 def table_counts(settings: Settings) -> dict[str, int]:

@@ -81,6 +81,11 @@ def read_stage(path: Path) -> Stage:
     return Stage(path, manifest, tables)
 
 
+def merge_rows(stages: Sequence[Stage]) -> dict[str, list[dict[str, Any]]]:
+    """The rows of several stages of one run (one per mapped task), table by table, in stage order."""
+    return {table: [row for stage in stages for row in stage.rows(table)] for table in STAGED_TABLES}
+
+
 def drop_stage(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 

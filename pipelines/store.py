@@ -18,7 +18,7 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.ids import sha256_hex, stable_id
-from pipelines.staging import Stage
+from pipelines.staging import Manifest
 
 MIGRATION_FILE = re.compile(r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+)\.sql$")
 # Tables analysts query; `stats` reports these and only these names are ever interpolated into SQL.
@@ -137,22 +137,22 @@ class Store:
 
     # --- loading ---------------------------------------------------------------------------
 
-    def load_stage(self, stage: Stage) -> LoadCounts:
-        """Load one staged batch in a single transaction; inputs already loaded are counted, not re-inserted."""
-        run_id = stage.manifest.run_id
+    def load_batch(self, manifest: Manifest, rows: dict[str, list[dict[str, Any]]]) -> LoadCounts:
+        """Load one run's staged rows in a single transaction; inputs already loaded are counted, not re-inserted."""
+        run_id = manifest.run_id
         now = _now()
-        raw_rows = stage.rows("raw_documents")
+        raw_rows = rows["raw_documents"]
         with self.transaction():
             known = self._existing("raw_documents", "raw_id", [row["raw_id"] for row in raw_rows])
             fresh_raw = [row for row in _unique(raw_rows, "raw_id") if row["raw_id"] not in known]
             fresh_ids = {row["raw_id"] for row in fresh_raw}
-            self._insert_sources(stage.rows("sources"), now)
+            self._insert_sources(rows["sources"], now)
             self._insert("raw_documents", [{**row, "run_id": run_id} for row in fresh_raw])
             new, updated, same = self._upsert_articles(
-                [row for row in stage.rows("articles") if row["raw_id"] in fresh_ids], run_id, now
+                [row for row in rows["articles"] if row["raw_id"] in fresh_ids], run_id, now
             )
             quarantined = self._insert_quarantine(
-                [row for row in stage.rows("quarantine") if row["raw_id"] in fresh_ids], run_id, now
+                [row for row in rows["quarantine"] if row["raw_id"] in fresh_ids], run_id, now
             )
             counts = LoadCounts(
                 run_id=run_id,
@@ -164,22 +164,24 @@ class Store:
                 skipped=sum(row["status"] == "skipped" for row in fresh_raw),
                 quarantined=quarantined,
             )
-            self._record_run(stage, counts, "success", None, now)
+            self._record_run(manifest, counts, "success", None, now)
         return counts
 
-    def record_failed_run(self, stage: Stage, error: str) -> None:
+    def record_failed_run(self, manifest: Manifest, error: str) -> None:
         """Leave a trace of a failed load in its own transaction; the stage stays on disk for the retry."""
         with self.transaction():
-            self._record_run(stage, None, "failed", error, _now())
+            self._record_run(manifest, None, "failed", error, _now())
 
-    def _record_run(self, stage: Stage, counts: LoadCounts | None, status: str, error: str | None, now: datetime) -> None:
+    def _record_run(
+        self, manifest: Manifest, counts: LoadCounts | None, status: str, error: str | None, now: datetime
+    ) -> None:
         values = counts.as_dict() if counts else {}
         self.con.execute(
             "INSERT OR REPLACE INTO ingest_runs (run_id, started_at, finished_at, status, trigger, inputs, unchanged,"
             " articles_new, articles_updated, articles_same, skipped, quarantined, error)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
-                stage.manifest.run_id, stage.manifest.started_at, now, status, stage.manifest.trigger,
+                manifest.run_id, manifest.started_at, now, status, manifest.trigger,
                 values.get("inputs"), values.get("unchanged"), values.get("articles_new"),
                 values.get("articles_updated"), values.get("articles_same"), values.get("skipped"),
                 values.get("quarantined"), error,

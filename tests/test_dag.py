@@ -92,7 +92,9 @@ def test_news_ingest_dag_loads_the_seeds(airflow_env: dict[str, str]) -> None:
 
     metadata = sqlite3.connect(Path(airflow_env["AIRFLOW_HOME"]) / "airflow.db")
     assert metadata.execute("SELECT slots FROM slot_pool WHERE pool = 'duckdb'").fetchone() == (1,)
-    pools = dict(metadata.execute(
-        "SELECT task_id, pool FROM task_instance WHERE dag_id = 'news_ingest' AND run_id = ?", [result["run_id"]]
-    ).fetchall())
-    assert pools == {"stage": "default_pool", "load": "duckdb"}
+    pools = metadata.execute(
+        "SELECT task_id, map_index, pool, state FROM task_instance WHERE dag_id = 'news_ingest' AND run_id = ?"
+        " ORDER BY task_id, map_index", [result["run_id"]]
+    ).fetchall()
+    assert pools == [("load", -1, "duckdb", "success"), ("shards", -1, "default_pool", "success"),
+                     ("stage", 0, "default_pool", "success"), ("stage", 1, "default_pool", "success")]

@@ -145,3 +145,18 @@ def test_rerun_adds_nothing_and_edit_becomes_a_new_version(mixed_folder: Path, t
     assert version == 2 and "on Tuesday discuss" in body
     assert con.execute("SELECT count(*) FROM article_versions WHERE article_id = "
                        "(SELECT article_id FROM articles WHERE uri = 'nested/tass.txt')").fetchone()[0] == 2
+
+
+def test_shards_split_the_folder_without_overlap(mixed_folder: Path, tmp_path: Path) -> None:
+    from pipelines.pipeline import load_stages, new_run_id, stage_folder
+
+    settings = Settings.from_env(seeds_dir=mixed_folder, db_path=tmp_path / "s.duckdb", staging_dir=tmp_path / "st")
+    run_id = new_run_id("test")
+    batches = [stage_folder(settings, run_id, "test", shard, 3) for shard in range(3)]
+    files = [p for p in mixed_folder.rglob("*") if not p.is_dir()]
+    assert sum(batch.inputs for batch in batches) == len(files)
+    counts = load_stages(settings, [batch.path for batch in batches])
+    assert counts.inputs == len(files)
+    con = duckdb.connect(str(settings.db_path), read_only=True)
+    assert con.execute("SELECT count(DISTINCT uri), count(*) FROM raw_documents").fetchone() == (len(files), len(files))
+    assert con.execute("SELECT count(*) FROM ingest_runs").fetchone() == (1,)

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.config import PROJECT_ROOT, Settings
-from pipelines.pipeline import load_stage, new_run_id, stage_folder
+from pipelines.pipeline import load_stages, new_run_id, stage_folder
 from pipelines.store import MigrationError, Store
 
 
@@ -46,7 +46,7 @@ def test_a_failed_load_writes_nothing_and_keeps_the_stage(tmp_path: Path, seeds_
     body[-1] = None  # violates NOT NULL on the last article, after raw_documents were inserted
     pq.write_table(table.set_column(table.schema.get_field_index("body_text"), "body_text", [body]), articles)
     with pytest.raises(duckdb.ConstraintException):
-        load_stage(settings, batch.path)
+        load_stages(settings, [batch.path])
     assert batch.path.is_dir()
     con = duckdb.connect(str(settings.db_path), read_only=True)
     assert con.execute("SELECT count(*) FROM raw_documents").fetchone()[0] == 0
@@ -56,5 +56,5 @@ def test_a_failed_load_writes_nothing_and_keeps_the_stage(tmp_path: Path, seeds_
     con.close()
 
     fixed = stage_folder(settings, new_run_id("test"), "test")
-    counts = load_stage(settings, fixed.path)
+    counts = load_stages(settings, [fixed.path])
     assert counts.articles_new == 5 and not fixed.path.exists()
