@@ -13,10 +13,9 @@ from __future__ import annotations
 import os
 
 import pendulum
-from airflow.sdk import Asset, dag, get_current_context, task
+from airflow.sdk import dag, get_current_context, task
 
-ARTICLES = Asset(name="newsflow_articles", uri="file:///newsflow/articles")
-DUCKDB_POOL = "duckdb"
+from newsflow_common import ARTICLES, DUCKDB_POOL
 
 
 @dag(

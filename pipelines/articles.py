@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from pipelines.extract import EXTRACTOR_PLAIN, Extracted, extract_html, plain_text
+from pipelines.extract import EXTRACTOR_PLAIN, Extracted, extract_fragment, extract_html, plain_text
 from pipelines.ids import sha256_hex, stable_id
 from pipelines.normalize import (
     BoilerplateRules,
@@ -26,6 +26,9 @@ from pipelines.urls import InvalidUrlError, canonical_url
 
 EARLIEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)
 CLOCK_SKEW = timedelta(days=1)
+DATE_DISAGREEMENT = timedelta(days=2)
+# articles.extractor when the page gave no text and the feed item's content was used instead
+EXTRACTOR_FEED_CONTENT = "feed-content"
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,16 +113,23 @@ def build_articles(
 
 
 def _extract(draft: ArticleDraft) -> Extracted | None:
+    """The draft's own text or page; a feed item's content stands in when its page yields no text."""
     if draft.text is not None:
         return plain_text(draft.text)
-    return extract_html(draft.html, draft.url) if draft.html else None
+    found = extract_html(draft.html, draft.url) if draft.html else None
+    if found is None and draft.fallback_html:
+        fallback = extract_fragment(draft.fallback_html)
+        return replace(fallback, extractor=f"{EXTRACTOR_FEED_CONTENT}:{fallback.extractor}") if fallback else None
+    return found
 
 
 def _row(draft: ArticleDraft, found: Extracted, text: NormalizedText) -> ArticleRow:
     url = _canonical_or_none(draft.url or found.url)
     reported = draft.published_at or found.published_at
     date_flags = _date_flags(reported, draft.fetched_at)
-    flags = list(date_flags)
+    flags = [*draft.flags, *date_flags]
+    if draft.published_at and found.published_at and abs(draft.published_at - found.published_at) > DATE_DISAGREEMENT:
+        flags.append("date_disagreement")
     if text.title is None:
         flags.append("title_missing")
     if text.language.mixed:

@@ -33,6 +33,14 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=1)
 
 
+def _reason(exc: Exception) -> str:
+    """Our own errors already read as a reason; anything else is named by its type."""
+    from pipelines.feed_config import FeedConfigError
+    from pipelines.pipeline import PipelineError
+
+    return str(exc) if isinstance(exc, PipelineError | FeedConfigError) else f"{type(exc).__name__}: {exc}"
+
+
 def _print(data: dict[str, Any], title: str, as_json: bool, headers: tuple[str, str] = ("", "")) -> None:
     if as_json:
         print(json.dumps(data, default=str))
@@ -45,19 +53,67 @@ def _print(data: dict[str, Any], title: str, as_json: bool, headers: tuple[str, 
     console.print(table)
 
 
-@app.command()
-def ingest(seeds: SeedsOption = None, db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Run one micro-batch over the seed folder: read, normalize, load. Rejected inputs do not fail the run."""
-    from pipelines.pipeline import PipelineError, ingest_folder
+FeedsOption = Annotated[Path | None, typer.Option("--feeds", help="feeds.yaml (default $NEWSFLOW_FEEDS or feeds.yaml).")]
 
-    settings = Settings.from_env(seeds_dir=seeds, db_path=db)
+
+@app.command()
+def ingest(
+    seeds: SeedsOption = None,
+    feeds: Annotated[Path | None, typer.Option("--feeds", help="Poll the due feeds of this feeds.yaml instead of the seed folder.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="With --feeds: poll every enabled feed, due or not.")] = False,
+    db: DbOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Run one micro-batch: the seed folder, or the due feeds with --feeds. Rejected inputs do not fail the run."""
+    from pipelines.pipeline import ingest_feeds, ingest_folder
+
+    settings = Settings.from_env(seeds_dir=seeds, db_path=db, feeds_file=feeds)
     try:
-        counts = ingest_folder(settings)
-    except PipelineError as exc:
-        _fail(str(exc))
+        counts = ingest_feeds(settings, force=force) if feeds else ingest_folder(settings)
     except Exception as exc:  # the CLI's contract: any job failure is one line and exit 1
-        _fail(f"{type(exc).__name__}: {exc}")
-    _print({**counts.as_dict(), "db": str(settings.db_path)}, "ingest", as_json)
+        _fail(_reason(exc))
+    if counts is None:
+        _print({"feeds_due": 0, "db": str(settings.db_path)}, "ingest", as_json)
+        return
+    data = counts.as_dict()
+    _print({**{k: v for k, v in data.items() if k != "stage_counts"}, **data["stage_counts"], "db": str(settings.db_path)},
+           "ingest", as_json)
+
+
+@app.command("feeds")
+def list_feeds(feeds: FeedsOption = None, as_json: JsonOption = False) -> None:
+    """The configured feeds with their polling state: last poll, status, ETag, failures, next due."""
+    from pipelines.feed_config import load_feeds
+    from pipelines.pipeline import feed_states
+
+    settings = Settings.from_env(feeds_file=feeds)
+    try:
+        configured = load_feeds(settings.feeds_file, settings.poll_minutes)
+        states = feed_states(settings)
+    except Exception as exc:
+        _fail(_reason(exc))
+    rows = []
+    for feed in configured:
+        state = states.get(feed.source_id)
+        rows.append({
+            "name": feed.name, "url": feed.url, "enabled": feed.enabled, "poll_minutes": feed.poll_minutes,
+            "last_polled_at": state.last_polled_at if state else None,
+            "last_status": state.last_status if state else None,
+            "last_outcome": state.last_outcome if state else None,
+            "etag": bool(state and state.etag),
+            "failures": state.consecutive_failures if state else 0,
+            "next_poll_at": state.next_poll_at if state else "now",
+            "last_error": state.last_error if state else None,
+        })
+    if as_json:
+        print(json.dumps(rows, default=str))
+        return
+    table = Table("name", "enabled", "last poll", "status", "outcome", "ETag", "failures", "next due", "last error")
+    for row in rows:
+        table.add_row(row["name"], str(row["enabled"]), str(row["last_polled_at"] or "never"), str(row["last_status"] or ""),
+                      str(row["last_outcome"] or ""), "yes" if row["etag"] else "no", str(row["failures"]),
+                      str(row["next_poll_at"]), str(row["last_error"] or ""))
+    console.print(table)
 
 
 @app.command()
@@ -69,7 +125,7 @@ def stats(db: DbOption = None, as_json: JsonOption = False) -> None:
     try:
         counts = table_counts(settings)
     except Exception as exc:
-        _fail(f"{type(exc).__name__}: {exc}")
+        _fail(_reason(exc))
     _print(counts, "newsflow tables", as_json, headers=("table", "rows"))
     if not as_json:
         console.print(f"DuckDB file: {settings.db_path.resolve()}")
@@ -93,7 +149,7 @@ def query(sql: Annotated[str, typer.Argument(help="A SQL query.")], db: DbOption
         finally:
             con.close()
     except Exception as exc:
-        _fail(f"{type(exc).__name__}: {exc}")
+        _fail(_reason(exc))
     if as_json:
         print(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=str))
         return

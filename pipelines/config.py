@@ -12,6 +12,9 @@ DEFAULT_DB = "data/news.duckdb"
 DEFAULT_SEEDS = "seeds"
 DEFAULT_STAGING = "data/staging"
 DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
+DEFAULT_FEEDS = "feeds.yaml"
+DEFAULT_READ_DB = "data/news_read.duckdb"
+DEFAULT_POLL_MINUTES = 5
 
 
 def _env_path(name: str, default: str) -> Path:
@@ -27,6 +30,9 @@ class Settings:
     staging_dir: Path = Path(DEFAULT_STAGING)
     schemas_dir: Path = PROJECT_ROOT / "schemas"
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    feeds_file: Path = Path(DEFAULT_FEEDS)
+    read_db_path: Path = Path(DEFAULT_READ_DB)
+    poll_minutes: int = DEFAULT_POLL_MINUTES
     boilerplate_file: Path = field(default_factory=lambda: PROJECT_ROOT / "schemas" / "boilerplate.yaml")
 
     @classmethod
@@ -37,8 +43,11 @@ class Settings:
             "seeds_dir": _env_path("NEWSFLOW_SEEDS_DIR", DEFAULT_SEEDS),
             "staging_dir": _env_path("NEWSFLOW_STAGING_DIR", DEFAULT_STAGING),
             "max_file_bytes": int(os.environ.get("NEWSFLOW_MAX_FILE_BYTES") or DEFAULT_MAX_FILE_BYTES),
+            "feeds_file": _env_path("NEWSFLOW_FEEDS", DEFAULT_FEEDS),
+            "read_db_path": _env_path("NEWSFLOW_READ_DB", DEFAULT_READ_DB),
+            "poll_minutes": int(os.environ.get("NEWSFLOW_POLL_MINUTES") or DEFAULT_POLL_MINUTES),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
-        for key in ("db_path", "seeds_dir", "staging_dir"):
+        for key in ("db_path", "seeds_dir", "staging_dir", "feeds_file", "read_db_path"):
             values[key] = Path(values[key])  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]

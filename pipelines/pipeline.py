@@ -6,14 +6,20 @@ writer. `ingest_folder` runs both in-process for the CLI.
 
 from __future__ import annotations
 
+import os
+import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.articles import ArticleRow, build_articles
 from pipelines.config import Settings
+from pipelines.feed_config import FeedConfig, load_feeds
+from pipelines.feeds import FeedState, is_due, poll_feed
+from pipelines.fetch import Fetcher
 from pipelines.ids import sha256_hex
 from pipelines.normalize import language_detector, load_boilerplate_rules
 from pipelines.sources import (
@@ -106,14 +112,19 @@ def load_stages(settings: Settings, paths: Sequence[Path]) -> LoadCounts:
     manifest = stages[0].manifest
     if {stage.manifest.run_id for stage in stages} != {manifest.run_id}:
         raise PipelineError("stages of different runs cannot be loaded together")
+    stage_counts: dict[str, int] = {}
+    for stage in stages:
+        for name, value in stage.manifest.counts.items():
+            stage_counts[name] = stage_counts.get(name, 0) + value
     with Store.open(settings.db_path, settings.schemas_dir) as store:
         try:
-            counts = store.load_batch(manifest, merge_rows(stages))
+            counts = store.load_batch(manifest, merge_rows(stages), stage_counts)
         except Exception as exc:
             store.record_failed_run(manifest, f"{type(exc).__name__}: {exc}")
             raise
     for path in paths:
         drop_stage(path)
+    publish_read_copy(settings)
     return counts
 
 
@@ -126,3 +137,72 @@ def ingest_folder(settings: Settings, trigger: str = "cli") -> LoadCounts:
 def table_counts(settings: Settings) -> dict[str, int]:
     with Store.open(settings.db_path, settings.schemas_dir, read_only=True) as store:
         return store.table_counts()
+
+
+# --- feeds -----------------------------------------------------------------------------------
+
+
+@contextmanager
+def read_view(settings: Settings) -> Iterator[Store | None]:
+    """The published read-only copy (None before the first load): tasks read state without the writer's lock."""
+    if not settings.read_db_path.exists():
+        yield None
+        return
+    with Store.open(settings.read_db_path, settings.schemas_dir, read_only=True) as store:
+        yield store
+
+
+def feed_states(settings: Settings) -> dict[str, FeedState]:
+    with read_view(settings) as store:
+        rows = store.feed_states() if store else []
+    return {row["source_id"]: FeedState(**row) for row in rows}
+
+
+def due_feeds(settings: Settings, *, force: bool = False, now: datetime | None = None) -> list[FeedConfig]:
+    """Enabled feeds whose next poll time has come (all enabled feeds with `force`)."""
+    now = now or datetime.now(UTC)
+    feeds = load_feeds(settings.feeds_file, settings.poll_minutes)
+    states = feed_states(settings)
+    return [feed for feed in feeds if feed.enabled and (force or is_due(feed, states.get(feed.source_id), now))]
+
+
+def stage_feed(settings: Settings, feed: FeedConfig, run_id: str, trigger: str, fetcher: Fetcher | None = None) -> StagedBatch:
+    """Poll one feed and stage what it brought; reads state from the published copy, writes nothing to DuckDB."""
+    started_at = datetime.now(UTC)
+    state = feed_states(settings).get(feed.source_id)
+    with read_view(settings) as view, (nullcontext(fetcher) if fetcher else Fetcher()) as client:
+        def seen(source_id: str, keys: Sequence[str], urls: Sequence[str]) -> set[str]:
+            return view.seen_items(source_id, list(keys), list(urls)) if view else set()
+
+        poll = poll_feed(feed, state, client, seen, run_id, load_boilerplate_rules(settings.boilerplate_file),
+                         language_detector(), started_at)
+    manifest = Manifest(run_id=run_id, trigger=trigger, started_at=started_at, source_uri=feed.url, counts=poll.counts)
+    path = write_stage(stage_path(settings.staging_dir, f"{run_id}__feed_{feed.source_id}"), manifest, poll.tables)
+    return StagedBatch(path, run_id, len(poll.tables["raw_documents"]), len(poll.tables["articles"]),
+                       len(poll.tables["quarantine"]))
+
+
+def ingest_feeds(settings: Settings, trigger: str = "cli", *, force: bool = False, fetcher: Fetcher | None = None) -> LoadCounts | None:
+    """Poll the due feeds once, in-process, and load what they brought; None when no feed was due."""
+    feeds = due_feeds(settings, force=force)
+    if not feeds:
+        return None
+    run_id = new_run_id(trigger)
+    with (nullcontext(fetcher) if fetcher else Fetcher()) as client:
+        batches = [stage_feed(settings, feed, run_id, trigger, client) for feed in feeds]
+    return load_stages(settings, [batch.path for batch in batches])
+
+
+def publish_read_copy(settings: Settings) -> Path:
+    """Copy the database to the read-only path with an atomic rename.
+
+    DuckDB lets one process write and locks every other process out, readers included. Analysts and
+    the polling tasks open this copy instead: a reader keeps the file it opened (the rename swaps
+    the name, not the open file), so a long session never blocks a load and a load never breaks it.
+    """
+    target = settings.read_db_path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
+    shutil.copyfile(settings.db_path, tmp)
+    os.replace(tmp, target)
+    return target

@@ -70,7 +70,7 @@ class RawDocument:
 
 @dataclass(frozen=True, slots=True)
 class ArticleDraft:
-    """An article as read, before normalization: either plain `text` or `html`."""
+    """An article as read, before normalization: plain `text` or `html` (with `fallback_html` if that has no text)."""
 
     raw_id: str
     source_id: str
@@ -85,6 +85,8 @@ class ArticleDraft:
     authors: tuple[str, ...] = ()
     language: str | None = None
     outlet: str | None = None
+    fallback_html: str | None = None
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,47 +310,22 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 
 def _read_feed(data: bytes, raw: RawDocument) -> tuple[list[ArticleDraft], list[Rejection]]:
-    """Parse a saved feed with feedparser from bytes (it never fetches anything here)."""
-    import feedparser
+    """A saved feed goes through the same guarded parser as a fetched one (hostile XML refused)."""
+    from pipelines.feeds import entry_item_key
+    from pipelines.fetch import parse_feed_bytes
 
-    parsed = feedparser.parse(data)
-    if not parsed.entries:
-        problem = f": {parsed.bozo_exception}" if parsed.get("bozo") else ""
-        raise InputError(f"feed has no items{problem}")
-    outlet = _optional_str(parsed.feed.get("title"))
+    parsed = parse_feed_bytes(data, {}, raw.uri)
+    if parsed.problem:
+        raise InputError(f"feed has no items ({parsed.problem.value}: {parsed.note})")
     drafts: list[ArticleDraft] = []
     rejections: list[Rejection] = []
     for position, entry in enumerate(parsed.entries, start=1):
-        html = _entry_html(entry)
+        html = entry.content_html or entry.summary_html
+        key = entry_item_key(entry.guid, entry.link) or f"{raw.uri}#{position}"
         if not html:
-            rejections.append(Rejection(raw.raw_id, "parse", "feed item has no content or summary", f"item {position}"))
+            rejections.append(Rejection(raw.raw_id, "parse", "feed item has no content or summary", key))
             continue
-        link = _optional_str(entry.get("link"))
-        drafts.append(
-            _draft(
-                raw,
-                _optional_str(entry.get("id")) or link or f"{raw.uri}#{position}",
-                url=link,
-                title=_optional_str(entry.get("title")),
-                html=html,
-                published_at=_struct_time(entry.get("published_parsed") or entry.get("updated_parsed")),
-                authors=tuple(a.get("name") for a in entry.get("authors", []) if a.get("name")),
-                language=_optional_str(entry.get("language") or parsed.feed.get("language")),
-                outlet=outlet,
-            )
-        )
+        drafts.append(_draft(raw, key, url=entry.link, title=entry.title, html=html,
+                             published_at=entry.published or entry.updated, authors=entry.authors,
+                             language=entry.language, outlet=parsed.title))
     return drafts, rejections
-
-
-def _entry_html(entry: Any) -> str | None:
-    for content in entry.get("content", []):
-        if content.get("value", "").strip():
-            return str(content["value"])
-    summary = entry.get("summary", "")
-    return summary if summary.strip() else None
-
-
-def _struct_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    return datetime(*value[:6], tzinfo=UTC)

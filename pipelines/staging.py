@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 MANIFEST = "manifest.json"
-STAGED_TABLES = ("sources", "raw_documents", "articles", "quarantine")
+STAGED_TABLES = ("sources", "raw_documents", "articles", "quarantine", "fetch_events", "feed_state", "feed_items")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +27,7 @@ class Manifest:
     trigger: str
     started_at: datetime
     source_uri: str
+    counts: dict[str, int] = field(default_factory=dict)  # stage-level counts, e.g. feed items already seen
 
     def to_json(self) -> str:
         return json.dumps({**asdict(self), "started_at": self.started_at.isoformat()}, indent=2)

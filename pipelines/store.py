@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,12 @@ from pipelines.staging import Manifest
 
 MIGRATION_FILE = re.compile(r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+)\.sql$")
 # Tables analysts query; `stats` reports these and only these names are ever interpolated into SQL.
-DATA_TABLES = ("sources", "raw_documents", "articles", "article_versions", "quarantine", "ingest_runs")
+DATA_TABLES = (
+    "sources", "raw_documents", "articles", "article_versions", "quarantine", "ingest_runs",
+    "feed_state", "fetch_events", "feed_items",
+)
+# Counts a stage reports itself (in its manifest) and ingest_runs keeps, summed over a run's stages.
+STAGE_COUNTS = ("feeds_polled", "feeds_failed", "items_seen", "items_already_seen", "pages_fetched")
 
 
 class MigrationError(RuntimeError):
@@ -39,6 +44,7 @@ class LoadCounts:
     articles_same: int
     skipped: int
     quarantined: int
+    stage_counts: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -137,7 +143,9 @@ class Store:
 
     # --- loading ---------------------------------------------------------------------------
 
-    def load_batch(self, manifest: Manifest, rows: dict[str, list[dict[str, Any]]]) -> LoadCounts:
+    def load_batch(
+        self, manifest: Manifest, rows: dict[str, list[dict[str, Any]]], stage_counts: dict[str, int] | None = None
+    ) -> LoadCounts:
         """Load one run's staged rows in a single transaction; inputs already loaded are counted, not re-inserted."""
         run_id = manifest.run_id
         now = _now()
@@ -154,6 +162,9 @@ class Store:
             quarantined = self._insert_quarantine(
                 [row for row in rows["quarantine"] if row["raw_id"] in fresh_ids], run_id, now
             )
+            self._insert("fetch_events", _unique(rows["fetch_events"], "event_id"), on_conflict="NOTHING")
+            self._insert("feed_state", _unique(rows["feed_state"], "source_id"), on_conflict="REPLACE")
+            self._insert("feed_items", _unique_by(rows["feed_items"], ("source_id", "item_key")), on_conflict="NOTHING")
             counts = LoadCounts(
                 run_id=run_id,
                 inputs=len({row["raw_id"] for row in raw_rows}),
@@ -163,6 +174,7 @@ class Store:
                 articles_same=same,
                 skipped=sum(row["status"] == "skipped" for row in fresh_raw),
                 quarantined=quarantined,
+                stage_counts=dict(stage_counts or {}),
             )
             self._record_run(manifest, counts, "success", None, now)
         return counts
@@ -176,17 +188,12 @@ class Store:
         self, manifest: Manifest, counts: LoadCounts | None, status: str, error: str | None, now: datetime
     ) -> None:
         values = counts.as_dict() if counts else {}
-        self.con.execute(
-            "INSERT OR REPLACE INTO ingest_runs (run_id, started_at, finished_at, status, trigger, inputs, unchanged,"
-            " articles_new, articles_updated, articles_same, skipped, quarantined, error)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                manifest.run_id, manifest.started_at, now, status, manifest.trigger,
-                values.get("inputs"), values.get("unchanged"), values.get("articles_new"),
-                values.get("articles_updated"), values.get("articles_same"), values.get("skipped"),
-                values.get("quarantined"), error,
-            ],
-        )
+        extra = counts.stage_counts if counts else {}
+        self._insert("ingest_runs", [{
+            **values, **{name: extra.get(name) for name in STAGE_COUNTS},
+            "run_id": manifest.run_id, "started_at": manifest.started_at, "finished_at": now, "status": status,
+            "trigger": manifest.trigger, "error": error,
+        }], on_conflict="REPLACE")
 
     def _insert_sources(self, rows: list[dict[str, Any]], now: datetime) -> None:
         self._insert("sources", [{**row, "created_at": now} for row in _unique(rows, "source_id")], on_conflict="NOTHING")
@@ -267,6 +274,24 @@ class Store:
 
     # --- reading ---------------------------------------------------------------------------
 
+    def feed_states(self) -> list[dict[str, Any]]:
+        return self._dicts("SELECT * FROM feed_state ORDER BY name")
+
+    def seen_items(self, source_id: str, keys: list[str], urls: list[str]) -> set[str]:
+        """Item keys of this feed, and canonical URLs from any feed or article, that were seen before."""
+        found = self.con.execute(
+            "SELECT item_key FROM feed_items WHERE source_id = ? AND item_key IN (SELECT unnest(?::VARCHAR[]))"
+            " UNION SELECT url FROM feed_items WHERE url IN (SELECT unnest(?::VARCHAR[]))"
+            " UNION SELECT url FROM articles WHERE url IN (SELECT unnest(?::VARCHAR[]))",
+            [source_id, list(keys), list(urls), list(urls)],
+        ).fetchall()
+        return {value for (value,) in found}
+
+    def _dicts(self, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
+        cursor = self.con.execute(sql, params or [])
+        columns = [column[0] for column in cursor.description or []]
+        return [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+
     def table_counts(self) -> dict[str, int]:
         counts = {}
         for table in DATA_TABLES:
@@ -282,9 +307,13 @@ def _check_table(table: str) -> None:
 
 def _unique(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     """First row per key: ON CONFLICT would otherwise keep an arbitrary one of two duplicates in a batch."""
-    seen: dict[str, dict[str, Any]] = {}
+    return _unique_by(rows, (key,))
+
+
+def _unique_by(rows: list[dict[str, Any]], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in rows:
-        seen.setdefault(row[key], row)
+        seen.setdefault(tuple(row[key] for key in keys), row)
     return list(seen.values())
 
 

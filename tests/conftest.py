@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from newsfake import news_server  # noqa: F401  (the local news site fixture)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
@@ -34,3 +37,47 @@ def shared_dir() -> Path:
 @pytest.fixture(scope="session")
 def seeds_dir() -> Path:
     return PROJECT_ROOT / "seeds"
+
+
+@pytest.fixture(scope="session")
+def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """A real Airflow home (SQLite metadata, initialized by scripts/airflow-init.sh) and newsflow paths in a temp dir."""
+    home = tmp_path_factory.mktemp("airflow_home")
+    data = tmp_path_factory.mktemp("data")
+    env = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "NEWSFLOW_DB": str(data / "news.duckdb"),
+        "NEWSFLOW_READ_DB": str(data / "news_read.duckdb"),
+        "NEWSFLOW_STAGING_DIR": str(data / "staging"),
+        "NEWSFLOW_SEEDS_DIR": str(PROJECT_ROOT / "seeds"),
+    }
+    subprocess.run(["bash", str(PROJECT_ROOT / "scripts" / "airflow-init.sh")], env=env, check=True, timeout=600)
+    return env
+
+
+RUN_DAG = """
+import importlib.util, json, pathlib, sys
+sys.path.insert(0, str(pathlib.Path(sys.argv[1]).parent))  # as Airflow does for the dags folder
+spec = importlib.util.spec_from_file_location("dag_under_test", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+run = getattr(module, sys.argv[2]).test()
+print("RESULT " + json.dumps({"state": str(run.state), "run_id": run.run_id}))
+"""
+
+
+def run_dag_test(env: dict[str, str], dag_file: str, dag_attribute: str) -> dict[str, str]:
+    """`dag.test()` in a fresh interpreter with `env`; returns the run's state and run_id."""
+    import json
+
+    path = PROJECT_ROOT / "dags" / dag_file
+    out = subprocess.run([sys.executable, "-c", RUN_DAG, str(path), dag_attribute], env=env,
+                         capture_output=True, text=True, timeout=900)
+    result_lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
+    assert out.returncode == 0 and result_lines, out.stderr[-3000:]
+    return json.loads(result_lines[-1].removeprefix("RESULT "))

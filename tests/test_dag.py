@@ -12,45 +12,19 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from conftest import run_dag_test
+
 from pipelines.config import PROJECT_ROOT
 
-DAG_FILE = PROJECT_ROOT / "dags" / "news_ingest.py"
-BIN = Path(sys.executable).parent
 HEAVY_MODULES = ("pipelines", "duckdb", "trafilatura", "spacy", "great_expectations", "pandas", "pyarrow")
 
-RUN_DAG = """
-import importlib.util, json, sys
-spec = importlib.util.spec_from_file_location("news_ingest", sys.argv[1])
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-run = module.news_ingest_dag.test()
-print("RESULT " + json.dumps({"state": str(run.state), "run_id": run.run_id}))
-"""
 
-
-@pytest.fixture(scope="module")
-def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    home = tmp_path_factory.mktemp("airflow_home")
-    data = tmp_path_factory.mktemp("data")
-    env = {
-        **os.environ,
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "NEWSFLOW_DB": str(data / "news.duckdb"),
-        "NEWSFLOW_STAGING_DIR": str(data / "staging"),
-        "NEWSFLOW_SEEDS_DIR": str(PROJECT_ROOT / "seeds"),
-    }
-    subprocess.run(["bash", str(PROJECT_ROOT / "scripts" / "airflow-init.sh")], env=env, check=True, timeout=600)
-    return env
-
-
-def test_dag_file_imports_nothing_heavy() -> None:
+@pytest.mark.parametrize("dag_file", sorted((PROJECT_ROOT / "dags").glob("*.py")), ids=lambda path: path.name)
+def test_dag_files_import_nothing_heavy(dag_file: Path) -> None:
     probe = (
         "import importlib.util, json, sys\n"
-        f"spec = importlib.util.spec_from_file_location('d', {str(DAG_FILE)!r})\n"
+        f"sys.path.insert(0, {str(dag_file.parent)!r})\n"
+        f"spec = importlib.util.spec_from_file_location('d', {str(dag_file)!r})\n"
         "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
         f"print(json.dumps([n for n in {HEAVY_MODULES!r} if n in sys.modules]))\n"
     )
@@ -60,11 +34,7 @@ def test_dag_file_imports_nothing_heavy() -> None:
 
 @pytest.mark.slow
 def test_news_ingest_dag_loads_the_seeds(airflow_env: dict[str, str]) -> None:
-    out = subprocess.run([sys.executable, "-c", RUN_DAG, str(DAG_FILE)], env=airflow_env,
-                         capture_output=True, text=True, timeout=900)
-    result_lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
-    assert out.returncode == 0 and result_lines, out.stderr[-3000:]
-    result = json.loads(result_lines[-1].removeprefix("RESULT "))
+    result = run_dag_test(airflow_env, "news_ingest.py", "news_ingest_dag")
     assert result["state"].endswith("success")
 
     con = duckdb.connect(airflow_env["NEWSFLOW_DB"], read_only=True)

@@ -1,0 +1,64 @@
+"""feed_ingest: new articles from the feeds in feeds.yaml, every NEWSFLOW_POLL_MINUTES (default 5).
+
+plan  - the enabled feeds whose next poll is due (state read from the published read-only copy)
+poll  - one mapped task per feed: conditional GET, parse, fetch new article pages, extract and
+        normalize, then stage the batch as Parquet (no database access; runs on any worker)
+load  - the single DuckDB writer (pool `duckdb`) loads every feed's stage in one transaction and
+        publishes the read-only copy; a failed load is retried from the stages, nothing is refetched
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+
+import pendulum
+from airflow.sdk import dag, get_current_context, task
+
+from newsflow_common import ARTICLES, DUCKDB_POOL
+
+POLL_MINUTES = int(os.environ.get("NEWSFLOW_POLL_MINUTES") or 5)
+
+
+@dag(
+    schedule=timedelta(minutes=POLL_MINUTES),
+    start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["newsflow"],
+    doc_md=__doc__,
+)
+def feed_ingest() -> None:
+    @task
+    def plan() -> list[dict[str, object]]:
+        from dataclasses import asdict
+
+        from pipelines.config import Settings
+        from pipelines.pipeline import due_feeds
+
+        return [asdict(feed) for feed in due_feeds(Settings.from_env())]
+
+    @task(retries=1, retry_delay=timedelta(seconds=30))
+    def poll(feed: dict[str, object]) -> str:
+        from pipelines.config import Settings
+        from pipelines.feed_config import FeedConfig
+        from pipelines.pipeline import stage_feed
+
+        run_id = get_current_context()["run_id"]
+        return str(stage_feed(Settings.from_env(), FeedConfig(**feed), run_id, trigger="airflow").path)
+
+    @task(pool=DUCKDB_POOL, outlets=[ARTICLES], retries=3, retry_delay=timedelta(seconds=20))
+    def load(stage_paths: list[str]) -> dict[str, object]:
+        from pathlib import Path
+
+        from pipelines.config import Settings
+        from pipelines.pipeline import load_stages
+
+        counts = load_stages(Settings.from_env(), [Path(path) for path in stage_paths]).as_dict()
+        get_current_context()["outlet_events"][ARTICLES].extra = counts
+        return counts
+
+    load(poll.expand(feed=plan()))
+
+
+feed_ingest_dag = feed_ingest()

@@ -1,0 +1,157 @@
+"""Feed polling against a real local HTTP server: conditional requests, per-feed state, backoff, accounting."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import pytest
+from conftest import run_dag_test
+from newsfake import NewsFake
+
+from pipelines.config import Settings
+from pipelines.feed_config import FeedConfigError, load_feeds
+from pipelines.fetch import Fetcher, FetchPolicy
+from pipelines.pipeline import due_feeds, ingest_feeds
+
+REAL_FEED = "/feeds/feedjira/spec/sample_feeds/TechCrunch.xml"
+
+
+def write_feeds(path: Path, server: NewsFake, max_items: int = 500) -> Path:
+    path.write_text(textwrap.dedent(f"""\
+        feeds:
+          - {{url: "{server.url('/conditional/feed.xml')}", name: Conditional, max_items: 500}}
+          - {{url: "{server.url(REAL_FEED)}", name: TechCrunch, max_items: {max_items}, language: en}}
+          - {{url: "{server.url('/status/404')}", name: Gone, poll_minutes: 10}}
+          - {{url: "{server.url('/html-as-feed.xml')}", name: Not a feed}}
+          - {{url: "{server.url('/dup-guids.xml')}", name: Duplicates}}
+          - {{url: "{server.url('/private/feed.xml')}", name: Forbidden by robots}}
+          - {{url: "{server.url('/status/500')}", name: Switched off, enabled: false}}
+        """))
+    return path
+
+
+@pytest.fixture()
+def feed_settings(tmp_path: Path, news_server: NewsFake, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    monkeypatch.setenv("NEWSFLOW_ALLOW_HOSTS", "127.0.0.1")
+    return Settings.from_env(
+        db_path=tmp_path / "news.duckdb", read_db_path=tmp_path / "news_read.duckdb",
+        staging_dir=tmp_path / "staging", feeds_file=write_feeds(tmp_path / "feeds.yaml", news_server),
+    )
+
+
+def fetcher() -> Fetcher:
+    return Fetcher(FetchPolicy.from_env(per_host_delay=0.0, total_timeout=10.0))
+
+
+def test_feeds_yaml_errors_name_line_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "feeds.yaml"
+    path.write_text("feeds: []\n")
+    assert load_feeds(path, 5) == []
+    path.write_text("# nothing yet\n")
+    assert load_feeds(path, 5) == []
+    path.write_text("feeds:\n  - url: https://a.example/rss\n    name: A\n  - url: ftp://b.example/rss\n    name: B\n")
+    with pytest.raises(FeedConfigError, match=r"feeds.yaml:4: feeds\[1\].url: required, an absolute http"):
+        load_feeds(path, 5)
+    path.write_text("feeds:\n  - url: https://a.example/rss\n    name: A\n    poll_minutes: soon\n")
+    with pytest.raises(FeedConfigError, match=r":4: feeds\[0\].poll_minutes"):
+        load_feeds(path, 5)
+    path.write_text("feeds:\n  - {url: 'https://a.example/rss', name: A, colour: red}\n")
+    with pytest.raises(FeedConfigError, match="unknown field"):
+        load_feeds(path, 5)
+    path.write_text("feeds:\n  - {url: 'https://a.example/1', name: A}\n  - {url: 'https://a.example/2', name: A}\n")
+    with pytest.raises(FeedConfigError, match=r":3: feeds\[1\].name: duplicate of feeds\[0\]"):
+        load_feeds(path, 5)
+    feed = load_feeds(_write(path, "feeds:\n  - {url: 'https://a.example/1', name: A}\n"), 7)[0]
+    assert (feed.poll_minutes, feed.enabled, feed.max_items) == (7, True, 200)
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_polling_accounts_for_every_item_and_backs_off_broken_feeds(feed_settings: Settings, news_server: NewsFake) -> None:
+    news_server.reset()
+    with fetcher() as client:
+        first = ingest_feeds(feed_settings, force=True, fetcher=client)
+    assert first is not None and first.articles_new > 0
+    seen = first.stage_counts
+    con = duckdb.connect(str(feed_settings.db_path), read_only=True)
+    items = con.execute("SELECT count(*) FROM feed_items").fetchone()[0]
+    # every item seen in a feed: new (loaded or quarantined), already seen, duplicate in the feed, or deferred
+    assert seen["items_seen"] == items + seen["items_already_seen"] + seen["items_duplicate_in_feed"] + seen["items_deferred"]
+    assert seen["items_duplicate_in_feed"] >= 3
+    orphans = con.execute(
+        "SELECT count(*) FROM feed_items i LEFT JOIN articles a USING (article_id)"
+        " WHERE i.outcome = 'loaded' AND a.article_id IS NULL").fetchone()[0]
+    assert orphans == 0
+    states = {name: (outcome, failures, etag, next_poll) for name, outcome, failures, etag, next_poll in con.execute(
+        "SELECT name, last_outcome, consecutive_failures, etag, next_poll_at FROM feed_state").fetchall()}
+    assert "Switched off" not in states  # disabled feeds are not polled
+    assert states["Gone"][:2] == ("http_error", 1)
+    assert states["Not a feed"][1] == 1 and states["Forbidden by robots"][:2] == ("robots_disallowed", 1)
+    assert states["Conditional"][0] == "ok" and states["Conditional"][2]
+    assert (states["Gone"][3] - datetime.now(UTC)).total_seconds() > 10 * 60  # backed off past its poll interval
+    reason = con.execute("SELECT reason FROM raw_documents WHERE uri LIKE '%html-as-feed.xml'").fetchone()[0]
+    assert reason.startswith("not_a_feed")
+    extractors = dict(con.execute("SELECT extractor, count(*) FROM articles GROUP BY ALL").fetchall())
+    assert extractors.get("trafilatura", 0) > 0
+    before = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in ("articles", "raw_documents", "feed_items")}
+    con.close()
+    assert news_server.requests_to("/status/500") == 0
+
+    # Not due yet: a normal poll right away makes no request at all.
+    news_server.reset()
+    assert due_feeds(feed_settings) == []
+    assert news_server.total_requests() == 0
+
+    # Forced: unchanged feeds cost one (conditional) request each and no page is fetched again.
+    with fetcher() as client:
+        second = ingest_feeds(feed_settings, force=True, fetcher=client)
+    assert second.articles_new == 0 and second.stage_counts["pages_fetched"] == 0
+    conditional = news_server.request_headers["/conditional/feed.xml"][-1]
+    assert {k.lower(): v for k, v in conditional.items()}.get("if-none-match")
+    assert sum(hits for path, hits in news_server.hits.items() if path.startswith("/site/")) == 0
+    con = duckdb.connect(str(feed_settings.db_path), read_only=True)
+    after = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in before}
+    assert after == before
+    outcomes = dict(con.execute("SELECT name, last_outcome FROM feed_state").fetchall())
+    assert outcomes["Conditional"] == "not_modified" and outcomes["TechCrunch"] == "unchanged"
+    assert con.execute("SELECT consecutive_failures FROM feed_state WHERE name = 'Gone'").fetchone()[0] == 2
+    con.close()
+
+
+def test_max_items_defers_the_rest_to_the_next_poll(tmp_path: Path, news_server: NewsFake,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSFLOW_ALLOW_HOSTS", "127.0.0.1")
+    feeds = _write(tmp_path / "feeds.yaml", f"feeds:\n  - {{url: '{news_server.url('/big-feed.xml')}', name: Big, max_items: 10}}\n")
+    settings = Settings.from_env(db_path=tmp_path / "n.duckdb", read_db_path=tmp_path / "r.duckdb",
+                                 staging_dir=tmp_path / "st", feeds_file=feeds)
+    totals = []
+    with fetcher() as client:
+        for _ in range(2):
+            counts = ingest_feeds(settings, force=True, fetcher=client).stage_counts
+            totals.append((counts["items_seen"], counts["items_already_seen"], counts["pages_fetched"], counts["items_deferred"]))
+    assert totals == [(5000, 0, 10, 4990), (5000, 10, 10, 4980)]
+    con = duckdb.connect(str(settings.db_path), read_only=True)
+    assert con.execute("SELECT count(*), count(DISTINCT item_key) FROM feed_items").fetchone() == (20, 20)
+    assert con.execute("SELECT etag, last_body_hash FROM feed_state").fetchone() == (None, None)  # read in full next time
+    con.close()
+
+
+@pytest.mark.slow
+def test_feed_ingest_dag_polls_the_local_server(airflow_env: dict[str, str], news_server: NewsFake, tmp_path: Path) -> None:
+    env = {**airflow_env, "NEWSFLOW_ALLOW_HOSTS": "127.0.0.1",
+           "NEWSFLOW_FEEDS": str(write_feeds(tmp_path / "feeds.yaml", news_server, max_items=3)),
+           "NEWSFLOW_DB": str(tmp_path / "feeds.duckdb"), "NEWSFLOW_READ_DB": str(tmp_path / "feeds_read.duckdb")}
+    result = run_dag_test(env, "feed_ingest.py", "feed_ingest_dag")
+    assert result["state"].endswith("success")
+    con = duckdb.connect(env["NEWSFLOW_DB"], read_only=True)
+    assert con.execute("SELECT count(*) FROM articles").fetchone()[0] > 0
+    assert con.execute("SELECT count(*) FROM feed_state").fetchone()[0] == 6
+    assert con.execute("SELECT status FROM ingest_runs").fetchall() == [("success",)]
+    con.close()
+    assert Path(env["NEWSFLOW_READ_DB"]).is_file()
