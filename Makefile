@@ -15,13 +15,16 @@ export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 export NEWSFLOW_DB ?= $(CURDIR)/data/news.duckdb
 export NEWSFLOW_SEEDS_DIR ?= $(CURDIR)/seeds
 export NEWSFLOW_STAGING_DIR ?= $(CURDIR)/data/staging
+export NEWSFLOW_READ_DB ?= $(CURDIR)/data/news_read.duckdb
+export NEWSFLOW_FEEDS ?= $(CURDIR)/feeds.yaml
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup run test airflow-init bench clean
+.PHONY: help setup run test airflow-init airflow bench clean
 
 help:
 	@echo "make run    - install, initialize Airflow, run the news_ingest DAG over seeds/, print a summary"
 	@echo "make test   - install the dev environment and run the test suite"
+	@echo "make airflow - start Airflow (standalone: UI on http://localhost:8080) with the project's DAGs"
 	@echo "make bench  - print per-stage throughput and peak memory"
 	@echo "make clean  - remove the environment, the Airflow home and data/"
 
@@ -44,6 +47,11 @@ run: airflow-init
 	@airflow dags test news_ingest > "$(AIRFLOW_HOME)/last_run.log" 2>&1 \
 		|| { tail -n 40 "$(AIRFLOW_HOME)/last_run.log"; echo "news_ingest failed; full log: $(AIRFLOW_HOME)/last_run.log"; exit 1; }
 	@newsflow stats
+
+# The UI, scheduler and the feed_ingest schedule on this machine; the admin password is printed at start
+# and kept in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated.
+airflow: airflow-init
+	airflow standalone
 
 test: setup
 	$(BIN)/python -m pytest
