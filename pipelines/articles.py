@@ -22,7 +22,7 @@ from pipelines.normalize import (
     split_paragraphs,
 )
 from pipelines.sources import ArticleDraft, Rejection
-from pipelines.urls import InvalidUrlError, canonical_url
+from pipelines.urls import canonical_url_or_none
 
 EARLIEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)
 CLOCK_SKEW = timedelta(days=1)
@@ -124,7 +124,7 @@ def _extract(draft: ArticleDraft) -> Extracted | None:
 
 
 def _row(draft: ArticleDraft, found: Extracted, text: NormalizedText) -> ArticleRow:
-    url = _canonical_or_none(draft.url or found.url)
+    url = canonical_url_or_none(draft.url or found.url)
     reported = draft.published_at or found.published_at
     date_flags = _date_flags(reported, draft.fetched_at)
     flags = [*draft.flags, *date_flags]
@@ -170,16 +170,6 @@ def _row(draft: ArticleDraft, found: Extracted, text: NormalizedText) -> Article
         extractor=found.extractor,
         flags=flags,
     )
-
-
-def _canonical_or_none(url: str | None) -> str | None:
-    """Only an absolute http(s) URL identifies an article; anything else leaves identity to the item key."""
-    if not url:
-        return None
-    try:
-        return canonical_url(url)
-    except InvalidUrlError:
-        return None
 
 
 def _date_flags(published: datetime | None, fetched_at: datetime) -> list[str]:

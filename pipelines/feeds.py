@@ -19,7 +19,7 @@ from pipelines.fetch import Fetcher, FetchResult, Outcome, parse_feed
 from pipelines.ids import stable_id
 from pipelines.normalize import BoilerplateRules, LanguageDetector
 from pipelines.sources import ArticleDraft, RawDocument, Rejection, Source
-from pipelines.urls import InvalidUrlError, canonical_url
+from pipelines.urls import canonical_url_or_none
 
 MAX_BACKOFF = timedelta(hours=24)
 STATUS_LOADED = "loaded"
@@ -110,7 +110,7 @@ def poll_feed(
 
     entries = list(parsed.entries)
     keys = [entry_item_key(entry.guid, entry.link) for entry in entries]
-    urls = [_canonical(entry.link) for entry in entries]
+    urls = [canonical_url_or_none(entry.link) for entry in entries]
     known = seen(feed.source_id, [k for k in keys if k], [u for u in urls if u])
     unseen = [(entry, key, url) for entry, key, url in zip(entries, keys, urls, strict=True)
               if key and key not in known and not (url and url in known)]
@@ -144,16 +144,7 @@ def poll_feed(
 
 def entry_item_key(guid: str | None, link: str | None) -> str | None:
     """The GUID identifies an item; without one, its canonical link does."""
-    return guid or _canonical(link)
-
-
-def _canonical(url: str | None) -> str | None:
-    if not url:
-        return None
-    try:
-        return canonical_url(url)
-    except InvalidUrlError:
-        return None
+    return guid or canonical_url_or_none(link)
 
 
 def _draft(feed: FeedConfig, feed_title: str | None, entry: Any, key: str, url: str | None,

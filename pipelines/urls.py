@@ -56,3 +56,13 @@ def canonical_url(url: str) -> str:
     path = _resolve_dot_segments(_SESSION_PATH_PARAM.sub("", parts.path))
     without_fragment = urlunsplit((parts.scheme, parts.netloc, path, query, ""))
     return normalize_url(without_fragment, strict=False, trailing_slash=False)
+
+
+def canonical_url_or_none(url: str | None) -> str | None:
+    """The canonical URL when `url` is an absolute http(s) URL; None lets identity fall back to an item key."""
+    if not url:
+        return None
+    try:
+        return canonical_url(url)
+    except InvalidUrlError:
+        return None
