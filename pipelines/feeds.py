@@ -88,7 +88,7 @@ def poll_feed(
     poll = FeedPoll(tables={"sources": [feed_source(feed)], "fetch_events": [], "feed_state": [], "raw_documents": [],
                             "articles": [], "quarantine": [], "feed_items": []},
                     counts={"feeds_polled": 1, "feeds_failed": 0, "items_seen": 0, "items_already_seen": 0,
-                            "pages_fetched": 0})
+                            "pages_fetched": 0, "volume_checked": 0})
     result = fetcher.fetch(feed.url, etag=state.etag, last_modified=state.last_modified)
     poll.tables["fetch_events"].append(_event(run_id, feed.source_id, "feed", result, now))
     if result.outcome is Outcome.NOT_MODIFIED:
@@ -120,8 +120,10 @@ def poll_feed(
     poll.counts["items_already_seen"] = len(entries) - len(unseen)
     poll.counts["items_duplicate_in_feed"] = parsed.duplicates
     poll.counts["items_deferred"] = len(deferred)
+    # Batch volume checks apply when the feed brought new items; a feed with nothing new is not "too few".
+    poll.counts["volume_checked"] = int(bool(fresh))
 
-    page_urls = [url for _, _, url in fresh if url]
+    page_urls = list(dict.fromkeys(url for _, _, url in fresh if url))
     pages = dict(zip(page_urls, fetcher.fetch_many(page_urls), strict=True)) if page_urls else {}
     poll.counts["pages_fetched"] = len(pages)
     poll.tables["fetch_events"].extend(_event(run_id, feed.source_id, "page", page, now) for page in pages.values())

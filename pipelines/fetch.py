@@ -57,7 +57,9 @@ USER_AGENT = f"newsflow/{_package_version()} (+https://github.com/newsflow/newsf
 ROBOTS_AGENT = "newsflow"  # the product token robots.txt groups are matched against
 ALLOW_HOSTS_ENV = "NEWSFLOW_ALLOW_HOSTS"
 
-FEED_ACCEPT = "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
+)
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 ROBOTS_ACCEPT = "text/plain, */*;q=0.5"
 # Only encodings decoded here with a cap; advertising br/zstd would hand us bodies we cannot bound.
@@ -88,7 +90,6 @@ METADATA_ADDRESSES = frozenset(
 SHARED_ADDRESS_SPACE = ipaddress.ip_network("100.64.0.0/10")  # carrier-grade NAT, not global
 
 _RETRY_AFTER_SECONDS = re.compile(r"^\s*(\d{1,10})\s*$")
-_CHARSET_PARAM = re.compile(r"charset\s*=", re.IGNORECASE)
 
 # The deadline (time.monotonic) of the fetch running in this thread; read by every socket operation.
 _DEADLINE: ContextVar[float] = ContextVar("newsflow_fetch_deadline", default=math.inf)
@@ -172,6 +173,7 @@ class FetchPolicy:
     allow_hosts: AllowList = field(default_factory=AllowList)
 
     def __post_init__(self) -> None:
+        """Refuse impossible limits at construction, not at the first fetch."""
         if min(self.connect_timeout, self.read_timeout, self.total_timeout) <= 0:
             raise ValueError("timeouts must be positive")
         if self.max_bytes <= 0 or self.max_redirects < 0:
@@ -181,10 +183,15 @@ class FetchPolicy:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> FetchPolicy:
-        """NEWSFLOW_ALLOW_HOSTS from the environment, then explicit overrides; None means 'not given'."""
+        """NEWSFLOW_ALLOW_HOSTS from the environment, then explicit overrides; None means 'not given'.
+
+        An `allow_hosts` override may be the setting's text ("127.0.0.1, feeds.intranet") or an AllowList.
+        """
         env = os.environ if environ is None else environ
-        values: dict[str, Any] = {"allow_hosts": AllowList.parse(env.get(ALLOW_HOSTS_ENV, ""))}
+        values: dict[str, Any] = {"allow_hosts": env.get(ALLOW_HOSTS_ENV, "")}
         values.update({key: value for key, value in overrides.items() if value is not None})
+        if isinstance(values["allow_hosts"], str):
+            values["allow_hosts"] = AllowList.parse(values["allow_hosts"])
         return cls(**values)
 
 
@@ -232,6 +239,7 @@ class FetchRefused(Exception):
 
 
 def _is_ip_literal(text: str) -> bool:
+    """Whether an allow-list item is an address (exempt by range) rather than a host name (exempt by name)."""
     try:
         ipaddress.ip_address(text.strip("[]"))
     except ValueError:
@@ -277,6 +285,7 @@ def _remaining() -> float:
 
 
 def _capped(timeout: float | None) -> float:
+    """httpcore's per-operation timeout, shortened to what is left of the fetch's total budget."""
     left = _remaining()
     return left if timeout is None else min(timeout, left)
 
@@ -366,6 +375,7 @@ class HostLimiter:
         self._deferred_until: dict[str, float] = {}
 
     def _semaphore(self, host: str) -> threading.Semaphore:
+        """The host's slots, created on first use (hosts are not known up front)."""
         with self._lock:
             return self._slots.setdefault(host, threading.BoundedSemaphore(self._concurrency))
 
@@ -431,10 +441,12 @@ def _header_dict(headers: httpx.Headers) -> dict[str, str]:
 
 
 def _host_key(url: str) -> str:
+    """The host that per-host limits and Retry-After deferrals are kept for."""
     return (urlsplit(url).hostname or "").lower()
 
 
 def _origin(url: str) -> str:
+    """scheme://host:port, the scope of one robots.txt (RFC 9309 2.3)."""
     parts = urlsplit(url)
     return f"{parts.scheme.lower()}://{parts.netloc.lower()}"
 
@@ -484,7 +496,10 @@ def _read_body(response: httpx.Response, max_bytes: int) -> tuple[bytes, int]:
     return b"".join([*parts, tail]), size
 
 
-def _failure(url: str, current: str, outcome: Outcome, note: str, status: int | None = None, bytes_read: int = 0) -> FetchResult:
+def _failure(
+    url: str, current: str, outcome: Outcome, note: str, status: int | None = None, bytes_read: int = 0
+) -> FetchResult:
+    """A result without a usable response: the outcome and the reason are what gets recorded."""
     return FetchResult(url=url, final_url=current, status=status, outcome=outcome, note=note, bytes_read=bytes_read)
 
 
@@ -618,6 +633,7 @@ class Fetcher:
     def _response_result(
         url: str, current: str, response: httpx.Response, outcome: Outcome, body: bytes | None, size: int
     ) -> FetchResult:
+        """The result of a final response, with validators for the next conditional GET and any Retry-After."""
         headers = _header_dict(response.headers)
         retry_after = parse_retry_after(headers.get("retry-after")) if outcome is Outcome.RETRY_LATER else None
         return FetchResult(
@@ -692,6 +708,7 @@ _JSON_START = re.compile(rb"^\s*[\[{]")
 _HTML_START = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b", re.IGNORECASE | re.DOTALL)
 MAX_WIDE_PROLOG_BYTES = 8 * 1024  # UTF-16/32 prologs cannot be compacted bytewise; longer ones are refused
 HTML_SNIFF_BYTES = 4096
+JSON_NOTE = "JSON (JSON Feed is not read: feedparser 6.0 parses RSS/Atom/RDF only)"
 
 
 class ParseProblem(StrEnum):
@@ -789,16 +806,19 @@ def _utc(value: Any) -> datetime | None:
 
 
 def _authors(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    """Distinct author names, from the structured list or else the single author string."""
     names = [_text(author.get("name")) for author in entry.get("authors") or [] if isinstance(author, Mapping)]
     found = tuple(dict.fromkeys(name for name in names if name))
     return found or tuple(name for name in (_text(entry.get("author")),) if name)
 
 
 def _content_html(entry: Mapping[str, Any]) -> str | None:
+    """The first non-empty full-content block (content:encoded, atom:content); summaries are kept apart."""
     return next((text for content in entry.get("content") or [] if (text := _text(content.get("value")))), None)
 
 
 def _entry_language(entry: Mapping[str, Any], feed_language: str | None) -> str | None:
+    """An item's xml:lang if it has one, else the feed's language (items in a feed can differ)."""
     details = [*(entry.get("content") or []), entry.get("summary_detail") or {}, entry.get("title_detail") or {}]
     return next((lang for detail in details if (lang := _text(detail.get("language")))), feed_language)
 
@@ -816,6 +836,7 @@ def _entry_key(entry: FeedEntry) -> str | None:
 
 
 def _feed_entry(entry: dict[str, Any], feed_language: str | None) -> FeedEntry:
+    """feedparser's loosely typed dict as a FeedEntry, so nothing downstream touches feedparser."""
     return FeedEntry(
         guid=_text(entry.get("id")),
         link=_text(entry.get("link")),
@@ -852,7 +873,7 @@ def parse_feed_bytes(body: bytes | None, headers: Mapping[str, str], url: str) -
     if hazard := xml_hazard(body):
         return replace(empty, problem=ParseProblem.HOSTILE_XML, note=hazard)
     if _is_json(body):
-        return replace(empty, problem=ParseProblem.NOT_A_FEED, note="JSON (JSON Feed is not read: feedparser 6.0 parses RSS/Atom/RDF only)")
+        return replace(empty, problem=ParseProblem.NOT_A_FEED, note=JSON_NOTE)
     response_headers = {key.lower(): value for key, value in headers.items()}
     response_headers.setdefault("content-location", url)  # base for relative links in the feed
     # A stream, never bytes: feedparser opens bytes that name a path ("/etc/passwd", "/dev/zero") as a local file.
@@ -879,7 +900,8 @@ def parse_feed_bytes(body: bytes | None, headers: Mapping[str, str], url: str) -
         return replace(result, problem=ParseProblem.NOT_A_FEED, note=f"HTML page ({content_type})")
     if not result.version:
         return replace(result, problem=ParseProblem.NOT_A_FEED, note=f"{bozo or 'no RSS/Atom/RDF root element'} ({content_type})")
-    return replace(result, problem=ParseProblem.NO_ITEMS, note=f"{result.version} feed without items" + (f" ({bozo})" if bozo else ""))
+    note = f"{result.version} feed without items" + (f" ({bozo})" if bozo else "")
+    return replace(result, problem=ParseProblem.NO_ITEMS, note=note)
 
 
 def parse_feed(result: FetchResult) -> ParsedFeed:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from newsfake import news_server  # noqa: F401  (the local news site fixture)
+from newsfake import news_server, news_server_tls  # noqa: F401  (local news site fixtures, HTTP and HTTPS)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = PROJECT_ROOT.parent / "shared"

@@ -20,7 +20,7 @@ Not a mock: `Fetcher` talks to it over TCP exactly as to a news site. Routes (GE
 | /redirect-loop/a, /redirect-loop/b | redirect to each other forever |
 | /redirect-chain/<n> | n redirects (n >= 1), then a real feed |
 | /redirect-to?url=<url> | one 302 to any URL (another address, another scheme) |
-| /wrong-charset.xml | a real UTF-8 feed declared `charset=iso-8859-1` in Content-Type |
+| /wrong-charset.xml | a real UTF-8 Slovak news feed declared `charset=iso-8859-1` in Content-Type |
 | /html-as-feed.xml | a real article page served as `application/rss+xml` |
 | /big-feed.xml | an RSS feed with BIG_FEED_ITEMS items linking to /site/... pages |
 | /dup-guids.xml | a feed whose items repeat GUIDs |
@@ -60,6 +60,8 @@ FEEDS_DIR = "corpora/feeds-real"
 PAGES_DIR = "corpora/news-html"
 FEEDPARSER_TESTS_DIR = "corpora/feedparser-tests/tests"
 CONDITIONAL_FEED = "rsparser/Tests/RSParserTests/Resources/DaringFireball.rss"
+WRONG_CHARSET_FEED = "rsparser/Tests/RSParserTests/Resources/aktuality.rss"  # Slovak news, UTF-8
+WRONG_CHARSET = "iso-8859-1"
 CONDITIONAL_ETAG = '"newsflow-fake-v1"'
 CONDITIONAL_LAST_MODIFIED = "Mon, 02 Nov 2026 10:00:00 GMT"
 ROBOTS_TXT = b"User-agent: *\nDisallow: /private/\n"
@@ -109,7 +111,8 @@ def declared_headers(body: bytes) -> dict[str, str]:
 def rss(items: list[str]) -> bytes:
     """A minimal RSS 2.0 document around pre-rendered <item> elements."""
     channel = "<title>newsfake</title><link>http://news.example/</link><description>fake</description>"
-    return f'<?xml version="1.0" encoding="utf-8"?>\n<rss version="2.0"><channel>{channel}{"".join(items)}</channel></rss>'.encode()
+    document = f'<rss version="2.0"><channel>{channel}{"".join(items)}</channel></rss>'
+    return f'<?xml version="1.0" encoding="utf-8"?>\n{document}'.encode()
 
 
 @functools.cache
@@ -302,7 +305,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def conditional(self, match: re.Match[str], query: dict[str, list[str]]) -> None:
         validators = {"ETag": CONDITIONAL_ETAG, "Last-Modified": CONDITIONAL_LAST_MODIFIED}
-        if self.headers.get("If-None-Match") == CONDITIONAL_ETAG or self.headers.get("If-Modified-Since") == CONDITIONAL_LAST_MODIFIED:
+        etag, since = self.headers.get("If-None-Match"), self.headers.get("If-Modified-Since")
+        if etag == CONDITIONAL_ETAG or since == CONDITIONAL_LAST_MODIFIED:
             self.send_body(304, b"", "application/rss+xml", validators)
             return
         body = rewrite_links(self.corpus(FEEDS_DIR, CONDITIONAL_FEED) or b"", self.fake.base_url)
@@ -359,8 +363,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_redirect(query["url"][0])
 
     def wrong_charset(self, match: re.Match[str], query: dict[str, list[str]]) -> None:
-        items = [_ITEM_TEMPLATE.format(n=n, guid=n, base=self.fake.base_url).replace("Item", "Ünïcödé – “news”") for n in range(3)]
-        self.send_body(200, rss(items), "application/rss+xml; charset=iso-8859-1")
+        body = rewrite_links(self.corpus(FEEDS_DIR, WRONG_CHARSET_FEED) or b"", self.fake.base_url)
+        self.send_body(200, body, f"application/rss+xml; charset={WRONG_CHARSET}")
 
     def html_as_feed(self, match: re.Match[str], query: dict[str, list[str]]) -> None:
         body = self.fake.page_for("html-as-feed").read_bytes()
