@@ -15,7 +15,6 @@ export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 export NEWSFLOW_DB ?= $(CURDIR)/data/news.duckdb
 export NEWSFLOW_SEEDS_DIR ?= $(CURDIR)/seeds
 export NEWSFLOW_STAGING_DIR ?= $(CURDIR)/data/staging
-export NEWSFLOW_READ_DB ?= $(CURDIR)/data/news_read.duckdb
 export NEWSFLOW_FEEDS ?= $(CURDIR)/feeds.yaml
 export PATH := $(BIN):$(PATH)
 

@@ -3,6 +3,7 @@
 plan  - the enabled feeds whose next poll is due (state read from the published read-only copy)
 poll  - one mapped task per feed: conditional GET, parse, fetch new article pages, extract and
         normalize, then stage the batch as Parquet (no database access; runs on any worker)
+validate - the batch against the expectation suites (Great Expectations) before anything loads
 load  - the single DuckDB writer (pool `duckdb`) loads every feed's stage in one transaction and
         publishes the read-only copy; a failed load is retried from the stages, nothing is refetched
 """
@@ -47,6 +48,16 @@ def feed_ingest() -> None:
         run_id = get_current_context()["run_id"]
         return str(stage_feed(Settings.from_env(), FeedConfig(**feed), run_id, trigger="airflow").path)
 
+    @task
+    def validate(stage_paths: list[str]) -> list[str]:
+        from pathlib import Path
+
+        from pipelines.config import Settings
+        from pipelines.pipeline import validate_stages
+
+        validate_stages(Settings.from_env(), [Path(path) for path in stage_paths])
+        return list(stage_paths)
+
     @task(pool=DUCKDB_POOL, outlets=[ARTICLES], retries=3, retry_delay=timedelta(seconds=20))
     def load(stage_paths: list[str]) -> dict[str, object]:
         from pathlib import Path
@@ -58,7 +69,7 @@ def feed_ingest() -> None:
         get_current_context()["outlet_events"][ARTICLES].extra = counts
         return counts
 
-    load(poll.expand(feed=plan()))
+    load(validate(poll.expand(feed=plan())))
 
 
 feed_ingest_dag = feed_ingest()

@@ -3,6 +3,8 @@
 shards - how many mapped `stage` tasks to split the folder into (NEWSFLOW_STAGE_SHARDS, default 2)
 stage  - each shard reads its files, normalizes them and stages them as Parquet (no database access,
          so shards run in parallel on any worker)
+validate - the batch against the expectation suites in schemas/expectations (Great Expectations):
+         failing rows go to quarantine at load, a batch-level failure stops the run here
 load   - the single DuckDB writer (pool `duckdb`, one slot) loads all stages in one transaction
 
 Settings come from the environment (NEWSFLOW_SEEDS_DIR, NEWSFLOW_DB, NEWSFLOW_STAGING_DIR); see README.
@@ -40,6 +42,16 @@ def news_ingest() -> None:
         batch = stage_folder(Settings.from_env(), get_current_context()["run_id"], "airflow", shard, shards)
         return str(batch.path)
 
+    @task
+    def validate(stage_paths: list[str]) -> list[str]:
+        from pathlib import Path
+
+        from pipelines.config import Settings
+        from pipelines.pipeline import validate_stages
+
+        validate_stages(Settings.from_env(), [Path(path) for path in stage_paths])
+        return list(stage_paths)
+
     @task(pool=DUCKDB_POOL, outlets=[ARTICLES])
     def load(stage_paths: list[str]) -> dict[str, object]:
         from pathlib import Path
@@ -51,7 +63,7 @@ def news_ingest() -> None:
         get_current_context()["outlet_events"][ARTICLES].extra = counts
         return counts
 
-    load(stage.expand_kwargs(shards()))
+    load(validate(stage.expand_kwargs(shards())))
 
 
 news_ingest_dag = news_ingest()

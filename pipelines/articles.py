@@ -184,7 +184,8 @@ def _date_flags(published: datetime | None, fetched_at: datetime) -> list[str]:
 
 
 def _language_code(tag: str | None) -> str | None:
-    """'en-US' and 'EN_gb' to 'en'."""
+    """'en-US' and 'EN_gb' to 'en'; anything that is not a two-letter ISO 639-1 code (e.g. 'zxx') is no language."""
     if not tag:
         return None
-    return tag.replace("_", "-").split("-")[0].lower() or None
+    code = tag.replace("_", "-").split("-")[0].lower()
+    return code if len(code) == 2 and code.isalpha() else None

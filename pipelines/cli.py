@@ -159,5 +159,27 @@ def query(sql: Annotated[str, typer.Argument(help="A SQL query.")], db: DbOption
     console.print(table)
 
 
+@app.command()
+def docs(
+    serve: Annotated[bool, typer.Option("--serve", help="Serve the Data Docs on localhost until Ctrl-C.")] = False,
+    port: Annotated[int, typer.Option("--port", help="Port for --serve.")] = 8765,
+    rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-render every stored validation result first.")] = False,
+) -> None:
+    """The data-quality docs (Great Expectations Data Docs, rebuilt after every validation; they work offline)."""
+    from pipelines.quality import DEFAULT_DOCS_DIR, build_docs, serve_docs
+
+    settings = Settings.from_env()
+    index = DEFAULT_DOCS_DIR / "index.html"
+    try:
+        if rebuild or not index.is_file():
+            index = build_docs(settings.gx_dir)
+    except Exception as exc:
+        _fail(_reason(exc))
+    print(index)
+    if serve:
+        console.print(f"Serving {index.parent} at http://127.0.0.1:{port}/index.html (Ctrl-C to stop)")
+        serve_docs(index.parent, "127.0.0.1", port)
+
+
 if __name__ == "__main__":
     app()

@@ -13,7 +13,6 @@ DEFAULT_SEEDS = "seeds"
 DEFAULT_STAGING = "data/staging"
 DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
 DEFAULT_FEEDS = "feeds.yaml"
-DEFAULT_READ_DB = "data/news_read.duckdb"
 DEFAULT_POLL_MINUTES = 5
 
 
@@ -29,9 +28,10 @@ class Settings:
     seeds_dir: Path = Path(DEFAULT_SEEDS)
     staging_dir: Path = Path(DEFAULT_STAGING)
     schemas_dir: Path = PROJECT_ROOT / "schemas"
+    gx_dir: Path = PROJECT_ROOT / "gx"
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     feeds_file: Path = Path(DEFAULT_FEEDS)
-    read_db_path: Path = Path(DEFAULT_READ_DB)
+    read_db_path: Path = Path("data/news_read.duckdb")
     poll_minutes: int = DEFAULT_POLL_MINUTES
     boilerplate_file: Path = field(default_factory=lambda: PROJECT_ROOT / "schemas" / "boilerplate.yaml")
 
@@ -44,10 +44,13 @@ class Settings:
             "staging_dir": _env_path("NEWSFLOW_STAGING_DIR", DEFAULT_STAGING),
             "max_file_bytes": int(os.environ.get("NEWSFLOW_MAX_FILE_BYTES") or DEFAULT_MAX_FILE_BYTES),
             "feeds_file": _env_path("NEWSFLOW_FEEDS", DEFAULT_FEEDS),
-            "read_db_path": _env_path("NEWSFLOW_READ_DB", DEFAULT_READ_DB),
+            "read_db_path": os.environ.get("NEWSFLOW_READ_DB") or None,
             "poll_minutes": int(os.environ.get("NEWSFLOW_POLL_MINUTES") or DEFAULT_POLL_MINUTES),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
+        if values["read_db_path"] is None:  # beside the database it copies: news.duckdb -> news_read.duckdb
+            db = Path(values["db_path"])  # type: ignore[arg-type]
+            values["read_db_path"] = db.with_name(f"{db.stem}_read{db.suffix}")
         for key in ("db_path", "seeds_dir", "staging_dir", "feeds_file", "read_db_path"):
             values[key] = Path(values[key])  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]

@@ -11,7 +11,7 @@ import shutil
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -31,8 +31,21 @@ from pipelines.sources import (
     list_folder,
     read_file,
 )
-from pipelines.staging import Manifest, drop_stage, merge_rows, read_stage, stage_path, write_stage
-from pipelines.store import LoadCounts, Store
+from pipelines.staging import (
+    Manifest,
+    Stage,
+    Validation,
+    apply_validation,
+    articles_frame,
+    drop_stage,
+    merge_rows,
+    read_stage,
+    read_validation,
+    stage_path,
+    write_stage,
+    write_validation,
+)
+from pipelines.store import LoadCounts, Store, latest_schema_version
 
 STATUS_LOADED = "loaded"
 
@@ -104,21 +117,68 @@ def _final_statuses(raws: list[RawDocument], articles: list[ArticleRow], rejecti
     return final
 
 
-def load_stages(settings: Settings, paths: Sequence[Path]) -> LoadCounts:
-    """The single writer: load one run's stages in one transaction, then delete them. On failure they stay."""
+def _plain(value: object) -> object:
+    """JSON-safe: pandas gives NaN for missing values."""
+    return None if isinstance(value, float) and value != value else value
+
+
+def _read_run(paths: Sequence[Path]) -> list[Stage]:
     if not paths:
         raise PipelineError("no staged batch to load")
     stages = [read_stage(path) for path in paths]
-    manifest = stages[0].manifest
-    if {stage.manifest.run_id for stage in stages} != {manifest.run_id}:
+    if len({stage.manifest.run_id for stage in stages}) != 1:
         raise PipelineError("stages of different runs cannot be loaded together")
+    return stages
+
+
+def validate_stages(settings: Settings, paths: Sequence[Path]) -> Validation:
+    """Validate a run's staged rows with the expectation suites BEFORE anything loads.
+
+    The verdict is written beside the first stage; the load applies it (rejected rows go to
+    quarantine). A batch-level failure raises BatchValidationError and leaves the stages for replay.
+    """
+    from pipelines.quality import BatchHistory, validate_batch
+
+    stages = _read_run(paths)
+    rows = merge_rows(stages)
+    checked = sorted({stage.manifest.source_uri for stage in stages if stage.manifest.counts.get("volume_checked", 1)})
+    sources = {row["source_id"] for row in rows["sources"] if row["uri"] in checked}
+    with read_view(settings) as view:
+        history = view.recent_source_counts(sorted(sources)) if view else {}
+    outcome = validate_batch(
+        {"articles": articles_frame(rows["articles"], [column.name for column in fields(ArticleRow)])}, settings.gx_dir, stages[0].manifest.run_id,
+        history=BatchHistory({source: history.get(source, []) for source in sources}),
+    )
+    validation = Validation(
+        success=outcome.success,
+        validated=outcome.counts["articles"].staged if "articles" in outcome.counts else 0,
+        rejected=[{key: _plain(value) for key, value in row.items()} for row in outcome.rejected.to_dict("records")],
+        articles_per_source={source: outcome.articles_per_source.get(source, 0) for source in sources},
+        docs_path=str(outcome.docs_path),
+        pages={suite: str(page) for suite, page in outcome.pages.items()},
+        batch_failures=list(outcome.batch_failures),
+    )
+    write_validation(stages[0].path, validation)
+    outcome.raise_for_batch_failures()
+    return validation
+
+
+def load_stages(settings: Settings, paths: Sequence[Path]) -> LoadCounts:
+    """The single writer: load one run's validated stages in one transaction, then delete them. On failure they stay."""
+    stages = _read_run(paths)
+    manifest = stages[0].manifest
+    validation = read_validation(stages[0].path)
+    if validation is None:
+        raise PipelineError(f"stage {stages[0].path} was not validated; run validate_stages first")
+    if validation.batch_failures:
+        raise PipelineError("the batch failed validation and stays staged: " + "; ".join(validation.batch_failures))
     stage_counts: dict[str, int] = {}
     for stage in stages:
         for name, value in stage.manifest.counts.items():
             stage_counts[name] = stage_counts.get(name, 0) + value
     with Store.open(settings.db_path, settings.schemas_dir) as store:
         try:
-            counts = store.load_batch(manifest, merge_rows(stages), stage_counts)
+            counts = store.load_batch(manifest, apply_validation(merge_rows(stages), validation), stage_counts, validation)
         except Exception as exc:
             store.record_failed_run(manifest, f"{type(exc).__name__}: {exc}")
             raise
@@ -131,6 +191,7 @@ def load_stages(settings: Settings, paths: Sequence[Path]) -> LoadCounts:
 def ingest_folder(settings: Settings, trigger: str = "cli") -> LoadCounts:
     """Stage and load one micro-batch in-process: what `newsflow ingest` runs."""
     batch = stage_folder(settings, new_run_id(trigger), trigger)
+    validate_stages(settings, [batch.path])
     return load_stages(settings, [batch.path])
 
 
@@ -144,12 +205,16 @@ def table_counts(settings: Settings) -> dict[str, int]:
 
 @contextmanager
 def read_view(settings: Settings) -> Iterator[Store | None]:
-    """The published read-only copy (None before the first load): tasks read state without the writer's lock."""
+    """The published read-only copy: tasks read state without the writer's lock.
+
+    None before the first load, and while the copy predates the current schema (the next load
+    republishes it).
+    """
     if not settings.read_db_path.exists():
         yield None
         return
     with Store.open(settings.read_db_path, settings.schemas_dir, read_only=True) as store:
-        yield store
+        yield store if store.schema_version() >= latest_schema_version(settings.schemas_dir) else None
 
 
 def feed_states(settings: Settings) -> dict[str, FeedState]:
@@ -190,7 +255,9 @@ def ingest_feeds(settings: Settings, trigger: str = "cli", *, force: bool = Fals
     run_id = new_run_id(trigger)
     with (nullcontext(fetcher) if fetcher else Fetcher()) as client:
         batches = [stage_feed(settings, feed, run_id, trigger, client) for feed in feeds]
-    return load_stages(settings, [batch.path for batch in batches])
+    paths = [batch.path for batch in batches]
+    validate_stages(settings, paths)
+    return load_stages(settings, paths)
 
 
 def publish_read_copy(settings: Settings) -> Path:

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 MANIFEST = "manifest.json"
+VALIDATION = "validation.json"
 STAGED_TABLES = ("sources", "raw_documents", "articles", "quarantine", "fetch_events", "feed_state", "feed_items")
 
 
@@ -85,6 +86,71 @@ def read_stage(path: Path) -> Stage:
 def merge_rows(stages: Sequence[Stage]) -> dict[str, list[dict[str, Any]]]:
     """The rows of several stages of one run (one per mapped task), table by table, in stage order."""
     return {table: [row for stage in stages for row in stage.rows(table)] for table in STAGED_TABLES}
+
+
+@dataclass(frozen=True, slots=True)
+class Validation:
+    """The verdict of `validate_stages` on a run, written beside its stages for the load to apply."""
+
+    success: bool
+    validated: int
+    rejected: list[dict[str, Any]]  # quality.QUARANTINE_COLUMNS
+    articles_per_source: dict[str, int]
+    docs_path: str
+    pages: dict[str, str]
+    batch_failures: list[str]
+
+
+def write_validation(path: Path, validation: Validation) -> None:
+    tmp = path / f".{VALIDATION}.tmp"
+    tmp.write_text(json.dumps(asdict(validation), indent=2, default=str), encoding="utf-8")
+    tmp.rename(path / VALIDATION)
+
+
+def read_validation(path: Path) -> Validation | None:
+    file = path / VALIDATION
+    return Validation(**json.loads(file.read_text(encoding="utf-8"))) if file.is_file() else None
+
+
+def articles_frame(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Any:
+    """Staged article rows as the pandas frame the expectation suites validate (GX has no DuckDB datasource)."""
+    import pandas as pd
+
+    frame = pd.DataFrame(list(rows), columns=list(columns))
+    for column in ("published_at", "fetched_at"):
+        if column in frame:
+            frame[column] = pd.to_datetime(frame[column], utc=True)
+    return frame
+
+
+def apply_validation(rows: dict[str, list[dict[str, Any]]], validation: Validation) -> dict[str, list[dict[str, Any]]]:
+    """Rejected articles leave the batch for quarantine, with the failed expectations as the reason.
+
+    A file or page none of whose articles passed becomes a quarantined input; feed items follow
+    their article.
+    """
+    reasons = {row["article_id"]: row for row in validation.rejected if row.get("article_id")}
+    if not reasons:
+        return rows
+    kept = [row for row in rows["articles"] if row["article_id"] not in reasons]
+    quarantine = [
+        {"raw_id": row["raw_id"], "stage": row["stage"], "reason": row["reason"], "detail": row["detail"]}
+        for row in validation.rejected if row.get("raw_id")
+    ]
+    with_articles = {row["raw_id"] for row in kept}
+    refused_raw = {row["raw_id"]: row["reason"] for row in validation.rejected if row.get("raw_id")}
+    raw_documents = [
+        {**raw, "status": "quarantined", "reason": refused_raw[raw["raw_id"]]}
+        if raw["raw_id"] in refused_raw and raw["raw_id"] not in with_articles else raw
+        for raw in rows["raw_documents"]
+    ]
+    feed_items = [
+        {**item, "outcome": "quarantined", "reason": reasons[item["article_id"]]["reason"]}
+        if item.get("article_id") in reasons else item
+        for item in rows["feed_items"]
+    ]
+    return {**rows, "articles": kept, "quarantine": [*rows["quarantine"], *quarantine],
+            "raw_documents": raw_documents, "feed_items": feed_items}
 
 
 def drop_stage(path: Path) -> None:

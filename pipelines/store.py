@@ -6,6 +6,7 @@ an input already loaded is recognised by its raw_id, and a re-run adds nothing.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,13 +19,13 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.ids import sha256_hex, stable_id
-from pipelines.staging import Manifest
+from pipelines.staging import Manifest, Validation
 
 MIGRATION_FILE = re.compile(r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+)\.sql$")
 # Tables analysts query; `stats` reports these and only these names are ever interpolated into SQL.
 DATA_TABLES = (
     "sources", "raw_documents", "articles", "article_versions", "quarantine", "ingest_runs",
-    "feed_state", "fetch_events", "feed_items",
+    "feed_state", "fetch_events", "feed_items", "run_source_counts",
 )
 # Counts a stage reports itself (in its manifest) and ingest_runs keeps, summed over a run's stages.
 STAGE_COUNTS = ("feeds_polled", "feeds_failed", "items_seen", "items_already_seen", "pages_fetched")
@@ -73,6 +74,10 @@ def discover_migrations(schemas_dir: Path) -> list[Migration]:
     if len(set(versions)) != len(versions):
         raise MigrationError(f"{folder}: two migrations share a version number")
     return migrations
+
+
+def latest_schema_version(schemas_dir: Path) -> int:
+    return max((migration.version for migration in discover_migrations(schemas_dir)), default=0)
 
 
 class Store:
@@ -144,7 +149,11 @@ class Store:
     # --- loading ---------------------------------------------------------------------------
 
     def load_batch(
-        self, manifest: Manifest, rows: dict[str, list[dict[str, Any]]], stage_counts: dict[str, int] | None = None
+        self,
+        manifest: Manifest,
+        rows: dict[str, list[dict[str, Any]]],
+        stage_counts: dict[str, int] | None = None,
+        validation: Validation | None = None,
     ) -> LoadCounts:
         """Load one run's staged rows in a single transaction; inputs already loaded are counted, not re-inserted."""
         run_id = manifest.run_id
@@ -176,7 +185,11 @@ class Store:
                 quarantined=quarantined,
                 stage_counts=dict(stage_counts or {}),
             )
-            self._record_run(manifest, counts, "success", None, now)
+            self._record_run(manifest, counts, "success", None, now, validation)
+            self._insert("run_source_counts", [
+                {"run_id": run_id, "source_id": source, "articles": count, "loaded_at": now}
+                for source, count in (validation.articles_per_source.items() if validation else [])
+            ])
         return counts
 
     def record_failed_run(self, manifest: Manifest, error: str) -> None:
@@ -185,12 +198,18 @@ class Store:
             self._record_run(manifest, None, "failed", error, _now())
 
     def _record_run(
-        self, manifest: Manifest, counts: LoadCounts | None, status: str, error: str | None, now: datetime
+        self, manifest: Manifest, counts: LoadCounts | None, status: str, error: str | None, now: datetime,
+        validation: Validation | None = None,
     ) -> None:
         values = counts.as_dict() if counts else {}
         extra = counts.stage_counts if counts else {}
+        quality = {
+            "validation_success": validation.success, "validated_rows": validation.validated,
+            "rejected_rows": len(validation.rejected), "quality_docs": validation.docs_path,
+            "quality_pages": json.dumps(validation.pages),
+        } if validation else {}
         self._insert("ingest_runs", [{
-            **values, **{name: extra.get(name) for name in STAGE_COUNTS},
+            **values, **{name: extra.get(name) for name in STAGE_COUNTS}, **quality,
             "run_id": manifest.run_id, "started_at": manifest.started_at, "finished_at": now, "status": status,
             "trigger": manifest.trigger, "error": error,
         }], on_conflict="REPLACE")
@@ -273,6 +292,19 @@ class Store:
         ).fetchall()]
 
     # --- reading ---------------------------------------------------------------------------
+
+    def recent_source_counts(self, source_ids: list[str], runs: int = 10) -> dict[str, list[int]]:
+        """Articles per loaded run for each source, oldest first: the history batch volume checks compare to."""
+        history: dict[str, list[int]] = {}
+        for source_id, articles in self.con.execute(
+            "SELECT source_id, articles FROM ("
+            " SELECT source_id, articles, loaded_at, row_number() OVER (PARTITION BY source_id ORDER BY loaded_at DESC) AS n"
+            " FROM run_source_counts WHERE source_id IN (SELECT unnest(?::VARCHAR[])))"
+            " WHERE n <= ? ORDER BY source_id, loaded_at",
+            [source_ids, runs],
+        ).fetchall():
+            history.setdefault(source_id, []).append(int(articles))
+        return history
 
     def feed_states(self) -> list[dict[str, Any]]:
         return self._dicts("SELECT * FROM feed_state ORDER BY name")

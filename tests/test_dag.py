@@ -67,4 +67,5 @@ def test_news_ingest_dag_loads_the_seeds(airflow_env: dict[str, str]) -> None:
         " ORDER BY task_id, map_index", [result["run_id"]]
     ).fetchall()
     assert pools == [("load", -1, "duckdb", "success"), ("shards", -1, "default_pool", "success"),
-                     ("stage", 0, "default_pool", "success"), ("stage", 1, "default_pool", "success")]
+                     ("stage", 0, "default_pool", "success"), ("stage", 1, "default_pool", "success"),
+                     ("validate", -1, "default_pool", "success")]

@@ -18,7 +18,7 @@ FEED = """<?xml version="1.0" encoding="utf-8"?>
 <item><title>Port strike ends after two weeks</title><link>https://news.example.com/a/1?utm_source=rss#top</link>
 <guid>wire-1</guid><pubDate>Tue, 03 Mar 2020 10:00:00 GMT</pubDate>
 <description>&lt;p&gt;Dock workers returned to work on Tuesday after union leaders accepted a pay offer.&lt;/p&gt;
-&lt;p&gt;The strike had halted most container traffic.&lt;/p&gt;</description></item>
+&lt;p&gt;The strike had halted most container traffic at the port for two weeks.&lt;/p&gt;</description></item>
 <item><title>Empty item</title><link>https://news.example.com/a/2</link><guid>wire-2</guid></item>
 </channel></rss>"""
 
@@ -35,7 +35,8 @@ PAGE = """<html><head><title>Library opens | Town Herald</title>
 
 ARTICLE = {"url": "https://example.org/story?id=7&utm_campaign=x", "title": "Bridge reopens",
            "published_at": "2022-02-02T09:30:00+01:00", "authors": ["A. Writer"], "language": "en",
-           "body": "The old bridge reopened to traffic on Wednesday after a year of repairs.\n\nDrivers welcomed it."}
+           "body": "The old bridge reopened to traffic on Wednesday after a year of repairs.\n\n"
+                   "Drivers welcomed the shorter commute, and shop owners on both banks said trade had already picked up."}
 
 
 @pytest.fixture()
@@ -148,13 +149,14 @@ def test_rerun_adds_nothing_and_edit_becomes_a_new_version(mixed_folder: Path, t
 
 
 def test_shards_split_the_folder_without_overlap(mixed_folder: Path, tmp_path: Path) -> None:
-    from pipelines.pipeline import load_stages, new_run_id, stage_folder
+    from pipelines.pipeline import load_stages, new_run_id, stage_folder, validate_stages
 
     settings = Settings.from_env(seeds_dir=mixed_folder, db_path=tmp_path / "s.duckdb", staging_dir=tmp_path / "st")
     run_id = new_run_id("test")
     batches = [stage_folder(settings, run_id, "test", shard, 3) for shard in range(3)]
     files = [p for p in mixed_folder.rglob("*") if not p.is_dir()]
     assert sum(batch.inputs for batch in batches) == len(files)
+    validate_stages(settings, [batch.path for batch in batches])
     counts = load_stages(settings, [batch.path for batch in batches])
     assert counts.inputs == len(files)
     con = duckdb.connect(str(settings.db_path), read_only=True)

@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipelines.config import PROJECT_ROOT, Settings
-from pipelines.pipeline import load_stages, new_run_id, stage_folder
+from pipelines.pipeline import load_stages, new_run_id, stage_folder, validate_stages
 from pipelines.store import MigrationError, Store
 
 
@@ -42,9 +42,10 @@ def test_a_failed_load_writes_nothing_and_keeps_the_stage(tmp_path: Path, seeds_
     batch = stage_folder(settings, new_run_id("test"), "test")
     articles = batch.path / "articles.parquet"
     table = pq.read_table(articles)
-    body = table.column("body_text").to_pylist()
-    body[-1] = None  # violates NOT NULL on the last article, after raw_documents were inserted
-    pq.write_table(table.set_column(table.schema.get_field_index("body_text"), "body_text", [body]), articles)
+    item_key = table.column("item_key").to_pylist()
+    item_key[-1] = None  # passes validation but violates NOT NULL on the last article, after raw_documents went in
+    pq.write_table(table.set_column(table.schema.get_field_index("item_key"), "item_key", [item_key]), articles)
+    validate_stages(settings, [batch.path])
     with pytest.raises(duckdb.ConstraintException):
         load_stages(settings, [batch.path])
     assert batch.path.is_dir()
@@ -56,6 +57,7 @@ def test_a_failed_load_writes_nothing_and_keeps_the_stage(tmp_path: Path, seeds_
     con.close()
 
     fixed = stage_folder(settings, new_run_id("test"), "test")
+    validate_stages(settings, [fixed.path])
     counts = load_stages(settings, [fixed.path])
     assert counts.articles_new == 5 and not fixed.path.exists()
 
@@ -84,7 +86,8 @@ def test_a_reader_holding_the_published_copy_never_blocks_a_load(tmp_path: Path,
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert reader.stdout.readline().strip() == "5"
-        (folder / "extra.txt").write_text("A new headline\n\nThe council met again on Friday to discuss the budget.")
+        (folder / "extra.txt").write_text("A new headline\n\nThe council met again on Friday to discuss the budget, "
+                                          "and agreed to publish the full figures before the vote next month.")
         counts = ingest_folder(settings)  # writes the database and publishes a new copy under the reader
         assert counts.articles_new == 1
         out, _ = reader.communicate("\n", timeout=60)

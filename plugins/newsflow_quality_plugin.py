@@ -1,0 +1,55 @@
+"""Airflow UI entry "Data quality": newsflow's GX Data Docs served by the API server, to signed-in users only.
+
+Airflow mounts a plugin's FastAPI app without its own authentication, so every route here depends on
+the UI's access check; the browser's UI session cookie authenticates the embedded page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, HTTPException
+from fastapi.responses import FileResponse
+
+from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
+from airflow.api_fastapi.core_api.security import requires_access_view
+from airflow.plugins_manager import AirflowPlugin
+from pipelines.quality import DEFAULT_DOCS_DIR
+
+URL_PREFIX = "/newsflow-quality"
+# Plugin pages sit beside the UI's own, so the same permission that shows plugins shows this one.
+require_ui_access = requires_access_view(AccessView.PLUGINS)
+
+
+def docs_file(docs_dir: Path, path: str) -> Path:
+    """The file a URL path names inside the docs folder; anything outside it, or missing, is a 404."""
+    root = docs_dir.resolve()
+    target = (root / path).resolve()
+    if target.is_dir():
+        target = target / "index.html"
+    if not target.is_relative_to(root) or not target.is_file():
+        raise HTTPException(status_code=404, detail=f"no Data Docs page {path!r}; run a validation or `newsflow docs` first")
+    return target
+
+
+def create_app(docs_dir: Path = DEFAULT_DOCS_DIR) -> FastAPI:
+    app = FastAPI(title="newsflow data quality", dependencies=[Depends(require_ui_access)])
+
+    @app.get("/{path:path}")
+    def serve(path: str) -> FileResponse:
+        return FileResponse(docs_file(docs_dir, path))
+
+    return app
+
+
+class NewsflowQualityPlugin(AirflowPlugin):
+    name = "newsflow_quality"
+    fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "newsflow Data Docs"}]
+    external_views = [
+        {
+            "name": "Data quality",
+            "href": f"{URL_PREFIX.lstrip('/')}/index.html",
+            "destination": "nav",
+            "url_route": "data-quality",
+        }
+    ]
