@@ -67,6 +67,7 @@ class ArticleRow:
     fetched_at: datetime
     extractor: str
     flags: list[str] = field(default_factory=list)
+    nlp_skip_reason: str | None = None
 
 
 def article_id_for(draft: ArticleDraft, url: str | None) -> str:

@@ -181,5 +181,59 @@ def docs(
         serve_docs(index.parent, "127.0.0.1", port)
 
 
+eval_app = typer.Typer(help="Score a stage against gold data: precision, recall, F1.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("entities")
+def eval_entities(
+    gold: Annotated[Path, typer.Option("--gold", help="A CoNLL-U / CoNLL file or a folder of them.")],
+    model: Annotated[str | None, typer.Option("--model", help="spaCy pipeline (default $NEWSFLOW_SPACY_MODEL).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Named entities per type (PERSON, ORG, LOC, MISC) against gold annotation."""
+    from pipelines.eval_entities import evaluate_entities, format_table
+
+    scores = evaluate_entities(gold, model)
+    print(json.dumps(scores.as_dict()) if as_json else format_table(scores))
+
+
+@eval_app.command("quotes")
+def eval_quotes(
+    gold: Annotated[Path, typer.Option("--gold", help="JSONL gold quotes (seed, quote, speaker, required).")],
+    not_quotes: Annotated[Path | None, typer.Option("--not-quotes", help="JSONL quoted strings that are not speech.")] = None,
+    texts: Annotated[Path | None, typer.Option("--texts", help="Folder with the articles the gold names (default seeds/).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Quote precision/recall/F1 (80% overlap of the gold text) and speaker accuracy over matched quotes."""
+    from pipelines.eval_quotes import DEFAULT_TEXTS_DIR, evaluate_quotes, format_table
+
+    scores = evaluate_quotes(gold, not_quotes, texts or DEFAULT_TEXTS_DIR)
+    print(scores.to_json() if as_json else format_table(scores))
+
+
+@eval_app.command("dedup")
+def eval_dedup(
+    shared: Annotated[Path, typer.Option("--shared", help="The shared data folder with seeds/ and corpora/news-html/.")],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed for the generated copies.")] = 0,
+    sweep_thresholds: Annotated[bool, typer.Option("--sweep", help="Also print the configuration sweep.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Duplicate detection on labelled pairs built from real article text (copies, edits, and true negatives)."""
+    from dataclasses import asdict
+
+    from pipelines.dedup import DedupConfig
+    from pipelines.eval_dedup import eval_pairs, evaluate_dedup, format_scores, format_sweep, sweep
+
+    pairs = eval_pairs(shared, seed=seed)
+    scores = evaluate_dedup(DedupConfig(), pairs)
+    if as_json:
+        print(json.dumps({"pairs": len(pairs), **asdict(scores)}))
+        return
+    print(f"{len(pairs)} labelled pairs\n{format_scores(scores)}")
+    if sweep_thresholds:
+        print(format_sweep(sweep(pairs)))
+
+
 if __name__ == "__main__":
     app()

@@ -74,12 +74,17 @@ def model_name() -> str:
     return os.environ.get(MODEL_ENV) or DEFAULT_MODEL
 
 
-@functools.lru_cache(maxsize=4)
 def load_pipeline(name: str | None = None) -> Language:
-    """Load an installed spaCy pipeline by package name once per process, with the guard run first."""
+    """The installed spaCy pipeline `name` (default: $NEWSFLOW_SPACY_MODEL or the bundled model), once per process."""
+    return cached_pipeline(name or model_name())
+
+
+@functools.lru_cache(maxsize=4)
+def cached_pipeline(name: str) -> Language:
+    """Load a pipeline by package name, with the guard run first and a sentence splitter guaranteed."""
     import spacy
 
-    nlp = spacy.load(name or model_name(), exclude=list(EXCLUDED_COMPONENTS))
+    nlp = spacy.load(name, exclude=list(EXCLUDED_COMPONENTS))
     register_guard()
     nlp.add_pipe(GUARD_COMPONENT, first=True)
     if not SENTENCE_COMPONENTS.intersection(nlp.pipe_names):
@@ -96,28 +101,23 @@ def register_guard() -> None:
 
 
 def guard_doc(doc: Doc) -> Doc:
-    """Mark line breaks, credit lines, datelines and foreign-script tokens as never-entities, and lines as sentence starts."""
-    blocked = [doc[i : i + 1] for i in blocked_token_indices(doc)]
-    for token in doc[1:]:
-        if "\n" in doc[token.i - 1].text:
+    """Block line breaks, credit lines, datelines and foreign-script tokens from NER; start a sentence at each line."""
+    text = doc.text  # spaCy rebuilds it on every access
+    foreign_script = doc.lang_ in LATIN_SCRIPT_LANGUAGES and NON_LATIN_LETTER_RE.search(text) is not None
+    blocked: set[int] = set()
+    after_break = False
+    for token in doc:
+        if after_break:
             token.is_sent_start = True
-    doc.set_ents([], blocked=blocked, default="unmodified")
-    return doc
-
-
-def blocked_token_indices(doc: Doc) -> list[int]:
-    """Indices of tokens no entity may cover, in order and without repeats."""
-    latin_model = doc.lang_ in LATIN_SCRIPT_LANGUAGES
-    indices = {
-        token.i
-        for token in doc
-        if (token.is_space and "\n" in token.text) or (latin_model and NON_LATIN_LETTER_RE.search(token.text))
-    }
-    for start, end in structural_spans(doc.text):
+        after_break = token.is_space and "\n" in token.text
+        if after_break or (foreign_script and NON_LATIN_LETTER_RE.search(token.text)):
+            blocked.add(token.i)
+    for start, end in structural_spans(text):
         span = doc.char_span(start, end, alignment_mode="expand")
         if span is not None:
-            indices.update(range(span.start, span.end))
-    return sorted(indices)
+            blocked.update(range(span.start, span.end))
+    doc.set_ents([], blocked=[doc[i : i + 1] for i in sorted(blocked)], default="unmodified")
+    return doc
 
 
 def structural_spans(text: str) -> list[tuple[int, int]]:

@@ -15,13 +15,16 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pipelines.annotate import Annotations, alias_rules, annotate
 from pipelines.articles import ArticleRow, build_articles
 from pipelines.config import Settings
 from pipelines.feed_config import FeedConfig, load_feeds
+from pipelines.entities import KnownEntities
 from pipelines.feeds import FeedState, is_due, poll_feed
 from pipelines.fetch import Fetcher
 from pipelines.ids import sha256_hex
 from pipelines.normalize import language_detector, load_boilerplate_rules
+from pipelines.records import Entity, EntityMention, Quote
 from pipelines.sources import (
     STATUS_QUARANTINED,
     STATUS_READ,
@@ -87,12 +90,21 @@ def stage_folder(settings: Settings, run_id: str, trigger: str, shard: int = 0, 
     articles, build_rejections = build_articles(drafts, rules, language_detector())
     rejections = [rejection for result in results for rejection in result.rejections] + build_rejections
     raw_documents = _final_statuses([result.raw for result in results], articles, rejections)
+    annotations = annotate_batch(settings, articles)
     path = write_stage(
         stage_path(settings.staging_dir, run_id if shards == 1 else f"{run_id}__shard{shard}"),
         Manifest(run_id=run_id, trigger=trigger, started_at=started_at, source_uri=source.uri),
-        {"sources": [source], "raw_documents": raw_documents, "articles": articles, "quarantine": rejections},
+        {"sources": [source], "raw_documents": raw_documents, "articles": annotations.articles,
+         "quarantine": rejections, **annotations.tables()},
     )
     return StagedBatch(path, run_id, len(raw_documents), len(articles), len(rejections))
+
+
+def annotate_batch(settings: Settings, articles: Sequence[ArticleRow]) -> Annotations:
+    """Entities and quotes for staged articles, resolved against the entities earlier loads published."""
+    with read_view(settings) as view:
+        known = view.known_entities() if view else KnownEntities()
+    return annotate(articles, known, alias_rules(settings.schemas_dir))
 
 
 def shard_of(key: str, shards: int) -> int:
@@ -145,8 +157,11 @@ def validate_stages(settings: Settings, paths: Sequence[Path]) -> Validation:
     sources = {row["source_id"] for row in rows["sources"] if row["uri"] in checked}
     with read_view(settings) as view:
         history = view.recent_source_counts(sorted(sources)) if view else {}
+    frames = {"articles": articles_frame(rows["articles"], [column.name for column in fields(ArticleRow)])}
+    for table, record in (("entities", Entity), ("entity_mentions", EntityMention), ("quotes", Quote)):
+        frames[table] = articles_frame(rows[table], [column.name for column in fields(record)])
     outcome = validate_batch(
-        {"articles": articles_frame(rows["articles"], [column.name for column in fields(ArticleRow)])}, settings.gx_dir, stages[0].manifest.run_id,
+        frames, settings.gx_dir, stages[0].manifest.run_id,
         history=BatchHistory({source: history.get(source, []) for source in sources}),
     )
     validation = Validation(
@@ -241,6 +256,8 @@ def stage_feed(settings: Settings, feed: FeedConfig, run_id: str, trigger: str, 
 
         poll = poll_feed(feed, state, client, seen, run_id, load_boilerplate_rules(settings.boilerplate_file),
                          language_detector(), started_at)
+    annotations = annotate_batch(settings, poll.tables["articles"])
+    poll.tables.update(articles=annotations.articles, **annotations.tables())
     manifest = Manifest(run_id=run_id, trigger=trigger, started_at=started_at, source_uri=feed.url, counts=poll.counts)
     path = write_stage(stage_path(settings.staging_dir, f"{run_id}__feed_{feed.source_id}"), manifest, poll.tables)
     return StagedBatch(path, run_id, len(poll.tables["raw_documents"]), len(poll.tables["articles"]),

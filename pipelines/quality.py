@@ -26,6 +26,7 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
+from pipelines.records import record_id
 from pipelines.urls import InvalidUrlError, canonical_url
 
 if TYPE_CHECKING:
@@ -52,12 +53,6 @@ VALIDATE_STAGE = "validate"
 ROW_TABLES = ("articles", "entities", "entity_mentions", "quotes")
 ARTICLE_CHILDREN = ("entity_mentions", "quotes")
 BATCH_SUITE = "batch_sources"
-RECORD_ID_COLUMNS: dict[str, tuple[str, ...]] = {
-    "articles": ("article_id",),
-    "entities": ("entity_id",),
-    "entity_mentions": ("article_id", "start_char", "end_char"),
-    "quotes": ("quote_id",),
-}
 QUARANTINE_COLUMNS = ("table_name", "record_id", "raw_id", "article_id", "stage", "reason", "detail")
 # COMPLETE lists every failing row; the pandas index (a RangeIndex here) says which row it is.
 RESULT_FORMAT = {"result_format": "COMPLETE", "return_unexpected_index_query": False}
@@ -275,10 +270,6 @@ def _detail(row: pd.Series, columns: Iterable[str], failed: Iterable[_Failure]) 
     return json.dumps({"failed": checks, "values": values}, default=str, ensure_ascii=False)
 
 
-def _record_id(table: str, row: pd.Series) -> str:
-    return ":".join(str(row[column]) for column in RECORD_ID_COLUMNS[table])
-
-
 def _quarantine_rows(
     table: str,
     frame: pd.DataFrame,
@@ -293,7 +284,7 @@ def _quarantine_rows(
         rows.append(
             {
                 "table_name": table,
-                "record_id": _record_id(table, row),
+                "record_id": record_id(table, row),
                 "raw_id": row["raw_id"] if table == "articles" else raw_ids.get(article_id),
                 "article_id": article_id,
                 "stage": VALIDATE_STAGE,

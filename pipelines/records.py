@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+# How a row of each validated table is named in quarantine (table, record_id).
+RECORD_ID_COLUMNS: dict[str, tuple[str, ...]] = {
+    "articles": ("article_id",),
+    "entities": ("entity_id",),
+    "entity_mentions": ("article_id", "start_char", "end_char"),
+    "quotes": ("quote_id",),
+}
+
+
+def record_id(table: str, row: Mapping[str, Any]) -> str:
+    return ":".join(str(row[column]) for column in RECORD_ID_COLUMNS[table])
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,9 +17,14 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from pipelines.records import record_id
+
 MANIFEST = "manifest.json"
 VALIDATION = "validation.json"
-STAGED_TABLES = ("sources", "raw_documents", "articles", "quarantine", "fetch_events", "feed_state", "feed_items")
+STAGED_TABLES = (
+    "sources", "raw_documents", "articles", "quarantine", "fetch_events", "feed_state", "feed_items",
+    "entities", "entity_aliases", "entity_mentions", "quotes",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +118,7 @@ def read_validation(path: Path) -> Validation | None:
 
 
 def articles_frame(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Any:
-    """Staged article rows as the pandas frame the expectation suites validate (GX has no DuckDB datasource)."""
+    """Staged rows of a table as the pandas frame its expectation suite validates (GX has no DuckDB datasource)."""
     import pandas as pd
 
     frame = pd.DataFrame(list(rows), columns=list(columns))
@@ -129,9 +134,16 @@ def apply_validation(rows: dict[str, list[dict[str, Any]]], validation: Validati
     A file or page none of whose articles passed becomes a quarantined input; feed items follow
     their article.
     """
-    reasons = {row["article_id"]: row for row in validation.rejected if row.get("article_id")}
-    if not reasons:
+    if not validation.rejected:
         return rows
+    reasons = {row["article_id"]: row for row in validation.rejected
+               if row.get("article_id") and row["table_name"] == "articles"}
+    refused = {(row["table_name"], row["record_id"]) for row in validation.rejected}
+    children = {
+        table: [row for row in rows[table] if (table, record_id(table, row)) not in refused
+                and row.get("article_id") not in reasons]
+        for table in ("entities", "entity_mentions", "quotes")
+    }
     kept = [row for row in rows["articles"] if row["article_id"] not in reasons]
     quarantine = [
         {"raw_id": row["raw_id"], "stage": row["stage"], "reason": row["reason"], "detail": row["detail"]}
@@ -149,7 +161,7 @@ def apply_validation(rows: dict[str, list[dict[str, Any]]], validation: Validati
         if item.get("article_id") in reasons else item
         for item in rows["feed_items"]
     ]
-    return {**rows, "articles": kept, "quarantine": [*rows["quarantine"], *quarantine],
+    return {**rows, **children, "articles": kept, "quarantine": [*rows["quarantine"], *quarantine],
             "raw_documents": raw_documents, "feed_items": feed_items}
 
 

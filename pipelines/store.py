@@ -19,6 +19,8 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.ids import sha256_hex, stable_id
+from pipelines.entities import KnownEntities
+from pipelines.records import Entity, EntityAlias
 from pipelines.staging import Manifest, Validation
 
 MIGRATION_FILE = re.compile(r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+)\.sql$")
@@ -26,6 +28,7 @@ MIGRATION_FILE = re.compile(r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+)\.sql$")
 DATA_TABLES = (
     "sources", "raw_documents", "articles", "article_versions", "quarantine", "ingest_runs",
     "feed_state", "fetch_events", "feed_items", "run_source_counts",
+    "entities", "entity_aliases", "entity_mentions", "quotes",
 )
 # Counts a stage reports itself (in its manifest) and ingest_runs keeps, summed over a run's stages.
 STAGE_COUNTS = ("feeds_polled", "feeds_failed", "items_seen", "items_already_seen", "pages_fetched")
@@ -165,9 +168,10 @@ class Store:
             fresh_ids = {row["raw_id"] for row in fresh_raw}
             self._insert_sources(rows["sources"], now)
             self._insert("raw_documents", [{**row, "run_id": run_id} for row in fresh_raw])
-            new, updated, same = self._upsert_articles(
+            new, updated, same, written = self._upsert_articles(
                 [row for row in rows["articles"] if row["raw_id"] in fresh_ids], run_id, now
             )
+            self._replace_annotations(rows, written, now)
             quarantined = self._insert_quarantine(
                 [row for row in rows["quarantine"] if row["raw_id"] in fresh_ids], run_id, now
             )
@@ -263,7 +267,25 @@ class Store:
             })
         self._insert("articles", list(latest.values()), on_conflict="REPLACE")
         self._insert("article_versions", versions)
-        return new, updated, same
+        return new, updated, same, set(latest)
+
+    def _replace_annotations(self, rows: dict[str, list[dict[str, Any]]], written: set[str], now: datetime) -> None:
+        """Entities, mentions and quotes of the articles this load wrote replace what their earlier versions had."""
+        ids = sorted(written)
+        for table in ("entity_mentions", "quotes"):
+            self.con.execute(f"DELETE FROM {table} WHERE article_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+        mentions = [row for row in rows["entity_mentions"] if row["article_id"] in written]
+        quotes = [row for row in rows["quotes"] if row["article_id"] in written]
+        used = {row["entity_id"] for row in mentions} | {row["speaker_entity_id"] for row in quotes}
+        # Shards resolve the same entity independently: keep the longest name, then the first in a stable order.
+        entities = sorted((row for row in rows["entities"] if row["entity_id"] in used),
+                          key=lambda row: (row["entity_id"], -len(row["name"]), row["name"], row["type"]))
+        self._insert("entities", [{**row, "updated_at": now} for row in _unique(entities, "entity_id")],
+                     on_conflict="REPLACE")
+        aliases = [row for row in rows["entity_aliases"] if row["entity_id"] in used]
+        self._insert("entity_aliases", _unique_by(aliases, ("entity_id", "alias")), on_conflict="NOTHING")
+        self._insert("entity_mentions", _unique_by(mentions, ("article_id", "start_char", "end_char")))
+        self._insert("quotes", _unique(quotes, "quote_id"))
 
     def _existing(self, table: str, key: str, ids: list[str]) -> set[str]:
         if not ids:
@@ -305,6 +327,14 @@ class Store:
         ).fetchall():
             history.setdefault(source_id, []).append(int(articles))
         return history
+
+    def known_entities(self) -> KnownEntities:
+        """Every stored entity and alias: name resolution in a new batch starts from them."""
+        entities = tuple(Entity(entity_id, name, type_) for entity_id, name, type_ in
+                         self.con.execute("SELECT entity_id, name, type FROM entities ORDER BY entity_id").fetchall())
+        aliases = tuple(EntityAlias(entity_id, alias) for entity_id, alias in
+                        self.con.execute("SELECT entity_id, alias FROM entity_aliases ORDER BY ALL").fetchall())
+        return KnownEntities(entities, aliases)
 
     def feed_states(self) -> list[dict[str, Any]]:
         return self._dicts("SELECT * FROM feed_state ORDER BY name")

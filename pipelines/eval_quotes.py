@@ -1,0 +1,222 @@
+"""Score quote extraction against hand-made gold: quote precision/recall/F1, speaker accuracy, scare quotes kept out.
+
+A predicted quote matches a gold quote when their normalized texts share a run of at least 80% of the gold
+text; each gold and each prediction is matched at most once. Gold marked `required=false` (borderline cases)
+is neutral: matching it neither helps recall nor costs precision. Speaker accuracy counts matched required
+quotes whose resolved entity's canonical name equals the gold speaker (gold `null`: no entity may be claimed).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from difflib import SequenceMatcher
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pipelines.quotes import extract_quotes
+from pipelines.records import ArticleText, Entity, EntityMention, Quote
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
+
+MATCH_MIN_GOLD_SHARE = 0.8
+DEFAULT_TEXTS_DIR = Path(__file__).resolve().parents[1] / "seeds"
+_NON_WORD = re.compile(r"[\W_]+")
+_LEADING_ARTICLE = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
+
+# (doc, article) -> (mentions, entities by id): how speakers are linked to canonical names
+EntityLinker = Callable[["Doc", ArticleText], tuple[Sequence[EntityMention], Mapping[str, Entity]]]
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteError:
+    """One disagreement with the gold, for the report."""
+
+    seed: str
+    what: str  # "missed", "extra", "wrong-speaker", "not-quote-extracted"
+    quote: str
+    gold_speaker: str | None = None
+    predicted_speaker: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteScores:
+    """Counts and rates for one gold file; precision counts predictions matching no gold quote as false."""
+
+    gold_required: int
+    predicted: int
+    true_positives: int
+    false_positives: int
+    precision: float
+    recall: float
+    f1: float
+    speaker_correct: int
+    speaker_accuracy: float
+    not_quotes: int
+    not_quotes_extracted: int
+    errors: tuple[QuoteError, ...] = field(default_factory=tuple)
+
+    def to_json(self) -> str:
+        """What `newsflow eval quotes --json` prints."""
+        return json.dumps(asdict(self), ensure_ascii=False, indent=2)
+
+
+def normalize_quote(text: str) -> str:
+    """Case, quote marks, punctuation and spacing never decide a match."""
+    return " ".join(_NON_WORD.sub(" ", unicodedata.normalize("NFKC", text).lower()).split())
+
+
+def normalize_name(name: str) -> str:
+    return normalize_quote(_LEADING_ARTICLE.sub("", name))
+
+
+def gold_share(gold: str, predicted: str) -> float:
+    """Share of the normalized gold text covered by the longest run it shares with the prediction."""
+    gold_n, pred_n = normalize_quote(gold), normalize_quote(predicted)
+    if not gold_n:
+        return 0.0
+    match = SequenceMatcher(None, gold_n, pred_n, autojunk=False).find_longest_match(0, len(gold_n), 0, len(pred_n))
+    return match.size / len(gold_n)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def entity_stage(doc: Doc, article: ArticleText) -> tuple[Sequence[EntityMention], Mapping[str, Entity]]:
+    """The real entity stage on the same parse, so speakers are scored on the canonical names it resolves."""
+    from pipelines.entities import link_article, load_alias_rules, resolve
+    from pipelines.nlp import ParsedArticle
+
+    batch = resolve([link_article(ParsedArticle(article, doc))], rules=load_alias_rules())
+    return batch.mentions, {entity.entity_id: entity for entity in batch.entities}
+
+
+def _match(gold: Sequence[dict[str, Any]], predicted: Sequence[Quote]) -> dict[int, int]:
+    """Gold index -> prediction index, best overlaps first, each side used once."""
+    pairs = sorted(
+        ((gold_share(g["quote"], p.quote_text), gi, pi) for gi, g in enumerate(gold) for pi, p in enumerate(predicted)),
+        reverse=True,
+    )
+    matched: dict[int, int] = {}
+    used: set[int] = set()
+    for share, gi, pi in pairs:
+        if share >= MATCH_MIN_GOLD_SHARE and gi not in matched and pi not in used:
+            matched[gi] = pi
+            used.add(pi)
+    return matched
+
+
+def _ratio(num: int, den: int) -> float:
+    return num / den if den else 0.0
+
+
+def evaluate_quotes(
+    gold_path: Path,
+    not_quotes_path: Path | None = None,
+    texts_dir: Path = DEFAULT_TEXTS_DIR,
+    linker: EntityLinker | None = None,
+) -> QuoteScores:
+    """Run extraction on every article the gold names (raw text as body) and score it."""
+    from pipelines.nlp import load_pipeline
+
+    gold = read_jsonl(gold_path)
+    not_quotes = read_jsonl(not_quotes_path) if not_quotes_path else []
+    link = linker or entity_stage
+    nlp = load_pipeline()
+    by_seed: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in gold:
+        by_seed[row["seed"]].append(row)
+    counts: dict[str, int] = defaultdict(int)
+    errors: list[QuoteError] = []
+    for seed in sorted({*by_seed, *(row["seed"] for row in not_quotes)}):
+        text = (texts_dir / seed).read_text(encoding="utf-8")
+        article = ArticleText(article_id=seed, body_text=text, language="en")
+        doc = nlp(text)
+        mentions, entities = link(doc, article)
+        predicted = extract_quotes(doc, article, mentions, entities)
+        unmatched = _score_article(seed, by_seed[seed], predicted, entities, counts, errors)
+        for row in (r for r in not_quotes if r["seed"] == seed):
+            counts["not_quotes"] += 1
+            if any(gold_share(row["text"], p.quote_text) >= MATCH_MIN_GOLD_SHARE for p in unmatched):
+                counts["not_quotes_extracted"] += 1
+                errors.append(QuoteError(seed, "not-quote-extracted", row["text"]))
+    precision = _ratio(counts["tp"], counts["tp"] + counts["fp"])
+    recall = _ratio(counts["matched_required"], counts["required"])
+    return QuoteScores(
+        gold_required=counts["required"],
+        predicted=counts["predicted"],
+        true_positives=counts["tp"],
+        false_positives=counts["fp"],
+        precision=round(precision, 4),
+        recall=round(recall, 4),
+        f1=round(_ratio(2 * precision * recall, precision + recall), 4) if precision + recall else 0.0,
+        speaker_correct=counts["speaker_correct"],
+        speaker_accuracy=round(_ratio(counts["speaker_correct"], counts["matched_required"]), 4),
+        not_quotes=counts["not_quotes"],
+        not_quotes_extracted=counts["not_quotes_extracted"],
+        errors=tuple(errors),
+    )
+
+
+def _score_article(
+    seed: str,
+    gold: Sequence[dict[str, Any]],
+    predicted: Sequence[Quote],
+    entities: Mapping[str, Entity],
+    counts: dict[str, int],
+    errors: list[QuoteError],
+) -> list[Quote]:
+    """Add one article's matches to the running counts, record each disagreement, return the unmatched."""
+    matched = _match(gold, predicted)
+    counts["predicted"] += len(predicted)
+    counts["tp"] += sum(1 for gi in matched if gold[gi].get("required", True))
+    extras = [p for pi, p in enumerate(predicted) if pi not in matched.values()]
+    counts["fp"] += len(extras)
+    errors.extend(QuoteError(seed, "extra", p.quote_text, None, p.speaker_text) for p in extras)
+    for gi, row in enumerate(gold):
+        if not row.get("required", True):
+            continue
+        counts["required"] += 1
+        if gi not in matched:
+            errors.append(QuoteError(seed, "missed", row["quote"], row["speaker"]))
+            continue
+        counts["matched_required"] += 1
+        quote = predicted[matched[gi]]
+        entity = entities.get(quote.speaker_entity_id or "")
+        name = entity.name if entity else None
+        if _same_speaker(name, row["speaker"]):
+            counts["speaker_correct"] += 1
+        else:
+            errors.append(QuoteError(seed, "wrong-speaker", row["quote"], row["speaker"], name or quote.speaker_text))
+    return extras
+
+
+def _same_speaker(predicted: str | None, gold: str | None) -> bool:
+    """Gold `null` means no entity should be claimed ("a diplomat familiar with the talks")."""
+    if gold is None or predicted is None:
+        return gold is None and predicted is None
+    return normalize_name(predicted) == normalize_name(gold)
+
+
+def format_table(scores: QuoteScores) -> str:
+    """A plain-text summary for the terminal, then the disagreements."""
+    lines = [
+        f"{'quotes (required gold)':<28}{scores.gold_required:>6}",
+        f"{'predicted':<28}{scores.predicted:>6}",
+        f"{'precision':<28}{scores.precision:>6.3f}",
+        f"{'recall':<28}{scores.recall:>6.3f}",
+        f"{'F1':<28}{scores.f1:>6.3f}",
+        f"{'speaker accuracy':<28}{scores.speaker_accuracy:>6.3f}  ({scores.speaker_correct} correct)",
+        f"{'not-quotes extracted':<28}{scores.not_quotes_extracted:>6}  of {scores.not_quotes}",
+    ]
+    lines += [
+        f"  {e.what:<20} {e.seed}: {e.quote[:70]!r} gold={e.gold_speaker} got={e.predicted_speaker}"
+        for e in scores.errors
+    ]
+    return "\n".join(lines)
