@@ -21,15 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_pipeline import make_corpus  # this folder is on sys.path when the script runs
+
 from pipelines.config import PROJECT_ROOT, Settings
-
-
-def make_corpus(seeds: Path, copies: int, target: Path) -> Path:
-    target.mkdir(parents=True, exist_ok=True)
-    for copy in range(copies):
-        for seed in sorted(seeds.iterdir()):
-            shutil.copy(seed, target / f"{copy:04d}_{seed.name}")
-    return target
 
 
 def _stage_worker(settings: Settings, run_id: str, shard: int, shards: int, start, out) -> None:

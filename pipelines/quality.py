@@ -206,6 +206,11 @@ def _bodies(frame: pd.DataFrame, loaded: Mapping[str, pd.DataFrame]) -> pd.Serie
     return frame["article_id"].map(dict(zip(articles["article_id"], articles["body_text"], strict=True)))
 
 
+def _lengths(bodies: pd.Series) -> pd.Series:
+    """Body lengths, None where the body is missing; `.str` would refuse an empty or all-missing column."""
+    return bodies.map(lambda body: len(body) if isinstance(body, str) else None)
+
+
 def _known_entity_ids(loaded: Mapping[str, pd.DataFrame]) -> set[str]:
     return {
         entity_id
@@ -232,13 +237,13 @@ def _derive_articles(frame: pd.DataFrame, loaded: Mapping[str, pd.DataFrame]) ->
 def _derive_mentions(frame: pd.DataFrame, loaded: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     bodies = _bodies(frame, loaded)
     slices = [_slice(*values) for values in zip(bodies, frame["start_char"], frame["end_char"], strict=True)]
-    return frame.assign(body_length=bodies.str.len(), body_slice=slices)
+    return frame.assign(body_length=_lengths(bodies), body_slice=slices)
 
 
 def _derive_quotes(frame: pd.DataFrame, loaded: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     known = _known_entity_ids(loaded)
     speakers = [None if pd.isna(speaker) else speaker in known for speaker in frame["speaker_entity_id"]]
-    return frame.assign(body_length=_bodies(frame, loaded).str.len(), speaker_entity_known=speakers)
+    return frame.assign(body_length=_lengths(_bodies(frame, loaded)), speaker_entity_known=speakers)
 
 
 Deriver = Callable[[pd.DataFrame, Mapping[str, pd.DataFrame]], pd.DataFrame]

@@ -19,6 +19,18 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.ids import sha256_hex, stable_id
+from pipelines.dedup import (
+    Candidate,
+    DedupConfig,
+    DedupEntry,
+    EntryIndex,
+    Story,
+    as_utc,
+    band_keys,
+    find_matches,
+    make_entry,
+    resolve_story,
+)
 from pipelines.entities import KnownEntities
 from pipelines.records import Entity, EntityAlias
 from pipelines.staging import Manifest, Validation
@@ -26,10 +38,13 @@ from pipelines.staging import Manifest, Validation
 MIGRATION_FILE = re.compile(r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+)\.sql$")
 # Tables analysts query; `stats` reports these and only these names are ever interpolated into SQL.
 DATA_TABLES = (
-    "sources", "raw_documents", "articles", "article_versions", "quarantine", "ingest_runs",
+    "sources", "raw_documents", "articles", "article_versions", "article_duplicates", "article_stories",
+    "article_signatures", "dedup_bands", "quarantine", "ingest_runs",
     "feed_state", "fetch_events", "feed_items", "run_source_counts",
     "entities", "entity_aliases", "entity_mentions", "quotes",
 )
+# Column types Arrow must not guess: 64-bit hashes above 2**63 overflow its default int64.
+ARROW_TYPES = {"UBIGINT": pa.uint64(), "UBIGINT[]": pa.list_(pa.uint64())}
 # Counts a stage reports itself (in its manifest) and ingest_runs keeps, summed over a run's stages.
 STAGE_COUNTS = ("feeds_polled", "feeds_failed", "items_seen", "items_already_seen", "pages_fetched")
 
@@ -232,13 +247,20 @@ class Store:
         self._insert("quarantine", [row for row in fresh if row["quarantine_id"] not in known])
         return len(fresh) - len(known)
 
-    def _upsert_articles(self, rows: list[dict[str, Any]], run_id: str, now: datetime) -> tuple[int, int, int]:
-        """New article, new version of a known one, or the same content again; in a stable order within the batch."""
+    def _upsert_articles(
+        self, rows: list[dict[str, Any]], run_id: str, now: datetime
+    ) -> tuple[int, int, int, set[str]]:
+        """New article, new version of a known one, or the same content again; then dedup into stories.
+
+        Every body version lands in `article_versions`; `articles` keeps one row per story (the
+        canonical article), and a copy becomes an `article_duplicates` row. Returns the counts and
+        the article ids whose `articles` row this load wrote.
+        """
         current = {
             article_id: (version, content_hash, first_seen)
             for article_id, version, content_hash, first_seen in self.con.execute(
-                "SELECT article_id, version, content_hash, first_seen_at FROM articles"
-                " WHERE article_id IN (SELECT unnest(?::VARCHAR[]))",
+                "SELECT article_id, max(version), arg_max(content_hash, version), min(loaded_at)"
+                " FROM article_versions WHERE article_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY article_id",
                 [sorted({row["article_id"] for row in rows})],
             ).fetchall()
         }
@@ -265,9 +287,115 @@ class Store:
                 "content_hash": row["content_hash"], "title": row["title"], "body_text": row["body_text"],
                 "loaded_at": now, "run_id": run_id,
             })
-        self._insert("articles", list(latest.values()), on_conflict="REPLACE")
         self._insert("article_versions", versions)
-        return new, updated, same, set(latest)
+        canonical = self._dedup(list(latest.values()), run_id, now)
+        self._insert("articles", [row for article_id, row in latest.items() if article_id in canonical],
+                     on_conflict="REPLACE")
+        return new, updated, same, {article_id for article_id in latest if article_id in canonical}
+
+    def _dedup(self, rows: list[dict[str, Any]], run_id: str, now: datetime) -> set[str]:
+        """Put each new body version into its story (pipelines.dedup); return the incoming canonical ids.
+
+        Articles that stop being canonical (an earlier copy arrived, or two stories merged) leave
+        `articles` together with their mentions and quotes; their text stays in article_versions.
+        """
+        cfg = DedupConfig()
+        self._check_dedup_config(cfg)
+        entries = {row["article_id"]: make_entry(row["article_id"], row["body_text"], _seen_at(row), cfg) for row in rows}
+        by_id = {row["article_id"]: row for row in rows}
+        history = self._dedup_candidates(list(entries.values()), cfg)
+        index = EntryIndex(cfg)
+        stories_touched: dict[str, Story] = {}
+        members_of: dict[str, list[DedupEntry]] = {}  # every entry, stored or new, of the stories this batch touched
+        for article_id in sorted(entries):
+            entry = entries[article_id]
+            matches = find_matches(entry, [*index.current(history), *index.candidates(entry)], cfg)
+            members = [member for story_id in sorted({match.story_id for match in matches})
+                       for member in (members_of.pop(story_id, None) or self._story_entries({story_id}))]
+            story = resolve_story([*members, entry])
+            for match in matches:
+                stories_touched.pop(match.story_id, None)
+            stories_touched[story.story_id] = story
+            members_of[story.story_id] = [*members, entry]
+            index.add(entry, story.story_id)
+            for member in members:
+                index.story_of[member.article_id] = story.story_id
+        self._save_signatures(list(entries.values()), by_id, cfg)
+        return self._save_stories(stories_touched, by_id, run_id, now)
+
+    def _check_dedup_config(self, cfg: DedupConfig) -> None:
+        stored = self.con.execute("SELECT index_key FROM dedup_state").fetchone()
+        if stored is None:
+            self.con.execute("INSERT INTO dedup_state VALUES (?)", [cfg.index_key])
+        elif stored[0] != cfg.index_key:
+            raise RuntimeError(
+                f"stored dedup signatures were made with {stored[0]}, this code uses {cfg.index_key}; "
+                "rebuild them before loading"
+            )
+
+    def _dedup_candidates(self, entries: list[DedupEntry], cfg: DedupConfig) -> list[Candidate]:
+        """Stored entries sharing an article id, a fingerprint or an LSH band with the batch: one join, no scan of pairs."""
+        # An Arrow uint64 column, read by DuckDB's replacement scan: Python ints above 2**63 would not bind exactly.
+        batch_bands = pa.table({"band_hash": pa.array(
+            sorted({band for entry in entries for _, band in band_keys(entry.signature, cfg)}), type=pa.uint64())})
+        found = self.con.execute(
+            "SELECT s.article_id, s.fingerprint, s.signature, s.seen_at, st.story_id"
+            " FROM article_signatures s JOIN article_stories st USING (article_id)"
+            " WHERE s.article_id IN (SELECT unnest(?::VARCHAR[]))"
+            " OR s.fingerprint IN (SELECT unnest(?::VARCHAR[]))"
+            " OR s.article_id IN (SELECT b.article_id FROM dedup_bands b JOIN batch_bands USING (band_hash))",
+            [[e.article_id for e in entries], [e.fingerprint for e in entries if e.fingerprint]],
+        ).fetchall()
+        return [Candidate(_entry(row), row[4]) for row in found]
+
+    def _story_entries(self, story_ids: set[str]) -> list[DedupEntry]:
+        if not story_ids:
+            return []
+        found = self.con.execute(
+            "SELECT s.article_id, s.fingerprint, s.signature, s.seen_at FROM article_signatures s"
+            " JOIN article_stories st USING (article_id) WHERE st.story_id IN (SELECT unnest(?::VARCHAR[]))",
+            [sorted(story_ids)],
+        ).fetchall()
+        return [_entry(row) for row in found]
+
+    def _save_signatures(self, entries: list[DedupEntry], rows: dict[str, dict[str, Any]], cfg: DedupConfig) -> None:
+        self._insert("article_signatures", [
+            {"article_id": e.article_id, "raw_id": rows[e.article_id]["raw_id"], "fingerprint": e.fingerprint,
+             "signature": list(e.signature) or None, "seen_at": e.seen_at,
+             "source_id": rows[e.article_id]["source_id"], "url": rows[e.article_id]["url"]}
+            for e in entries
+        ], on_conflict="NOTHING")
+        self._insert("dedup_bands", [
+            {"band_hash": band, "article_id": e.article_id} for e in entries for _, band in band_keys(e.signature, cfg)
+        ])
+
+    def _save_stories(self, stories: dict[str, Story], rows: dict[str, dict[str, Any]], run_id: str,
+                      now: datetime) -> set[str]:
+        """Re-point every member of the touched stories, rewrite their duplicate rows, demote former canonicals."""
+        members = {link.article_id: story for story in stories.values() for link in story.links}
+        canonical = set(stories)
+        everyone = sorted(canonical | set(members))
+        if not everyone:
+            return set()
+        self._insert("article_stories", [{"article_id": a, "story_id": members[a].story_id if a in members else a}
+                                         for a in everyone], on_conflict="REPLACE")
+        self.con.execute("DELETE FROM article_duplicates WHERE duplicate_article_id IN (SELECT unnest(?::VARCHAR[]))",
+                         [everyone])
+        provenance = {article_id: (raw_id, url, source_id) for article_id, raw_id, url, source_id in self.con.execute(
+            "SELECT article_id, arg_max(raw_id, seen_at), arg_max(url, seen_at), arg_max(source_id, seen_at)"
+            " FROM article_signatures WHERE article_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY article_id",
+            [sorted(members)]).fetchall()}
+        self._insert("article_duplicates", [
+            {"article_id": link.story_id, "duplicate_article_id": link.article_id,
+             "duplicate_raw_id": provenance[link.article_id][0], "url": provenance[link.article_id][1],
+             "source_id": provenance[link.article_id][2], "method": link.method, "similarity": link.similarity,
+             "detected_at": now, "run_id": run_id}
+            for story in stories.values() for link in story.links
+        ])
+        demoted = sorted(members)
+        for table in ("articles", "entity_mentions", "quotes"):
+            self.con.execute(f"DELETE FROM {table} WHERE article_id IN (SELECT unnest(?::VARCHAR[]))", [demoted])
+        return {article_id for article_id in canonical if article_id in rows}
 
     def _replace_annotations(self, rows: dict[str, list[dict[str, Any]]], written: set[str], now: datetime) -> None:
         """Entities, mentions and quotes of the articles this load wrote replace what their earlier versions had."""
@@ -302,16 +430,19 @@ class Store:
             return
         _check_table(table)
         columns = self._columns(table)
-        staged_rows = pa.Table.from_pylist([{column: row.get(column) for column in columns} for row in rows])
+        staged_rows = pa.table({
+            column: pa.array([row.get(column) for row in rows], type=ARROW_TYPES.get(data_type))
+            for column, data_type in columns.items()
+        })
         verb = {None: "INSERT", "NOTHING": "INSERT OR IGNORE", "REPLACE": "INSERT OR REPLACE"}[on_conflict]
         # DuckDB's replacement scan reads the local Arrow table `staged_rows` by name.
         self.con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM staged_rows")
 
-    def _columns(self, table: str) -> list[str]:
-        return [name for (name,) in self.con.execute(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+    def _columns(self, table: str) -> dict[str, str]:
+        return dict(self.con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
             [table],
-        ).fetchall()]
+        ).fetchall())
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -360,6 +491,16 @@ class Store:
             row = self.con.execute(f"SELECT count(*) FROM {table}").fetchone()
             counts[table] = int(row[0]) if row else 0
         return counts
+
+
+def _seen_at(row: dict[str, Any]) -> datetime:
+    """When the input says the story appeared: its publication time, else when it was fetched."""
+    return row["published_at"] or row["fetched_at"]
+
+
+def _entry(row: tuple[Any, ...]) -> DedupEntry:
+    article_id, fingerprint, signature, seen_at = row[:4]
+    return DedupEntry(article_id, fingerprint, tuple(signature or ()), as_utc(seen_at))
 
 
 def _check_table(table: str) -> None:
