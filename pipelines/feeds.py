@@ -15,7 +15,7 @@ from typing import Any
 
 from pipelines.articles import ArticleRow, build_articles
 from pipelines.feed_config import FeedConfig
-from pipelines.fetch import Fetcher, FetchResult, Outcome, parse_feed
+from pipelines.fetch import Fetcher, FetchResult, Outcome, entry_key, parse_feed
 from pipelines.ids import stable_id
 from pipelines.normalize import BoilerplateRules, LanguageDetector
 from pipelines.sources import ArticleDraft, RawDocument, Rejection, Source
@@ -24,7 +24,6 @@ from pipelines.urls import canonical_url_or_none
 MAX_BACKOFF = timedelta(hours=24)
 STATUS_LOADED = "loaded"
 STATUS_QUARANTINED = "quarantined"
-FAILED_OUTCOMES = frozenset(outcome.value for outcome in Outcome) - {Outcome.OK.value, Outcome.NOT_MODIFIED.value}
 
 # (source_id, item keys, canonical urls) -> the keys and urls among them that were seen before
 SeenLookup = Callable[[str, Sequence[str], Sequence[str]], set[str]]
@@ -109,7 +108,7 @@ def poll_feed(
         return _finish(poll, feed, state, result, now, error=reason)
 
     entries = list(parsed.entries)
-    keys = [entry_item_key(entry.guid, entry.link) for entry in entries]
+    keys = [entry_key(entry.guid, entry.link) for entry in entries]
     urls = [canonical_url_or_none(entry.link) for entry in entries]
     known = seen(feed.source_id, [k for k in keys if k], [u for u in urls if u])
     unseen = [(entry, key, url) for entry, key, url in zip(entries, keys, urls, strict=True)
@@ -142,11 +141,6 @@ def poll_feed(
     poll.tables["feed_items"].extend(_items(feed, fresh, articles, rejections, run_id, now))
     # With items deferred past max_items, forget the validators so the next poll reads the feed again.
     return _finish(poll, feed, state, result, now, outcome="ok", remember_body=not deferred)
-
-
-def entry_item_key(guid: str | None, link: str | None) -> str | None:
-    """The GUID identifies an item; without one, its canonical link does."""
-    return guid or canonical_url_or_none(link)
 
 
 def _draft(feed: FeedConfig, feed_title: str | None, entry: Any, key: str, url: str | None,

@@ -42,7 +42,7 @@ import feedparser
 import httpcore
 import httpx
 
-from pipelines.urls import InvalidUrlError, canonical_url
+from pipelines.urls import canonical_url_or_none
 
 
 def _package_version() -> str:
@@ -823,16 +823,9 @@ def _entry_language(entry: Mapping[str, Any], feed_language: str | None) -> str 
     return next((lang for detail in details if (lang := _text(detail.get("language")))), feed_language)
 
 
-def _entry_key(entry: FeedEntry) -> str | None:
-    """Identity for duplicate detection: the GUID, else the canonical link, else the raw link."""
-    if entry.guid:
-        return entry.guid
-    if not entry.link:
-        return None
-    try:
-        return canonical_url(entry.link)
-    except InvalidUrlError:
-        return entry.link
+def entry_key(guid: str | None, link: str | None) -> str | None:
+    """A feed item's identity: the GUID, else the canonical link, else the link as given."""
+    return guid or canonical_url_or_none(link) or link
 
 
 def _feed_entry(entry: dict[str, Any], feed_language: str | None) -> FeedEntry:
@@ -856,7 +849,7 @@ def _unique(entries: Iterable[FeedEntry]) -> tuple[FeedEntry, ...]:
     seen: set[str] = set()
     kept: list[FeedEntry] = []
     for entry in entries:
-        key = _entry_key(entry)
+        key = entry_key(entry.guid, entry.link)
         if key is not None and key in seen:
             continue
         if key is not None:

@@ -311,8 +311,7 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 def _read_feed(data: bytes, raw: RawDocument) -> tuple[list[ArticleDraft], list[Rejection]]:
     """A saved feed goes through the same guarded parser as a fetched one (hostile XML refused)."""
-    from pipelines.feeds import entry_item_key
-    from pipelines.fetch import parse_feed_bytes
+    from pipelines.fetch import entry_key, parse_feed_bytes
 
     parsed = parse_feed_bytes(data, {}, raw.uri)
     if parsed.problem:
@@ -321,7 +320,7 @@ def _read_feed(data: bytes, raw: RawDocument) -> tuple[list[ArticleDraft], list[
     rejections: list[Rejection] = []
     for position, entry in enumerate(parsed.entries, start=1):
         html = entry.content_html or entry.summary_html
-        key = entry_item_key(entry.guid, entry.link) or f"{raw.uri}#{position}"
+        key = entry_key(entry.guid, entry.link) or f"{raw.uri}#{position}"
         if not html:
             rejections.append(Rejection(raw.raw_id, "parse", "feed item has no content or summary", key))
             continue
