@@ -16,7 +16,7 @@ from datetime import timedelta
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-from newsflow_common import ARTICLES, DUCKDB_POOL
+from newsflow_common import load, validate
 
 POLL_MINUTES = int(os.environ.get("NEWSFLOW_POLL_MINUTES") or 5)
 
@@ -47,27 +47,6 @@ def feed_ingest() -> None:
 
         run_id = get_current_context()["run_id"]
         return str(stage_feed(Settings.from_env(), FeedConfig(**feed), run_id, trigger="airflow").path)
-
-    @task
-    def validate(stage_paths: list[str]) -> list[str]:
-        from pathlib import Path
-
-        from pipelines.config import Settings
-        from pipelines.pipeline import validate_stages
-
-        validate_stages(Settings.from_env(), [Path(path) for path in stage_paths])
-        return list(stage_paths)
-
-    @task(pool=DUCKDB_POOL, outlets=[ARTICLES], retries=3, retry_delay=timedelta(seconds=20))
-    def load(stage_paths: list[str]) -> dict[str, object]:
-        from pathlib import Path
-
-        from pipelines.config import Settings
-        from pipelines.pipeline import load_stages
-
-        counts = load_stages(Settings.from_env(), [Path(path) for path in stage_paths]).as_dict()
-        get_current_context()["outlet_events"][ARTICLES].extra = counts
-        return counts
 
     load(validate(poll.expand(feed=plan())))
 

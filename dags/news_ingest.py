@@ -17,7 +17,7 @@ import os
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 
-from newsflow_common import ARTICLES, DUCKDB_POOL
+from newsflow_common import load, validate
 
 
 @dag(
@@ -41,27 +41,6 @@ def news_ingest() -> None:
 
         batch = stage_folder(Settings.from_env(), get_current_context()["run_id"], "airflow", shard, shards)
         return str(batch.path)
-
-    @task
-    def validate(stage_paths: list[str]) -> list[str]:
-        from pathlib import Path
-
-        from pipelines.config import Settings
-        from pipelines.pipeline import validate_stages
-
-        validate_stages(Settings.from_env(), [Path(path) for path in stage_paths])
-        return list(stage_paths)
-
-    @task(pool=DUCKDB_POOL, outlets=[ARTICLES])
-    def load(stage_paths: list[str]) -> dict[str, object]:
-        from pathlib import Path
-
-        from pipelines.config import Settings
-        from pipelines.pipeline import load_stages
-
-        counts = load_stages(Settings.from_env(), [Path(path) for path in stage_paths]).as_dict()
-        get_current_context()["outlet_events"][ARTICLES].extra = counts
-        return counts
 
     load(validate(stage.expand_kwargs(shards())))
 

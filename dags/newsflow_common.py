@@ -1,9 +1,39 @@
-"""What the newsflow DAGs share: the articles Asset downstream DAGs schedule on, and the writer's pool."""
+"""What the newsflow DAGs share: the articles Asset, the writer's pool, and the validate and load tasks.
+
+Both DAGs end the same way: the staged batch is validated, then the single DuckDB writer loads it.
+"""
 
 from __future__ import annotations
 
-from airflow.sdk import Asset
+from datetime import timedelta
+
+from airflow.sdk import Asset, get_current_context, task
 
 ARTICLES = Asset(name="newsflow_articles", uri="file:///newsflow/articles")
 # One slot, created by scripts/airflow-init.sh: DuckDB allows a single writing process.
 DUCKDB_POOL = "duckdb"
+
+
+@task
+def validate(stage_paths: list[str]) -> list[str]:
+    """The expectation suites, before anything loads; a batch-level failure stops the run here."""
+    from pathlib import Path
+
+    from pipelines.config import Settings
+    from pipelines.pipeline import validate_stages
+
+    validate_stages(Settings.from_env(), [Path(path) for path in stage_paths])
+    return list(stage_paths)
+
+
+@task(pool=DUCKDB_POOL, outlets=[ARTICLES], retries=3, retry_delay=timedelta(seconds=20))
+def load(stage_paths: list[str]) -> dict[str, object]:
+    """The single writer: the stages in one transaction; a retry reads them again, nothing is refetched."""
+    from pathlib import Path
+
+    from pipelines.config import Settings
+    from pipelines.pipeline import load_stages
+
+    counts = load_stages(Settings.from_env(), [Path(path) for path in stage_paths]).as_dict()
+    get_current_context()["outlet_events"][ARTICLES].extra = counts
+    return counts
