@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -149,8 +150,9 @@ def validate_stages(settings: Settings, paths: Sequence[Path]) -> Validation:
     The verdict is written beside the first stage; the load applies it (rejected rows go to
     quarantine). A batch-level failure raises BatchValidationError and leaves the stages for replay.
     """
-    from pipelines.quality import BatchHistory, validate_batch
+    from pipelines.quality import BatchHistory, gx_loaded, validate_batch
 
+    started, cold_start = time.perf_counter(), not gx_loaded()
     stages = _read_run(paths)
     rows = merge_rows(stages)
     checked = sorted({stage.manifest.source_uri for stage in stages if stage.manifest.counts.get("volume_checked", 1)})
@@ -172,6 +174,8 @@ def validate_stages(settings: Settings, paths: Sequence[Path]) -> Validation:
         docs_path=str(outcome.docs_path),
         pages={suite: str(page) for suite, page in outcome.pages.items()},
         batch_failures=list(outcome.batch_failures),
+        seconds=round(time.perf_counter() - started, 3),
+        cold_start=cold_start,
     )
     write_validation(stages[0].path, validation)
     outcome.raise_for_batch_failures()

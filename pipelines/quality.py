@@ -16,6 +16,7 @@ import math
 import re
 import shutil
 import statistics
+import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -133,6 +134,16 @@ def _context(context_dir: Path) -> FileDataContext:
     import great_expectations as gx
 
     return gx.get_context(mode="file", context_root_dir=str(context_dir))
+
+
+def preload(context_dir: Path | str = DEFAULT_CONTEXT_DIR) -> None:
+    """Import GX and open the context now, in a process that forks task processes, so each task inherits them."""
+    _context(Path(context_dir).resolve())
+
+
+def gx_loaded() -> bool:
+    """Whether this process already paid GX's import (a preloaded or earlier validation)."""
+    return "great_expectations" in sys.modules
 
 
 @functools.lru_cache(maxsize=16)

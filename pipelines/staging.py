@@ -89,8 +89,17 @@ def read_stage(path: Path) -> Stage:
 
 
 def merge_rows(stages: Sequence[Stage]) -> dict[str, list[dict[str, Any]]]:
-    """The rows of several stages of one run (one per mapped task), table by table, in stage order."""
-    return {table: [row for stage in stages for row in stage.rows(table)] for table in STAGED_TABLES}
+    """The rows of several stages of one run (one per mapped task), table by table, in stage order.
+
+    Shards resolve the same entity independently: one row per entity_id stays, the longest name
+    first (then a stable order), and one row per alias.
+    """
+    rows = {table: [row for stage in stages for row in stage.rows(table)] for table in STAGED_TABLES}
+    best: dict[str, dict[str, Any]] = {}
+    for row in sorted(rows["entities"], key=lambda r: (r["entity_id"], -len(r["name"]), r["name"], r["type"])):
+        best.setdefault(row["entity_id"], row)
+    aliases = {(row["entity_id"], row["alias"]): row for row in rows["entity_aliases"]}
+    return {**rows, "entities": list(best.values()), "entity_aliases": list(aliases.values())}
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +113,8 @@ class Validation:
     docs_path: str
     pages: dict[str, str]
     batch_failures: list[str]
+    seconds: float  # the validation's wall time, GX import included when `cold_start`
+    cold_start: bool  # GX had to be imported in this process (not preloaded by the worker)
 
 
 def write_validation(path: Path, validation: Validation) -> None:

@@ -225,7 +225,8 @@ class Store:
         quality = {
             "validation_success": validation.success, "validated_rows": validation.validated,
             "rejected_rows": len(validation.rejected), "quality_docs": validation.docs_path,
-            "quality_pages": json.dumps(validation.pages),
+            "quality_pages": json.dumps(validation.pages), "validation_seconds": validation.seconds,
+            "validation_cold_start": validation.cold_start,
         } if validation else {}
         self._insert("ingest_runs", [{
             **values, **{name: extra.get(name) for name in STAGE_COUNTS}, **quality,
@@ -405,13 +406,10 @@ class Store:
         mentions = [row for row in rows["entity_mentions"] if row["article_id"] in written]
         quotes = [row for row in rows["quotes"] if row["article_id"] in written]
         used = {row["entity_id"] for row in mentions} | {row["speaker_entity_id"] for row in quotes}
-        # Shards resolve the same entity independently: keep the longest name, then the first in a stable order.
-        entities = sorted((row for row in rows["entities"] if row["entity_id"] in used),
-                          key=lambda row: (row["entity_id"], -len(row["name"]), row["name"], row["type"]))
-        self._insert("entities", [{**row, "updated_at": now} for row in _unique(entities, "entity_id")],
-                     on_conflict="REPLACE")
+        entities = [row for row in rows["entities"] if row["entity_id"] in used]  # one per id (merge_rows)
+        self._insert("entities", [{**row, "updated_at": now} for row in entities], on_conflict="REPLACE")
         aliases = [row for row in rows["entity_aliases"] if row["entity_id"] in used]
-        self._insert("entity_aliases", _unique_by(aliases, ("entity_id", "alias")), on_conflict="NOTHING")
+        self._insert("entity_aliases", aliases, on_conflict="NOTHING")
         self._insert("entity_mentions", _unique_by(mentions, ("article_id", "start_char", "end_char")))
         self._insert("quotes", _unique(quotes, "quote_id"))
 

@@ -58,6 +58,9 @@ def test_news_ingest_dag_loads_the_seeds(airflow_env: dict[str, str]) -> None:
             assert noise not in body
     run_ids = [r for (r,) in con.execute("SELECT run_id FROM ingest_runs WHERE status = 'success'").fetchall()]
     assert run_ids == [result["run_id"]]
+    # the two shards' entities merge before validation: nothing is rejected, nothing quarantined
+    assert con.execute("SELECT validation_success, rejected_rows FROM ingest_runs").fetchall() == [(True, 0)]
+    assert con.execute("SELECT count(*) FROM quarantine").fetchone() == (0,)
     con.close()
 
     metadata = sqlite3.connect(Path(airflow_env["AIRFLOW_HOME"]) / "airflow.db")

@@ -435,5 +435,7 @@ def _run_and_check(cluster: Cluster) -> None:
             == [run_id]
         titles = {t for (t,) in db.execute("SELECT title FROM articles").fetchall()}
         assert "Russian and Japanese foreign ministers to discuss peace treaty in Moscow" in titles
+        # the worker preloaded Great Expectations (plugins/airflow_local_settings.py): the validate task did not import it
+        assert db.execute("SELECT validation_cold_start, validation_success FROM ingest_runs").fetchall() == [(False, True)]
     finally:
         db.close()
