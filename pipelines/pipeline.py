@@ -40,12 +40,12 @@ from pipelines.staging import (
     Stage,
     Validation,
     apply_validation,
-    articles_frame,
     drop_stage,
     merge_rows,
     read_stage,
     read_validation,
     stage_path,
+    table_frame,
     write_stage,
     write_validation,
 )
@@ -91,7 +91,8 @@ def stage_folder(settings: Settings, run_id: str, trigger: str, shard: int = 0, 
     articles, build_rejections = build_articles(drafts, rules, language_detector())
     rejections = [rejection for result in results for rejection in result.rejections] + build_rejections
     raw_documents = _final_statuses([result.raw for result in results], articles, rejections)
-    annotations = annotate_batch(settings, articles)
+    with read_view(settings) as view:
+        annotations = annotate_batch(settings, articles, view)
     path = write_stage(
         stage_path(settings.staging_dir, run_id if shards == 1 else f"{run_id}__shard{shard}"),
         Manifest(run_id=run_id, trigger=trigger, started_at=started_at, source_uri=source.uri),
@@ -101,10 +102,9 @@ def stage_folder(settings: Settings, run_id: str, trigger: str, shard: int = 0, 
     return StagedBatch(path, run_id, len(raw_documents), len(articles), len(rejections))
 
 
-def annotate_batch(settings: Settings, articles: Sequence[ArticleRow]) -> Annotations:
+def annotate_batch(settings: Settings, articles: Sequence[ArticleRow], view: Store | None) -> Annotations:
     """Entities and quotes for staged articles, resolved against the entities earlier loads published."""
-    with read_view(settings) as view:
-        known = view.known_entities() if view else KnownEntities()
+    known = view.known_entities() if view else KnownEntities()
     return annotate(articles, known, alias_rules(settings.schemas_dir))
 
 
@@ -159,9 +159,9 @@ def validate_stages(settings: Settings, paths: Sequence[Path]) -> Validation:
     sources = {row["source_id"] for row in rows["sources"] if row["uri"] in checked}
     with read_view(settings) as view:
         history = view.recent_source_counts(sorted(sources)) if view else {}
-    frames = {"articles": articles_frame(rows["articles"], [column.name for column in fields(ArticleRow)])}
+    frames = {"articles": table_frame(rows["articles"], [column.name for column in fields(ArticleRow)])}
     for table, record in (("entities", Entity), ("entity_mentions", EntityMention), ("quotes", Quote)):
-        frames[table] = articles_frame(rows[table], [column.name for column in fields(record)])
+        frames[table] = table_frame(rows[table], [column.name for column in fields(record)])
     outcome = validate_batch(
         frames, settings.gx_dir, stages[0].manifest.run_id,
         history=BatchHistory({source: history.get(source, []) for source in sources}),
@@ -237,9 +237,12 @@ def read_view(settings: Settings) -> Iterator[Store | None]:
 
 
 def feed_states(settings: Settings) -> dict[str, FeedState]:
-    with read_view(settings) as store:
-        rows = store.feed_states() if store else []
-    return {row["source_id"]: FeedState(**row) for row in rows}
+    with read_view(settings) as view:
+        return _states(view)
+
+
+def _states(view: Store | None) -> dict[str, FeedState]:
+    return {row["source_id"]: FeedState(**row) for row in (view.feed_states() if view else [])}
 
 
 def due_feeds(settings: Settings, *, force: bool = False, now: datetime | None = None) -> list[FeedConfig]:
@@ -253,14 +256,13 @@ def due_feeds(settings: Settings, *, force: bool = False, now: datetime | None =
 def stage_feed(settings: Settings, feed: FeedConfig, run_id: str, trigger: str, fetcher: Fetcher | None = None) -> StagedBatch:
     """Poll one feed and stage what it brought; reads state from the published copy, writes nothing to DuckDB."""
     started_at = datetime.now(UTC)
-    state = feed_states(settings).get(feed.source_id)
     with read_view(settings) as view, (nullcontext(fetcher) if fetcher else Fetcher()) as client:
         def seen(source_id: str, keys: Sequence[str], urls: Sequence[str]) -> set[str]:
             return view.seen_items(source_id, list(keys), list(urls)) if view else set()
 
-        poll = poll_feed(feed, state, client, seen, run_id, load_boilerplate_rules(settings.boilerplate_file),
-                         language_detector(), started_at)
-    annotations = annotate_batch(settings, poll.tables["articles"])
+        poll = poll_feed(feed, _states(view).get(feed.source_id), client, seen, run_id,
+                         load_boilerplate_rules(settings.boilerplate_file), language_detector(), started_at)
+        annotations = annotate_batch(settings, poll.tables["articles"], view)
     poll.tables.update(articles=annotations.articles, **annotations.tables())
     manifest = Manifest(run_id=run_id, trigger=trigger, started_at=started_at, source_uri=feed.url, counts=poll.counts)
     path = write_stage(stage_path(settings.staging_dir, f"{run_id}__feed_{feed.source_id}"), manifest, poll.tables)

@@ -128,7 +128,7 @@ def read_validation(path: Path) -> Validation | None:
     return Validation(**json.loads(file.read_text(encoding="utf-8"))) if file.is_file() else None
 
 
-def articles_frame(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Any:
+def table_frame(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Any:
     """Staged rows of a table as the pandas frame its expectation suite validates (GX has no DuckDB datasource)."""
     import pandas as pd
 
