@@ -17,9 +17,9 @@ import resource
 import time
 from pathlib import Path
 
-from pipelines.entities import link_article, load_alias_rules, resolve
-from pipelines.eval_entities import read_gold
-from pipelines.nlp import DEFAULT_BATCH_SIZE, load_pipeline, parse
+from pipelines.nlp.entities import link_article, load_alias_rules, resolve
+from pipelines.evaluation.entities import read_gold
+from pipelines.nlp.model import DEFAULT_BATCH_SIZE, load_pipeline, parse
 from pipelines.records import ArticleText
 
 ROOT = Path(__file__).resolve().parents[1]

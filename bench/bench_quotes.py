@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 
 from pipelines.config import PROJECT_ROOT
-from pipelines.entities import link_article, load_alias_rules, resolve
-from pipelines.nlp import load_pipeline, parse
-from pipelines.quotes import extract_quotes
+from pipelines.nlp.entities import link_article, load_alias_rules, resolve
+from pipelines.nlp.model import load_pipeline, parse
+from pipelines.nlp.quotes import extract_quotes
 from pipelines.records import ArticleText
 
 DEFAULT_FOLDERS = (PROJECT_ROOT / "seeds", PROJECT_ROOT / "tests" / "fixtures" / "quotes")

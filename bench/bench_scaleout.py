@@ -30,7 +30,7 @@ def _stage_worker(settings: Settings, run_id: str, shard: int, shards: int, star
     """One 'Celery worker': warm up (imports, language model), wait for the others, stage one shard."""
     import pandas  # noqa: F401  (pyarrow's one-off import cost stays out of the timing, as in bench_pipeline)
 
-    from pipelines.normalize import language_detector
+    from pipelines.text.normalize import language_detector
     from pipelines.pipeline import stage_folder
 
     language_detector()
@@ -67,7 +67,7 @@ def stage_parallel(settings: Settings, workers: int, run_id: str) -> dict:
 def load(settings: Settings, paths: list[str]) -> dict:
     """`load_stages` into a database that already exists (its migrations applied once, as after the first run)."""
     from pipelines.pipeline import load_stages, publish_read_copy, table_counts
-    from pipelines.store import Store
+    from pipelines.storage.store import Store
 
     began = time.perf_counter()
     with Store.open(settings.db_path, settings.schemas_dir):

@@ -42,7 +42,7 @@ def feed_ingest() -> None:
     @task(retries=1, retry_delay=timedelta(seconds=30))
     def poll(feed: dict[str, object]) -> str:
         from pipelines.config import Settings
-        from pipelines.feed_config import FeedConfig
+        from pipelines.sources.feed_config import FeedConfig
         from pipelines.pipeline import stage_feed
 
         run_id = get_current_context()["run_id"]

@@ -35,7 +35,7 @@ def _fail(message: str) -> None:
 
 def _reason(exc: Exception) -> str:
     """Our own errors already read as a reason; anything else is named by its type."""
-    from pipelines.feed_config import FeedConfigError
+    from pipelines.sources.feed_config import FeedConfigError
     from pipelines.pipeline import PipelineError
 
     return str(exc) if isinstance(exc, PipelineError | FeedConfigError) else f"{type(exc).__name__}: {exc}"
@@ -83,7 +83,7 @@ def ingest(
 @app.command("feeds")
 def list_feeds(feeds: FeedsOption = None, as_json: JsonOption = False) -> None:
     """The configured feeds with their polling state: last poll, status, ETag, failures, next due."""
-    from pipelines.feed_config import load_feeds
+    from pipelines.sources.feed_config import load_feeds
     from pipelines.pipeline import feed_states
 
     settings = Settings.from_env(feeds_file=feeds)
@@ -166,7 +166,7 @@ def docs(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-render every stored validation result first.")] = False,
 ) -> None:
     """The data-quality docs (Great Expectations Data Docs, rebuilt after every validation; they work offline)."""
-    from pipelines.quality import DEFAULT_DOCS_DIR, build_docs, serve_docs
+    from pipelines.quality.gate import DEFAULT_DOCS_DIR, build_docs, serve_docs
 
     settings = Settings.from_env()
     index = DEFAULT_DOCS_DIR / "index.html"
@@ -192,7 +192,7 @@ def eval_entities(
     as_json: JsonOption = False,
 ) -> None:
     """Named entities per type (PERSON, ORG, LOC, MISC) against gold annotation."""
-    from pipelines.eval_entities import evaluate_entities, format_table
+    from pipelines.evaluation.entities import evaluate_entities, format_table
 
     scores = evaluate_entities(gold, model)
     print(json.dumps(scores.as_dict()) if as_json else format_table(scores))
@@ -206,7 +206,7 @@ def eval_quotes(
     as_json: JsonOption = False,
 ) -> None:
     """Quote precision/recall/F1 (80% overlap of the gold text) and speaker accuracy over matched quotes."""
-    from pipelines.eval_quotes import DEFAULT_TEXTS_DIR, evaluate_quotes, format_table
+    from pipelines.evaluation.quotes import DEFAULT_TEXTS_DIR, evaluate_quotes, format_table
 
     scores = evaluate_quotes(gold, not_quotes, texts or DEFAULT_TEXTS_DIR)
     print(scores.to_json() if as_json else format_table(scores))
@@ -223,7 +223,7 @@ def eval_dedup(
     from dataclasses import asdict
 
     from pipelines.dedup import DedupConfig
-    from pipelines.eval_dedup import eval_pairs, evaluate_dedup, format_scores, format_sweep, sweep
+    from pipelines.evaluation.dedup import eval_pairs, evaluate_dedup, format_scores, format_sweep, sweep
 
     pairs = eval_pairs(shared, seed=seed)
     scores = evaluate_dedup(DedupConfig(), pairs)

@@ -2,7 +2,7 @@
 
 Units. An *entry* is one stored body version of one article (`article_id` is derived by `store` from
 the canonical URL, pipelines.urls, so re-polls and tracking-parameter variants of a page share it).
-Bodies arrive after pipelines.normalize has stripped boilerplate (schemas/boilerplate.yaml); here
+Bodies arrive after pipelines.text.normalize has stripped boilerplate (schemas/boilerplate.yaml); here
 they are only hash-normalized (NFKC, quote and dash variants, invisible characters, case, whitespace).
 
 Relations between two entries a, b (each a symmetric function of the pair alone):

@@ -16,17 +16,17 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipelines.annotate import Annotations, alias_rules, annotate
-from pipelines.articles import ArticleRow, build_articles
+from pipelines.nlp.annotate import Annotations, alias_rules, annotate
+from pipelines.text.articles import ArticleRow, build_articles
 from pipelines.config import Settings
-from pipelines.feed_config import FeedConfig, load_feeds
-from pipelines.entities import KnownEntities
-from pipelines.feeds import FeedState, is_due, poll_feed
-from pipelines.fetch import Fetcher
+from pipelines.sources.feed_config import FeedConfig, load_feeds
+from pipelines.nlp.entities import KnownEntities
+from pipelines.sources.polling import FeedState, is_due, poll_feed
+from pipelines.http.fetch import Fetcher
 from pipelines.ids import sha256_hex
-from pipelines.normalize import language_detector, load_boilerplate_rules
+from pipelines.text.normalize import language_detector, load_boilerplate_rules
 from pipelines.records import Entity, EntityMention, Quote
-from pipelines.sources import (
+from pipelines.sources.folder import (
     STATUS_QUARANTINED,
     STATUS_READ,
     RawDocument,
@@ -35,7 +35,7 @@ from pipelines.sources import (
     list_folder,
     read_file,
 )
-from pipelines.staging import (
+from pipelines.storage.staging import (
     Manifest,
     Stage,
     Validation,
@@ -49,7 +49,7 @@ from pipelines.staging import (
     write_stage,
     write_validation,
 )
-from pipelines.store import LoadCounts, Store, latest_schema_version
+from pipelines.storage.store import LoadCounts, Store, latest_schema_version
 
 STATUS_LOADED = "loaded"
 
@@ -150,7 +150,7 @@ def validate_stages(settings: Settings, paths: Sequence[Path]) -> Validation:
     The verdict is written beside the first stage; the load applies it (rejected rows go to
     quarantine). A batch-level failure raises BatchValidationError and leaves the stages for replay.
     """
-    from pipelines.quality import BatchHistory, gx_loaded, validate_batch
+    from pipelines.quality.gate import BatchHistory, gx_loaded, validate_batch
 
     started, cold_start = time.perf_counter(), not gx_loaded()
     stages = _read_run(paths)

@@ -19,6 +19,6 @@ def forks_task_processes(argv: list[str]) -> bool:
 
 
 if forks_task_processes(sys.argv):
-    from pipelines.quality import preload
+    from pipelines.quality.gate import preload
 
     preload()

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse
 from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
 from airflow.api_fastapi.core_api.security import requires_access_view
 from airflow.plugins_manager import AirflowPlugin
-from pipelines.quality import DEFAULT_DOCS_DIR
+from pipelines.quality.gate import DEFAULT_DOCS_DIR
 
 URL_PREFIX = "/newsflow-quality"
 # Plugin pages sit beside the UI's own, so the same permission that shows plugins shows this one.

@@ -24,15 +24,16 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from pipelines.config import PROJECT_ROOT
 from pipelines.ids import stable_id
-from pipelines.nlp import DEFAULT_BATCH_SIZE, ParsedArticle, load_pipeline, parse
+from pipelines.nlp.model import DEFAULT_BATCH_SIZE, ParsedArticle, load_pipeline, parse
 from pipelines.records import ArticleText, Entity, EntityAlias, EntityMention
 
 if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc, Span, Token
 
-DEFAULT_ALIAS_FILE = Path(__file__).resolve().parents[1] / "schemas" / "entity_aliases.yaml"
+DEFAULT_ALIAS_FILE = PROJECT_ROOT / "schemas" / "entity_aliases.yaml"
 PERSON = "PERSON"
 ORG = "ORG"
 PLACE_FAMILY = "PLACE"

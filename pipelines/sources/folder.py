@@ -311,7 +311,7 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 def _read_feed(data: bytes, raw: RawDocument) -> tuple[list[ArticleDraft], list[Rejection]]:
     """A saved feed goes through the same guarded parser as a fetched one (hostile XML refused)."""
-    from pipelines.fetch import entry_key, parse_feed_bytes
+    from pipelines.http.fetch import entry_key, parse_feed_bytes
 
     parsed = parse_feed_bytes(data, {}, raw.uri)
     if parsed.problem:

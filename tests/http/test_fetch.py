@@ -1,4 +1,4 @@
-"""pipelines.fetch against a real HTTP server on 127.0.0.1 (tests/newsfake.py): limits, guards, manners, parsing.
+"""pipelines.http.fetch against a real HTTP server on 127.0.0.1 (tests/newsfake.py): limits, guards, manners, parsing.
 
 Assertions are on work done (requests the server saw, bytes read, outcomes), never on seconds.
 """
@@ -23,7 +23,7 @@ from newsfake import (
     http_date,
 )
 
-from pipelines.fetch import (
+from pipelines.http.fetch import (
     ALLOW_HOSTS_ENV,
     MAX_DECOMPRESS_STEP,
     READ_CHUNK_BYTES,

@@ -11,7 +11,7 @@ import pytest
 
 from pipelines.config import PROJECT_ROOT, Settings
 from pipelines.pipeline import load_stages, new_run_id, stage_folder, validate_stages
-from pipelines.store import MigrationError, Store
+from pipelines.storage.store import MigrationError, Store
 
 
 def test_migrations_apply_once_and_record_the_version(tmp_path: Path) -> None:

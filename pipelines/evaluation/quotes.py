@@ -18,14 +18,15 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pipelines.quotes import extract_quotes
+from pipelines.config import PROJECT_ROOT
+from pipelines.nlp.quotes import extract_quotes
 from pipelines.records import ArticleText, Entity, EntityMention, Quote
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc
 
 MATCH_MIN_GOLD_SHARE = 0.8
-DEFAULT_TEXTS_DIR = Path(__file__).resolve().parents[1] / "seeds"
+DEFAULT_TEXTS_DIR = PROJECT_ROOT / "seeds"
 _NON_WORD = re.compile(r"[\W_]+")
 _LEADING_ARTICLE = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
 
@@ -90,8 +91,8 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 def entity_stage(doc: Doc, article: ArticleText) -> tuple[Sequence[EntityMention], Mapping[str, Entity]]:
     """The real entity stage on the same parse, so speakers are scored on the canonical names it resolves."""
-    from pipelines.entities import link_article, load_alias_rules, resolve
-    from pipelines.nlp import ParsedArticle
+    from pipelines.nlp.entities import link_article, load_alias_rules, resolve
+    from pipelines.nlp.model import ParsedArticle
 
     batch = resolve([link_article(ParsedArticle(article, doc))], rules=load_alias_rules())
     return batch.mentions, {entity.entity_id: entity for entity in batch.entities}
@@ -123,7 +124,7 @@ def evaluate_quotes(
     linker: EntityLinker | None = None,
 ) -> QuoteScores:
     """Run extraction on every article the gold names (raw text as body) and score it."""
-    from pipelines.nlp import load_pipeline
+    from pipelines.nlp.model import load_pipeline
 
     gold = read_jsonl(gold_path)
     not_quotes = read_jsonl(not_quotes_path) if not_quotes_path else []

@@ -32,7 +32,7 @@ from pipelines.records import ArticleText, Entity, EntityMention, Quote
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
 
-    from pipelines.nlp import ParsedArticle
+    from pipelines.nlp.model import ParsedArticle
 
 METHOD_PREFIX = "rules-v1"
 DIRECT = "direct"  # a full quoted statement

@@ -37,7 +37,7 @@ from pipelines.dedup import (
     signature,
     tokens,
 )
-from pipelines.eval_dedup import (
+from pipelines.evaluation.dedup import (
     BOILERPLATE_FOOTERS,
     BOILERPLATE_HEADERS,
     eval_pairs,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.config import PROJECT_ROOT
-from pipelines.normalize import (
+from pipelines.text.normalize import (
     load_boilerplate_rules,
     normalize_paragraphs,
     parse_dateline,

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from pipelines.extract import EXTRACTOR_PLAIN, Extracted, extract_fragment, extract_html, plain_text
+from pipelines.text.extract import EXTRACTOR_PLAIN, Extracted, extract_fragment, extract_html, plain_text
 from pipelines.ids import sha256_hex, stable_id
-from pipelines.normalize import (
+from pipelines.text.normalize import (
     BoilerplateRules,
     LanguageDetector,
     NormalizedText,
@@ -21,7 +21,7 @@ from pipelines.normalize import (
     repeated_edge_lines,
     split_paragraphs,
 )
-from pipelines.sources import ArticleDraft, Rejection
+from pipelines.sources.folder import ArticleDraft, Rejection
 from pipelines.urls import canonical_url_or_none
 
 EARLIEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)

@@ -17,8 +17,8 @@ from conftest import PROJECT_ROOT
 from fastapi.testclient import TestClient
 from quality_batches import make_batch
 
-from pipelines import quality
-from pipelines.quality import BatchHistory, BatchValidationError, validate_batch
+from pipelines.quality import gate as quality
+from pipelines.quality.gate import BatchHistory, BatchValidationError, validate_batch
 
 SUITES_DIR = PROJECT_ROOT / "schemas" / "expectations"
 CDN_LINK = re.compile(r"""<(?:script|link|img)\b[^>]*\b(?:src|href)=["'](https?://[^"']+)""")
@@ -247,7 +247,7 @@ def test_gx_stays_quiet_in_airflow_logs(tmp_path: Path) -> None:
         "import airflow.sdk, sys\n"
         f"sys.path[:0] = [{str(PROJECT_ROOT)!r}, {str(PROJECT_ROOT / 'tests')!r}]\n"
         "from quality_batches import make_batch\n"
-        "from pipelines.quality import validate_batch\n"
+        "from pipelines.quality.gate import validate_batch\n"
         f"validate_batch(make_batch(30), {str(project / 'gx')!r}, 'quiet')\n"
     )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)

@@ -31,9 +31,9 @@ from pipelines.dedup import (
     make_entry,
     resolve_story,
 )
-from pipelines.entities import KnownEntities
+from pipelines.nlp.entities import KnownEntities
 from pipelines.records import Entity, EntityAlias
-from pipelines.staging import Manifest, Validation
+from pipelines.storage.staging import Manifest, Validation
 
 MIGRATION_FILE = re.compile(r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+)\.sql$")
 # Tables analysts query; `stats` reports these and only these names are ever interpolated into SQL.

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.eval_quotes import evaluate_quotes, gold_share, normalize_quote
+from pipelines.evaluation.quotes import evaluate_quotes, gold_share, normalize_quote
 from pipelines.ids import stable_id
-from pipelines.quotes import extract_batch, extract_quotes, find_quote_spans
+from pipelines.nlp.quotes import extract_batch, extract_quotes, find_quote_spans
 from pipelines.records import ArticleText, Entity, EntityMention, Quote
 
 FIXTURES = Path(__file__).parent / "fixtures" / "quotes"
@@ -33,7 +33,7 @@ PEOPLE: Mapping[str, tuple[str, tuple[str, ...]]] = {
 
 @pytest.fixture(scope="module")
 def nlp():
-    from pipelines.nlp import load_pipeline
+    from pipelines.nlp.model import load_pipeline
 
     return load_pipeline()
 
@@ -251,7 +251,7 @@ def test_rows_index_body_text_and_ids_are_stable(nlp) -> None:
 
 
 def test_a_batch_uses_each_article_s_own_mentions(nlp) -> None:
-    from pipelines.nlp import parse
+    from pipelines.nlp.model import parse
 
     texts = {"one": "“Talks are hard,” Lavrov said.", "two": "Нет текста.", "three": "“We agree,” Kishida said."}
     articles = [ArticleText(key, text, "ru" if key == "two" else "en") for key, text in texts.items()]

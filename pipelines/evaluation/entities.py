@@ -22,8 +22,8 @@ from pathlib import Path
 
 import conllu
 
-from pipelines.entities import extract_entities
-from pipelines.nlp import load_pipeline, model_name
+from pipelines.nlp.entities import extract_entities
+from pipelines.nlp.model import load_pipeline, model_name
 from pipelines.records import ArticleText
 
 EVAL_TYPES = ("PERSON", "ORG", "LOC", "MISC")

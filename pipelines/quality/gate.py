@@ -27,6 +27,7 @@ from urllib.parse import unquote, urlparse
 
 import pandas as pd
 
+from pipelines.config import PROJECT_ROOT
 from pipelines.records import record_id
 from pipelines.urls import InvalidUrlError, canonical_url
 
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from great_expectations.core.validation_definition import ValidationDefinition
     from great_expectations.data_context import FileDataContext
 
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONTEXT_DIR = PROJECT_ROOT / "gx"
 DEFAULT_DOCS_DIR = PROJECT_ROOT / "data" / "quality_docs"  # gx/great_expectations.yml's local_site, for readers without GX
 DATASOURCE_NAME = "newsflow_staged"

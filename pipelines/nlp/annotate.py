@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pipelines.articles import ArticleRow
-from pipelines.entities import AliasRules, KnownEntities, link_article, load_alias_rules, resolve
-from pipelines.nlp import load_pipeline, parse
-from pipelines.quotes import extract_batch
+from pipelines.text.articles import ArticleRow
+from pipelines.nlp.entities import AliasRules, KnownEntities, link_article, load_alias_rules, resolve
+from pipelines.nlp.model import load_pipeline, parse
+from pipelines.nlp.quotes import extract_batch
 from pipelines.records import ArticleText, Entity, EntityAlias, EntityMention, Quote
 
 

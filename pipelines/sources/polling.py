@@ -13,12 +13,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pipelines.articles import ArticleRow, build_articles
-from pipelines.feed_config import FeedConfig
-from pipelines.fetch import Fetcher, FetchResult, Outcome, entry_key, parse_feed
+from pipelines.text.articles import ArticleRow, build_articles
+from pipelines.sources.feed_config import FeedConfig
+from pipelines.http.fetch import Fetcher, FetchResult, Outcome, entry_key, parse_feed
 from pipelines.ids import stable_id
-from pipelines.normalize import BoilerplateRules, LanguageDetector
-from pipelines.sources import ArticleDraft, RawDocument, Rejection, Source
+from pipelines.text.normalize import BoilerplateRules, LanguageDetector
+from pipelines.sources.folder import ArticleDraft, RawDocument, Rejection, Source
 from pipelines.urls import canonical_url_or_none
 
 MAX_BACKOFF = timedelta(hours=24)
