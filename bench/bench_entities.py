@@ -17,8 +17,8 @@ import resource
 import time
 from pathlib import Path
 
-from pipelines.nlp.entities import link_article, load_alias_rules, resolve
 from pipelines.evaluation.entities import read_gold
+from pipelines.nlp.entities import link_article, load_alias_rules, resolve
 from pipelines.nlp.model import DEFAULT_BATCH_SIZE, load_pipeline, parse
 from pipelines.records import ArticleText
 

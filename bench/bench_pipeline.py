@@ -19,16 +19,23 @@ from typing import Any
 
 import pandas  # noqa: F401  (pyarrow imports it on first use: keep that one-off cost out of the stage timings)
 
-from pipelines.nlp.annotate import alias_rules, annotate
-from pipelines.text.articles import build_articles
 from pipelines.config import PROJECT_ROOT, Settings
+from pipelines.nlp.annotate import alias_rules, annotate
 from pipelines.nlp.entities import KnownEntities
 from pipelines.nlp.model import load_pipeline
-from pipelines.text.normalize import language_detector, load_boilerplate_rules
 from pipelines.pipeline import new_run_id, validate_stages
 from pipelines.sources.folder import folder_source, list_folder, read_file
-from pipelines.storage.staging import Manifest, apply_validation, merge_rows, read_stage, stage_path, write_stage
+from pipelines.storage.staging import (
+    Manifest,
+    apply_validation,
+    merge_rows,
+    read_stage,
+    stage_path,
+    write_stage,
+)
 from pipelines.storage.store import Store
+from pipelines.text.articles import build_articles
+from pipelines.text.normalize import language_detector, load_boilerplate_rules
 
 
 def make_corpus(seeds: Path, copies: int, target: Path) -> Path:

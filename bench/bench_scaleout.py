@@ -21,7 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_pipeline import make_corpus  # this folder is on sys.path when the script runs
+from bench_pipeline import (
+    make_corpus,  # this folder is on sys.path when the script runs
+)
 
 from pipelines.config import PROJECT_ROOT, Settings
 
@@ -30,8 +32,8 @@ def _stage_worker(settings: Settings, run_id: str, shard: int, shards: int, star
     """One 'Celery worker': warm up (imports, language model), wait for the others, stage one shard."""
     import pandas  # noqa: F401  (pyarrow's one-off import cost stays out of the timing, as in bench_pipeline)
 
-    from pipelines.text.normalize import language_detector
     from pipelines.pipeline import stage_folder
+    from pipelines.text.normalize import language_detector
 
     language_detector()
     start.wait()

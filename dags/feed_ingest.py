@@ -15,7 +15,6 @@ from datetime import timedelta
 
 import pendulum
 from airflow.sdk import dag, get_current_context, task
-
 from newsflow_common import load, validate
 
 POLL_MINUTES = int(os.environ.get("NEWSFLOW_POLL_MINUTES") or 5)
@@ -42,8 +41,8 @@ def feed_ingest() -> None:
     @task(retries=1, retry_delay=timedelta(seconds=30))
     def poll(feed: dict[str, object]) -> str:
         from pipelines.config import Settings
-        from pipelines.sources.feed_config import FeedConfig
         from pipelines.pipeline import stage_feed
+        from pipelines.sources.feed_config import FeedConfig
 
         run_id = get_current_context()["run_id"]
         return str(stage_feed(Settings.from_env(), FeedConfig(**feed), run_id, trigger="airflow").path)

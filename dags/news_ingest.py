@@ -16,7 +16,6 @@ import os
 
 import pendulum
 from airflow.sdk import dag, get_current_context, task
-
 from newsflow_common import load, validate
 
 

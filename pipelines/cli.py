@@ -35,8 +35,8 @@ def _fail(message: str) -> None:
 
 def _reason(exc: Exception) -> str:
     """Our own errors already read as a reason; anything else is named by its type."""
-    from pipelines.sources.feed_config import FeedConfigError
     from pipelines.pipeline import PipelineError
+    from pipelines.sources.feed_config import FeedConfigError
 
     return str(exc) if isinstance(exc, PipelineError | FeedConfigError) else f"{type(exc).__name__}: {exc}"
 
@@ -83,8 +83,8 @@ def ingest(
 @app.command("feeds")
 def list_feeds(feeds: FeedsOption = None, as_json: JsonOption = False) -> None:
     """The configured feeds with their polling state: last poll, status, ETag, failures, next due."""
-    from pipelines.sources.feed_config import load_feeds
     from pipelines.pipeline import feed_states
+    from pipelines.sources.feed_config import load_feeds
 
     settings = Settings.from_env(feeds_file=feeds)
     try:
@@ -206,7 +206,11 @@ def eval_quotes(
     as_json: JsonOption = False,
 ) -> None:
     """Quote precision/recall/F1 (80% overlap of the gold text) and speaker accuracy over matched quotes."""
-    from pipelines.evaluation.quotes import DEFAULT_TEXTS_DIR, evaluate_quotes, format_table
+    from pipelines.evaluation.quotes import (
+        DEFAULT_TEXTS_DIR,
+        evaluate_quotes,
+        format_table,
+    )
 
     scores = evaluate_quotes(gold, not_quotes, texts or DEFAULT_TEXTS_DIR)
     print(scores.to_json() if as_json else format_table(scores))
@@ -223,7 +227,13 @@ def eval_dedup(
     from dataclasses import asdict
 
     from pipelines.dedup import DedupConfig
-    from pipelines.evaluation.dedup import eval_pairs, evaluate_dedup, format_scores, format_sweep, sweep
+    from pipelines.evaluation.dedup import (
+        eval_pairs,
+        evaluate_dedup,
+        format_scores,
+        format_sweep,
+        sweep,
+    )
 
     pairs = eval_pairs(shared, seed=seed)
     scores = evaluate_dedup(DedupConfig(), pairs)

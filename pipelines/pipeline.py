@@ -16,25 +16,23 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from pipelines.nlp.annotate import Annotations, alias_rules, annotate
-from pipelines.text.articles import ArticleRow, build_articles
 from pipelines.config import Settings
-from pipelines.sources.feed_config import FeedConfig, load_feeds
-from pipelines.nlp.entities import KnownEntities
-from pipelines.sources.polling import FeedState, is_due, poll_feed
 from pipelines.http.fetch import Fetcher
 from pipelines.ids import sha256_hex
-from pipelines.text.normalize import language_detector, load_boilerplate_rules
-from pipelines.records import Entity, EntityMention, Quote
-from pipelines.sources.folder import (
-    STATUS_QUARANTINED,
-    STATUS_READ,
+from pipelines.nlp.annotate import Annotations, alias_rules, annotate
+from pipelines.nlp.entities import KnownEntities
+from pipelines.records import (
+    ArticleRow,
+    Entity,
+    EntityMention,
+    Quote,
     RawDocument,
     Rejection,
-    folder_source,
-    list_folder,
-    read_file,
+    Status,
 )
+from pipelines.sources.feed_config import FeedConfig, load_feeds
+from pipelines.sources.folder import folder_source, list_folder, read_file
+from pipelines.sources.polling import FeedState, is_due, poll_feed
 from pipelines.storage.staging import (
     Manifest,
     Stage,
@@ -50,8 +48,8 @@ from pipelines.storage.staging import (
     write_validation,
 )
 from pipelines.storage.store import LoadCounts, Store, latest_schema_version
-
-STATUS_LOADED = "loaded"
+from pipelines.text.articles import build_articles
+from pipelines.text.normalize import language_detector, load_boilerplate_rules
 
 
 class PipelineError(RuntimeError):
@@ -120,13 +118,13 @@ def _final_statuses(raws: list[RawDocument], articles: list[ArticleRow], rejecti
         reasons.setdefault(rejection.raw_id, []).append(rejection.reason)
     final = []
     for raw in raws:
-        if raw.status != STATUS_READ:
+        if raw.status != Status.READ:
             final.append(raw)
         elif raw.raw_id in loaded:
-            final.append(replace(raw, status=STATUS_LOADED))
+            final.append(replace(raw, status=Status.LOADED))
         else:
             why = "; ".join(dict.fromkeys(reasons.get(raw.raw_id, ["no article produced"])))
-            final.append(replace(raw, status=STATUS_QUARANTINED, reason=why))
+            final.append(replace(raw, status=Status.QUARANTINED, reason=why))
     return final
 
 

@@ -1,22 +1,112 @@
-"""Row types shared between stages: what NLP stages produce and `store` loads (columns match schemas/*.sql)."""
+"""Row types shared between stages, and the status of an input: one home for each (columns match schemas/migrations)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
-
-# How a row of each validated table is named in quarantine (table, record_id).
-RECORD_ID_COLUMNS: dict[str, tuple[str, ...]] = {
-    "articles": ("article_id",),
-    "entities": ("entity_id",),
-    "entity_mentions": ("article_id", "start_char", "end_char"),
-    "quotes": ("quote_id",),
-}
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
 
 
-def record_id(table: str, row: Mapping[str, Any]) -> str:
-    return ":".join(str(row[column]) for column in RECORD_ID_COLUMNS[table])
+class Status(StrEnum):
+    """What became of an input (`raw_documents.status`) or a feed item (`feed_items.outcome`)."""
+
+    READ = "read"  # read, not yet decided: becomes LOADED or QUARANTINED before it is staged
+    LOADED = "loaded"
+    SKIPPED = "skipped"
+    QUARANTINED = "quarantined"
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    source_id: str
+    kind: str
+    uri: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class RawDocument:
+    """Provenance of one input file, whatever became of it."""
+
+    raw_id: str
+    source_id: str
+    uri: str
+    fetched_at: datetime
+    content_sha256: str | None
+    byte_size: int | None
+    media_type: str | None
+    status: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleDraft:
+    """An article as read, before normalization: plain `text` or `html` (with `fallback_html` if that has no text)."""
+
+    raw_id: str
+    source_id: str
+    item_key: str
+    uri: str
+    fetched_at: datetime
+    url: str | None = None
+    title: str | None = None
+    text: str | None = None
+    html: str | None = None
+    published_at: datetime | None = None
+    authors: tuple[str, ...] = ()
+    language: str | None = None
+    outlet: str | None = None
+    fallback_html: str | None = None
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """An input (a file, or one item of it) refused at `stage`, with the reason a person can act on."""
+
+    raw_id: str
+    stage: str
+    reason: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleRow:
+    """One article as staged for loading; columns match `articles` in schemas/ (the store adds run bookkeeping)."""
+
+    article_id: str
+    raw_id: str
+    source_id: str
+    item_key: str
+    url: str | None
+    uri: str
+    title: str | None
+    title_missing: bool
+    alt_title: str | None
+    alt_title_language: str | None
+    subtitle: str | None
+    byline: str | None
+    authors: list[str]
+    outlet: str | None
+    published_at: datetime | None
+    published_at_reported: datetime | None
+    dateline_text: str | None
+    dateline_place: str | None
+    dateline_agency: str | None
+    dateline_month: int | None
+    dateline_day: int | None
+    dateline_year: int | None
+    language: str | None
+    language_confidence: float
+    languages: list[str]
+    mixed_language: bool
+    body_text: str
+    word_count: int
+    content_hash: str
+    fetched_at: datetime
+    extractor: str
+    flags: list[str] = field(default_factory=list)
+    nlp_skip_reason: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -11,7 +10,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import run_dag_test
 
 from pipelines.config import PROJECT_ROOT

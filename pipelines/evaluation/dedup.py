@@ -20,7 +20,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
-from pipelines.dedup import DedupConfig, DedupEntry, make_entry, normalize_for_hash, relation, shingle_hashes, tokens
+from pipelines.dedup import (
+    DedupConfig,
+    DedupEntry,
+    make_entry,
+    normalize_for_hash,
+    relation,
+    shingle_hashes,
+    tokens,
+)
 
 NEWS_HTML_TEXT_GLOBS = ("newspaper4k/tests/data/txt/*.txt",)
 NEWS_HTML_JSON_GLOBS = ("goose3/tests/data/*/*.json",)

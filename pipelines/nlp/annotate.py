@@ -10,11 +10,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pipelines.text.articles import ArticleRow
-from pipelines.nlp.entities import AliasRules, KnownEntities, link_article, load_alias_rules, resolve
+from pipelines.nlp.entities import (
+    AliasRules,
+    KnownEntities,
+    link_article,
+    load_alias_rules,
+    resolve,
+)
 from pipelines.nlp.model import load_pipeline, parse
 from pipelines.nlp.quotes import extract_batch
-from pipelines.records import ArticleText, Entity, EntityAlias, EntityMention, Quote
+from pipelines.records import (
+    ArticleRow,
+    ArticleText,
+    Entity,
+    EntityAlias,
+    EntityMention,
+    Quote,
+)
 
 
 @dataclass(slots=True)

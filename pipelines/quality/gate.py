@@ -28,7 +28,7 @@ from urllib.parse import unquote, urlparse
 import pandas as pd
 
 from pipelines.config import PROJECT_ROOT
-from pipelines.records import record_id
+from pipelines.tables import ARTICLE_CHILDREN, VALIDATED_TABLES, record_id
 from pipelines.urls import InvalidUrlError, canonical_url
 
 if TYPE_CHECKING:
@@ -51,8 +51,6 @@ SITE_IMAGE_LINK = re.compile(r"(?<=[\"'])(?:\.\./)*static/images/")
 VALIDATE_STAGE = "validate"
 
 # Row tables in validation order: parents first, so children are checked against what will load.
-ROW_TABLES = ("articles", "entities", "entity_mentions", "quotes")
-ARTICLE_CHILDREN = ("entity_mentions", "quotes")
 BATCH_SUITE = "batch_sources"
 QUARANTINE_COLUMNS = ("table_name", "record_id", "raw_id", "article_id", "stage", "reason", "detail")
 # COMPLETE lists every failing row; the pandas index (a RangeIndex here) says which row it is.
@@ -434,9 +432,9 @@ def validate_batch(
     history: BatchHistory | None = None,
 ) -> ValidationOutcome:
     """Validate a staged batch before it loads; the CLI and the DAG both call this, then hand the outcome to `store`."""
-    unknown = set(frames) - set(ROW_TABLES)
+    unknown = set(frames) - set(VALIDATED_TABLES)
     if unknown:
-        raise ValueError(f"no expectation suite for table(s) {sorted(unknown)}; suites exist for {list(ROW_TABLES)}")
+        raise ValueError(f"no expectation suite for table(s) {sorted(unknown)}; suites exist for {list(VALIDATED_TABLES)}")
     context_dir = Path(context_dir).resolve()
     run = _gx_run(run_id)
     articles = frames.get("articles", pd.DataFrame(columns=["article_id", "raw_id", "source_id"]))
@@ -446,7 +444,7 @@ def validate_batch(
     batch_failures: list[str] = []
     results = []
     rejected_articles: dict[str, str] = {}
-    for table in (name for name in ROW_TABLES if name in frames):
+    for table in (name for name in VALIDATED_TABLES if name in frames):
         outcome = _validate_table(context_dir, table, frames[table], loaded, rejected_articles, raw_ids, run)
         loaded[table] = outcome.valid
         rejected.extend(outcome.rejected)

@@ -25,6 +25,7 @@ from typing import Any
 
 from pipelines.config import Settings
 from pipelines.ids import sha256_hex, stable_id
+from pipelines.records import ArticleDraft, RawDocument, Rejection, Source, Status
 
 TEXT_SUFFIXES = {".txt": "text/plain"}
 HTML_SUFFIXES = {".html": "text/html", ".htm": "text/html"}
@@ -36,67 +37,9 @@ BINARY_SNIFF_BYTES = 8192
 CONTROL_CHAR_LIMIT = 0.05
 _ALLOWED_CONTROLS = {9, 10, 12, 13}
 
-STATUS_READ = "read"
-STATUS_SKIPPED = "skipped"
-STATUS_QUARANTINED = "quarantined"
-
 
 class InputError(ValueError):
     """A file or item that cannot become an article; the message is the human-readable reason."""
-
-
-@dataclass(frozen=True, slots=True)
-class Source:
-    source_id: str
-    kind: str
-    uri: str
-    name: str
-
-
-@dataclass(frozen=True, slots=True)
-class RawDocument:
-    """Provenance of one input file, whatever became of it."""
-
-    raw_id: str
-    source_id: str
-    uri: str
-    fetched_at: datetime
-    content_sha256: str | None
-    byte_size: int | None
-    media_type: str | None
-    status: str
-    reason: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleDraft:
-    """An article as read, before normalization: plain `text` or `html` (with `fallback_html` if that has no text)."""
-
-    raw_id: str
-    source_id: str
-    item_key: str
-    uri: str
-    fetched_at: datetime
-    url: str | None = None
-    title: str | None = None
-    text: str | None = None
-    html: str | None = None
-    published_at: datetime | None = None
-    authors: tuple[str, ...] = ()
-    language: str | None = None
-    outlet: str | None = None
-    fallback_html: str | None = None
-    flags: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """An input (a file, or one item of it) refused at `stage`, with the reason a person can act on."""
-
-    raw_id: str
-    stage: str
-    reason: str
-    detail: str | None = None
 
 
 @dataclass(slots=True)
@@ -132,22 +75,22 @@ def read_file(path: Path, folder: Path, source: Source, settings: Settings) -> R
     except InputError as exc:
         raw_id = stable_id("raw", source.source_id, uri, "unreadable", str(exc))
         raw = RawDocument(raw_id, source.source_id, uri, fetched_at, None, _size_or_none(path), media_type,
-                          STATUS_QUARANTINED, str(exc))
+                          Status.QUARANTINED, str(exc))
         return ReadResult(raw, rejections=[Rejection(raw_id, "read", str(exc))])
     digest = sha256_hex(data)
     raw_id = stable_id("raw", source.source_id, uri, digest)
-    base = RawDocument(raw_id, source.source_id, uri, fetched_at, digest, len(data), media_type, STATUS_READ)
+    base = RawDocument(raw_id, source.source_id, uri, fetched_at, digest, len(data), media_type, Status.READ)
     if media_type is None:
         reason = f"unsupported file type {path.suffix or '(no extension)'!r}; supported: {', '.join(sorted(MEDIA_TYPES))}"
-        return ReadResult(replace(base, status=STATUS_SKIPPED, reason=reason))
+        return ReadResult(replace(base, status=Status.SKIPPED, reason=reason))
     try:
         drafts, rejections = _parse(data, base, path.suffix.lower())
     except InputError as exc:
-        return ReadResult(replace(base, status=STATUS_QUARANTINED, reason=str(exc)),
+        return ReadResult(replace(base, status=Status.QUARANTINED, reason=str(exc)),
                           rejections=[Rejection(raw_id, "parse", str(exc))])
     if not drafts and not rejections:
         reason = "no articles in file"
-        return ReadResult(replace(base, status=STATUS_QUARANTINED, reason=reason), rejections=[Rejection(raw_id, "parse", reason)])
+        return ReadResult(replace(base, status=Status.QUARANTINED, reason=reason), rejections=[Rejection(raw_id, "parse", reason)])
     return ReadResult(base, drafts, rejections)
 
 

@@ -13,17 +13,22 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pipelines.text.articles import ArticleRow, build_articles
-from pipelines.sources.feed_config import FeedConfig
 from pipelines.http.fetch import Fetcher, FetchResult, Outcome, entry_key, parse_feed
 from pipelines.ids import stable_id
+from pipelines.records import (
+    ArticleDraft,
+    ArticleRow,
+    RawDocument,
+    Rejection,
+    Source,
+    Status,
+)
+from pipelines.sources.feed_config import FeedConfig
+from pipelines.text.articles import build_articles
 from pipelines.text.normalize import BoilerplateRules, LanguageDetector
-from pipelines.sources.folder import ArticleDraft, RawDocument, Rejection, Source
 from pipelines.urls import canonical_url_or_none
 
 MAX_BACKOFF = timedelta(hours=24)
-STATUS_LOADED = "loaded"
-STATUS_QUARANTINED = "quarantined"
 
 # (source_id, item keys, canonical urls) -> the keys and urls among them that were seen before
 SeenLookup = Callable[[str, Sequence[str], Sequence[str]], set[str]]
@@ -99,11 +104,11 @@ def poll_feed(
         return _finish(poll, feed, state, result, now, outcome="unchanged")
 
     raw = RawDocument(stable_id("raw", feed.source_id, feed.url, body_hash), feed.source_id, feed.url, now,
-                      body_hash, len(result.body or b""), result.headers.get("content-type"), STATUS_LOADED)
+                      body_hash, len(result.body or b""), result.headers.get("content-type"), Status.LOADED)
     parsed = parse_feed(result)
     if parsed.problem:
         reason = f"{parsed.problem.value}: {parsed.note}" if parsed.note else parsed.problem.value
-        poll.tables["raw_documents"].append(replace(raw, status=STATUS_QUARANTINED, reason=reason))
+        poll.tables["raw_documents"].append(replace(raw, status=Status.QUARANTINED, reason=reason))
         poll.tables["quarantine"].append(Rejection(raw.raw_id, "parse", reason, feed.url))
         return _finish(poll, feed, state, result, now, error=reason)
 
@@ -166,7 +171,7 @@ def _decode(body: bytes) -> str:
 def _page_raw(feed: FeedConfig, page: FetchResult, now: datetime) -> RawDocument:
     digest = page.content_sha256
     return RawDocument(stable_id("raw", feed.source_id, page.final_url, digest), feed.source_id, page.final_url, now,
-                       digest, len(page.body or b""), page.headers.get("content-type"), STATUS_LOADED)
+                       digest, len(page.body or b""), page.headers.get("content-type"), Status.LOADED)
 
 
 def _items(feed: FeedConfig, fresh: list[tuple[Any, str, str | None]], articles: list[ArticleRow],
@@ -175,7 +180,7 @@ def _items(feed: FeedConfig, fresh: list[tuple[Any, str, str | None]], articles:
     refused = {rejection.detail: rejection.reason for rejection in rejections}
     rows = []
     for entry, key, url in fresh:
-        outcome = STATUS_LOADED if key in loaded else STATUS_QUARANTINED
+        outcome = Status.LOADED if key in loaded else Status.QUARANTINED
         rows.append({"source_id": feed.source_id, "item_key": key, "guid": entry.guid, "url": url,
                      "article_id": loaded.get(key), "outcome": outcome,
                      "reason": None if key in loaded else refused.get(key, "no article produced"),

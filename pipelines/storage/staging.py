@@ -17,14 +17,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.records import record_id
+from pipelines.records import Status
+from pipelines.tables import STAGED_TABLES, VALIDATED_TABLES, record_id
 
 MANIFEST = "manifest.json"
 VALIDATION = "validation.json"
-STAGED_TABLES = (
-    "sources", "raw_documents", "articles", "quarantine", "fetch_events", "feed_state", "feed_items",
-    "entities", "entity_aliases", "entity_mentions", "quotes",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,7 +150,7 @@ def apply_validation(rows: dict[str, list[dict[str, Any]]], validation: Validati
     children = {
         table: [row for row in rows[table] if (table, record_id(table, row)) not in refused
                 and row.get("article_id") not in reasons]
-        for table in ("entities", "entity_mentions", "quotes")
+        for table in VALIDATED_TABLES if table != "articles"
     }
     kept = [row for row in rows["articles"] if row["article_id"] not in reasons]
     quarantine = [
@@ -163,12 +160,12 @@ def apply_validation(rows: dict[str, list[dict[str, Any]]], validation: Validati
     with_articles = {row["raw_id"] for row in kept}
     refused_raw = {row["raw_id"]: row["reason"] for row in validation.rejected if row.get("raw_id")}
     raw_documents = [
-        {**raw, "status": "quarantined", "reason": refused_raw[raw["raw_id"]]}
+        {**raw, "status": Status.QUARANTINED, "reason": refused_raw[raw["raw_id"]]}
         if raw["raw_id"] in refused_raw and raw["raw_id"] not in with_articles else raw
         for raw in rows["raw_documents"]
     ]
     feed_items = [
-        {**item, "outcome": "quarantined", "reason": reasons[item["article_id"]]["reason"]}
+        {**item, "outcome": Status.QUARANTINED, "reason": reasons[item["article_id"]]["reason"]}
         if item.get("article_id") in reasons else item
         for item in rows["feed_items"]
     ]

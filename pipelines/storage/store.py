@@ -18,7 +18,6 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from pipelines.ids import sha256_hex, stable_id
 from pipelines.dedup import (
     Candidate,
     DedupConfig,
@@ -31,18 +30,13 @@ from pipelines.dedup import (
     make_entry,
     resolve_story,
 )
+from pipelines.ids import sha256_hex, stable_id
 from pipelines.nlp.entities import KnownEntities
-from pipelines.records import Entity, EntityAlias
+from pipelines.records import Entity, EntityAlias, Status
 from pipelines.storage.staging import Manifest, Validation
+from pipelines.tables import ARTICLE_CHILDREN, DATA_TABLES, check_table
 
 MIGRATION_FILE = re.compile(r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+)\.sql$")
-# Tables analysts query; `stats` reports these and only these names are ever interpolated into SQL.
-DATA_TABLES = (
-    "sources", "raw_documents", "articles", "article_versions", "article_duplicates", "article_stories",
-    "article_signatures", "dedup_bands", "quarantine", "ingest_runs",
-    "feed_state", "fetch_events", "feed_items", "run_source_counts",
-    "entities", "entity_aliases", "entity_mentions", "quotes",
-)
 # Column types Arrow must not guess: 64-bit hashes above 2**63 overflow its default int64.
 ARROW_TYPES = {"UBIGINT": pa.uint64(), "UBIGINT[]": pa.list_(pa.uint64())}
 # Counts a stage reports itself (in its manifest) and ingest_runs keeps, summed over a run's stages.
@@ -200,7 +194,7 @@ class Store:
                 articles_new=new,
                 articles_updated=updated,
                 articles_same=same,
-                skipped=sum(row["status"] == "skipped" for row in fresh_raw),
+                skipped=sum(row["status"] == Status.SKIPPED for row in fresh_raw),
                 quarantined=quarantined,
                 stage_counts=dict(stage_counts or {}),
             )
@@ -394,14 +388,14 @@ class Store:
             for story in stories.values() for link in story.links
         ])
         demoted = sorted(members)
-        for table in ("articles", "entity_mentions", "quotes"):
+        for table in ("articles", *ARTICLE_CHILDREN):
             self.con.execute(f"DELETE FROM {table} WHERE article_id IN (SELECT unnest(?::VARCHAR[]))", [demoted])
         return {article_id for article_id in canonical if article_id in rows}
 
     def _replace_annotations(self, rows: dict[str, list[dict[str, Any]]], written: set[str], now: datetime) -> None:
         """Entities, mentions and quotes of the articles this load wrote replace what their earlier versions had."""
         ids = sorted(written)
-        for table in ("entity_mentions", "quotes"):
+        for table in ARTICLE_CHILDREN:
             self.con.execute(f"DELETE FROM {table} WHERE article_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
         mentions = [row for row in rows["entity_mentions"] if row["article_id"] in written]
         quotes = [row for row in rows["quotes"] if row["article_id"] in written]
@@ -416,7 +410,7 @@ class Store:
     def _existing(self, table: str, key: str, ids: list[str]) -> set[str]:
         if not ids:
             return set()
-        _check_table(table)
+        check_table(table)
         found = self.con.execute(
             f"SELECT {key} FROM {table} WHERE {key} IN (SELECT unnest(?::VARCHAR[]))", [sorted(set(ids))]
         ).fetchall()
@@ -426,7 +420,7 @@ class Store:
         """Insert dict rows by column name through Arrow; the table's DDL decides types, never the frame."""
         if not rows:
             return
-        _check_table(table)
+        check_table(table)
         columns = self._columns(table)
         staged_rows = pa.table({
             column: pa.array([row.get(column) for row in rows], type=ARROW_TYPES.get(data_type))
@@ -499,11 +493,6 @@ def _seen_at(row: dict[str, Any]) -> datetime:
 def _entry(row: tuple[Any, ...]) -> DedupEntry:
     article_id, fingerprint, signature, seen_at = row[:4]
     return DedupEntry(article_id, fingerprint, tuple(signature or ()), as_utc(seen_at))
-
-
-def _check_table(table: str) -> None:
-    if table not in DATA_TABLES:
-        raise ValueError(f"unknown table {table!r}")
 
 
 def _unique(rows: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:

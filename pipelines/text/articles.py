@@ -8,11 +8,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from pipelines.text.extract import EXTRACTOR_PLAIN, Extracted, extract_fragment, extract_html, plain_text
 from pipelines.ids import sha256_hex, stable_id
+from pipelines.records import ArticleDraft, ArticleRow, Rejection
+from pipelines.text.extract import (
+    EXTRACTOR_PLAIN,
+    Extracted,
+    extract_fragment,
+    extract_html,
+    plain_text,
+)
 from pipelines.text.normalize import (
     BoilerplateRules,
     LanguageDetector,
@@ -21,7 +28,6 @@ from pipelines.text.normalize import (
     repeated_edge_lines,
     split_paragraphs,
 )
-from pipelines.sources.folder import ArticleDraft, Rejection
 from pipelines.urls import canonical_url_or_none
 
 EARLIEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)
@@ -29,45 +35,6 @@ CLOCK_SKEW = timedelta(days=1)
 DATE_DISAGREEMENT = timedelta(days=2)
 # articles.extractor when the page gave no text and the feed item's content was used instead
 EXTRACTOR_FEED_CONTENT = "feed-content"
-
-
-@dataclass(frozen=True, slots=True)
-class ArticleRow:
-    """One article as staged for loading; columns match `articles` in schemas/ (the store adds run bookkeeping)."""
-
-    article_id: str
-    raw_id: str
-    source_id: str
-    item_key: str
-    url: str | None
-    uri: str
-    title: str | None
-    title_missing: bool
-    alt_title: str | None
-    alt_title_language: str | None
-    subtitle: str | None
-    byline: str | None
-    authors: list[str]
-    outlet: str | None
-    published_at: datetime | None
-    published_at_reported: datetime | None
-    dateline_text: str | None
-    dateline_place: str | None
-    dateline_agency: str | None
-    dateline_month: int | None
-    dateline_day: int | None
-    dateline_year: int | None
-    language: str | None
-    language_confidence: float
-    languages: list[str]
-    mixed_language: bool
-    body_text: str
-    word_count: int
-    content_hash: str
-    fetched_at: datetime
-    extractor: str
-    flags: list[str] = field(default_factory=list)
-    nlp_skip_reason: str | None = None
 
 
 def article_id_for(draft: ArticleDraft, url: str | None) -> str:

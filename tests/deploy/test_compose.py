@@ -18,7 +18,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import PROJECT_ROOT, require
 
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"

@@ -30,7 +30,6 @@ from pathlib import Path
 
 import duckdb
 import pytest
-
 from conftest import PROJECT_ROOT, require
 
 pytestmark = pytest.mark.slow

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.evaluation.entities import evaluate_entities, format_table, read_gold
 from pipelines.nlp.entities import (
     DEFAULT_ALIAS_FILE,
     AliasFileError,
@@ -23,8 +24,12 @@ from pipelines.nlp.entities import (
     resolve,
     resolve_name,
 )
-from pipelines.evaluation.entities import evaluate_entities, format_table, read_gold
-from pipelines.nlp.model import SKIP_UNKNOWN_LANGUAGE, load_pipeline, parse, structural_spans
+from pipelines.nlp.model import (
+    SKIP_UNKNOWN_LANGUAGE,
+    load_pipeline,
+    parse,
+    structural_spans,
+)
 from pipelines.records import ArticleText
 
 # Measured on the GUM news dev set with en_core_web_sm 3.8.0 (P 0.621 R 0.545 F1 0.580 overall),

@@ -52,13 +52,13 @@ def _tree_digest(*folders: Path) -> dict[str, str]:
 
 def test_every_staged_table_and_the_batch_have_a_suite_file() -> None:
     names = {path.stem for path in SUITES_DIR.glob("*.json")}
-    assert names == {*quality.ROW_TABLES, quality.BATCH_SUITE}
+    assert names == {*quality.VALIDATED_TABLES, quality.BATCH_SUITE}
 
 
 def test_derived_columns_are_exactly_those_the_suite_files_declare() -> None:
     batch = make_batch(4)
     loaded = {"articles": batch["articles"], "entities": batch["entities"]}
-    for table in quality.ROW_TABLES:
+    for table in quality.VALIDATED_TABLES:
         declared = set(json.loads((SUITES_DIR / f"{table}.json").read_text())["meta"]["derived_columns"])
         derive = quality.DERIVED_COLUMNS.get(table)
         added = set(derive(batch[table], loaded).columns) - set(batch[table].columns) if derive else set()
@@ -97,7 +97,7 @@ def test_a_clean_batch_loads_whole_and_links_its_docs(clean_run: quality.Validat
     assert list(clean_run.valid["articles"].columns) == list(make_batch(1)["articles"].columns)
     assert clean_run.articles_per_source == {"wire": 50, "daily": 50}
     assert clean_run.docs_path.is_file()
-    assert set(clean_run.pages) == {*quality.ROW_TABLES, quality.BATCH_SUITE}
+    assert set(clean_run.pages) == {*quality.VALIDATED_TABLES, quality.BATCH_SUITE}
     assert all(page.is_file() and "clean-run" in page.parts for page in clean_run.pages.values())
 
 

@@ -149,7 +149,12 @@ def test_rerun_adds_nothing_and_edit_becomes_a_new_version(mixed_folder: Path, t
 
 
 def test_shards_split_the_folder_without_overlap(mixed_folder: Path, tmp_path: Path) -> None:
-    from pipelines.pipeline import load_stages, new_run_id, stage_folder, validate_stages
+    from pipelines.pipeline import (
+        load_stages,
+        new_run_id,
+        stage_folder,
+        validate_stages,
+    )
 
     settings = Settings.from_env(seeds_dir=mixed_folder, db_path=tmp_path / "s.duckdb", staging_dir=tmp_path / "st")
     run_id = new_run_id("test")

@@ -12,9 +12,9 @@ from conftest import run_dag_test
 from newsfake import NewsFake
 
 from pipelines.config import Settings
-from pipelines.sources.feed_config import FeedConfigError, load_feeds
 from pipelines.http.fetch import Fetcher, FetchPolicy
 from pipelines.pipeline import due_feeds, ingest_feeds
+from pipelines.sources.feed_config import FeedConfigError, load_feeds
 
 REAL_FEED = "/feeds/feedjira/spec/sample_feeds/TechCrunch.xml"
 
