@@ -20,7 +20,7 @@ from typing import Any
 import pandas  # noqa: F401  (pyarrow imports it on first use: keep that one-off cost out of the stage timings)
 
 from pipelines.config import PROJECT_ROOT, Settings
-from pipelines.nlp.annotate import alias_rules, annotate
+from pipelines.nlp.annotate import annotate
 from pipelines.nlp.entities import KnownEntities
 from pipelines.nlp.model import load_pipeline
 from pipelines.pipeline import new_run_id, validate_stages
@@ -80,7 +80,7 @@ def main() -> None:
         (articles, rejections), t, m = measure(lambda: build_articles(drafts, rules, detector))
         rows.append(("extract + normalize", len(drafts), t, m))
         load_pipeline()  # the model loads once per process; keep that out of the per-article figure
-        annotations, t, m = measure(lambda: annotate(articles, KnownEntities(), alias_rules(settings.schemas_dir)))
+        annotations, t, m = measure(lambda: annotate(articles, KnownEntities(), settings))
         rows.append(("entities + quotes (spaCy)", len(articles), t, m))
         tables = {"sources": [source], "raw_documents": [r.raw for r in results], "articles": annotations.articles,
                   "quarantine": rejections, **annotations.tables()}

@@ -19,7 +19,7 @@ from pathlib import Path
 from pipelines.config import Settings
 from pipelines.http.fetch import Fetcher
 from pipelines.ids import sha256_hex
-from pipelines.nlp.annotate import Annotations, alias_rules, annotate
+from pipelines.nlp.annotate import annotate
 from pipelines.nlp.entities import KnownEntities
 from pipelines.records import (
     ArticleRow,
@@ -90,7 +90,7 @@ def stage_folder(settings: Settings, run_id: str, trigger: str, shard: int = 0, 
     rejections = [rejection for result in results for rejection in result.rejections] + build_rejections
     raw_documents = _final_statuses([result.raw for result in results], articles, rejections)
     with read_view(settings) as view:
-        annotations = annotate_batch(settings, articles, view)
+        annotations = annotate(articles, view.known_entities() if view else KnownEntities(), settings)
     path = write_stage(
         stage_path(settings.staging_dir, run_id if shards == 1 else f"{run_id}__shard{shard}"),
         Manifest(run_id=run_id, trigger=trigger, started_at=started_at, source_uri=source.uri),
@@ -98,12 +98,6 @@ def stage_folder(settings: Settings, run_id: str, trigger: str, shard: int = 0, 
          "quarantine": rejections, **annotations.tables()},
     )
     return StagedBatch(path, run_id, len(raw_documents), len(articles), len(rejections))
-
-
-def annotate_batch(settings: Settings, articles: Sequence[ArticleRow], view: Store | None) -> Annotations:
-    """Entities and quotes for staged articles, resolved against the entities earlier loads published."""
-    known = view.known_entities() if view else KnownEntities()
-    return annotate(articles, known, alias_rules(settings.schemas_dir))
 
 
 def shard_of(key: str, shards: int) -> int:
@@ -260,7 +254,7 @@ def stage_feed(settings: Settings, feed: FeedConfig, run_id: str, trigger: str, 
 
         poll = poll_feed(feed, _states(view).get(feed.source_id), client, seen, run_id,
                          load_boilerplate_rules(settings.boilerplate_file), language_detector(), started_at)
-        annotations = annotate_batch(settings, poll.tables["articles"], view)
+        annotations = annotate(poll.tables["articles"], view.known_entities() if view else KnownEntities(), settings)
     poll.tables.update(articles=annotations.articles, **annotations.tables())
     manifest = Manifest(run_id=run_id, trigger=trigger, started_at=started_at, source_uri=feed.url, counts=poll.counts)
     path = write_stage(stage_path(settings.staging_dir, f"{run_id}__feed_{feed.source_id}"), manifest, poll.tables)

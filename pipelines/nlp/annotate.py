@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
+from pipelines.config import Settings
 from pipelines.nlp.entities import (
-    AliasRules,
     KnownEntities,
     link_article,
     load_alias_rules,
@@ -42,17 +41,13 @@ class Annotations:
                 "entity_mentions": list(self.mentions), "quotes": list(self.quotes)}
 
 
-def alias_rules(schemas_dir: Path) -> AliasRules:
-    return load_alias_rules(schemas_dir / "entity_aliases.yaml")
-
-
-def annotate(articles: Sequence[ArticleRow], known: KnownEntities, rules: AliasRules) -> Annotations:
+def annotate(articles: Sequence[ArticleRow], known: KnownEntities, settings: Settings) -> Annotations:
     """Entities (resolved against `known` and the alias file) and quotes of a batch, from one parse each."""
     if not articles:
         return Annotations([])
     texts = [ArticleText(row.article_id, row.body_text, row.language, row.title) for row in articles]
-    parsed = list(parse(load_pipeline(), texts))
-    batch = resolve([link_article(item) for item in parsed], known, rules)
+    parsed = list(parse(load_pipeline(settings.spacy_model), texts))
+    batch = resolve([link_article(item) for item in parsed], known, load_alias_rules(settings.alias_file))
     skipped = dict(batch.skipped)
     return Annotations(
         articles=[replace(row, nlp_skip_reason=skipped.get(row.article_id)) for row in articles],
