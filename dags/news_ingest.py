@@ -12,8 +12,6 @@ Settings come from the environment (NEWSFLOW_SEEDS_DIR, NEWSFLOW_DB, NEWSFLOW_ST
 
 from __future__ import annotations
 
-import os
-
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 from newsflow_common import load, validate
@@ -30,7 +28,9 @@ from newsflow_common import load, validate
 def news_ingest() -> None:
     @task
     def shards() -> list[dict[str, int]]:
-        total = max(1, int(os.environ.get("NEWSFLOW_STAGE_SHARDS") or 2))
+        from pipelines.config import Settings
+
+        total = Settings.from_env().stage_shards
         return [{"shard": shard, "shards": total} for shard in range(total)]
 
     @task
