@@ -164,3 +164,73 @@ class Quote:
     kind: str  # "direct" or "partial"
     confidence: float
     method: str
+
+
+# --- feeds: polling state and accounting (tables feed_state, fetch_events, feed_items) ---------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedState:
+    """A feed's polling state as stored in `feed_state`: the incremental cursor a poll reads and writes."""
+
+    source_id: str
+    url: str
+    name: str
+    etag: str | None = None
+    last_modified: str | None = None
+    last_body_hash: str | None = None
+    last_polled_at: datetime | None = None
+    next_poll_at: datetime | None = None
+    consecutive_failures: int = 0
+    last_status: int | None = None
+    last_outcome: str | None = None
+    last_error: str | None = None
+    last_success_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchEvent:
+    """One HTTP request of a poll (`kind` 'feed' or 'page'), whatever its outcome."""
+
+    event_id: str
+    run_id: str
+    source_id: str
+    url: str
+    kind: str
+    at: datetime
+    http_status: int | None
+    outcome: str
+    bytes: int
+    elapsed_ms: int
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """A feed item the first time it was taken: the article it became, or why it became none."""
+
+    source_id: str
+    item_key: str
+    guid: str | None
+    url: str | None
+    article_id: str | None
+    outcome: Status
+    reason: str | None
+    first_seen_at: datetime
+    run_id: str
+
+
+# --- what a reader hands on ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SourceBatch:
+    """What reading one source produced, before normalization: every input, its drafts, and its refusals.
+
+    Folder files and feed items alike end here, so one path (build articles, annotate, stage) serves both.
+    """
+
+    source: Source
+    raw_documents: list[RawDocument]
+    drafts: list[ArticleDraft]
+    rejections: list[Rejection]

@@ -55,6 +55,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from pipelines.config import Settings
+from pipelines.http.fetcher import FetchPolicy
+
 HOST = "127.0.0.1"
 FEEDS_DIR = "corpora/feeds-real"
 PAGES_DIR = "corpora/news-html"
@@ -69,6 +72,12 @@ HUGE_BYTES = 20 * 1024 * 1024
 GZIP_BOMB_BYTES = 200 * 1024 * 1024
 BIG_FEED_ITEMS = 5000
 DUPLICATED_GUIDS = 3  # /dup-guids.xml: each of these GUIDs appears twice
+# Nested entities (an entity-expansion bomb), for `put` and for parsers read without a server.
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY lol "lol">\n'
+    + b"".join(b'<!ENTITY lol%d "%s">\n' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10))
+    + b']>\n<rss version="2.0"><channel><title>x</title><item><title>&lol9;</title></item></channel></rss>'
+)
 DRIP_INTERVAL = 0.05
 DRIP_MAX_BYTES = 400  # bounds a drip at ~20 s even when nobody hangs up
 CHUNK = 64 * 1024
@@ -225,14 +234,14 @@ class Handler(BaseHTTPRequestHandler):
     disable_nagle_algorithm = True  # headers and body go out in two writes; Nagle + delayed ACK adds 40 ms to each
     server: _Server
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - keep test output quiet
+    def log_message(self, format: str, *args: object) -> None:
         return
 
     @property
     def fake(self) -> NewsFake:
         return self.server.fake
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         parts = urlsplit(self.path)
         self.fake.record(parts.path, {key.lower(): value for key, value in self.headers.items()})
         query = parse_qs(parts.query)
@@ -451,6 +460,11 @@ class RunningServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+
+def loopback_policy(**overrides: object) -> FetchPolicy:
+    """A policy that may reach this server, allow-listed through the real setting, without the politeness delay."""
+    return FetchPolicy.from_settings(Settings(allow_hosts=HOST), **{"per_host_delay": 0.0, **overrides})
 
 
 def http_date(seconds_from_now: float) -> str:

@@ -5,38 +5,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
 import pytest
+from sample_inputs import ARTICLE, EMPTY_FEED, FEED, PAGE
 
 from pipelines.config import Settings
 from pipelines.pipeline import ingest_folder
-
-FEED = """<?xml version="1.0" encoding="utf-8"?>
-<rss version="2.0"><channel><title>Example Wire</title><language>en-us</language>
-<item><title>Port strike ends after two weeks</title><link>https://news.example.com/a/1?utm_source=rss#top</link>
-<guid>wire-1</guid><pubDate>Tue, 03 Mar 2020 10:00:00 GMT</pubDate>
-<description>&lt;p&gt;Dock workers returned to work on Tuesday after union leaders accepted a pay offer.&lt;/p&gt;
-&lt;p&gt;The strike had halted most container traffic at the port for two weeks.&lt;/p&gt;</description></item>
-<item><title>Empty item</title><link>https://news.example.com/a/2</link><guid>wire-2</guid></item>
-</channel></rss>"""
-
-EMPTY_FEED = '<?xml version="1.0"?><rss version="2.0"><channel><title>Nothing</title></channel></rss>'
-
-PAGE = """<html><head><title>Library opens | Town Herald</title>
-<meta property="og:title" content="Library opens its doors"><meta name="author" content="Jane Roe">
-<meta property="article:published_time" content="2021-06-01T08:00:00Z"></head>
-<body><nav>Home | News | Sport</nav><article><h1>Library opens its doors</h1>
-<p>The new town library opened on Monday with a reading by local schoolchildren and a concert in the park.</p>
-<p>Officials said the building cost less than planned and was finished two months early, a rare outcome.</p>
-<p>The library will be open seven days a week and offers free internet access to all residents.</p>
-</article><footer>Copyright Town Herald</footer></body></html>"""
-
-ARTICLE = {"url": "https://example.org/story?id=7&utm_campaign=x", "title": "Bridge reopens",
-           "published_at": "2022-02-02T09:30:00+01:00", "authors": ["A. Writer"], "language": "en",
-           "body": "The old bridge reopened to traffic on Wednesday after a year of repairs.\n\n"
-                   "Drivers welcomed the shorter commute, and shop owners on both banks said trade had already picked up."}
 
 
 @pytest.fixture()
@@ -167,3 +145,24 @@ def test_shards_split_the_folder_without_overlap(mixed_folder: Path, tmp_path: P
     con = duckdb.connect(str(settings.db_path), read_only=True)
     assert con.execute("SELECT count(DISTINCT uri), count(*) FROM raw_documents").fetchone() == (len(files), len(files))
     assert con.execute("SELECT count(*) FROM ingest_runs").fetchone() == (1,)
+
+
+READ_SAVED_FEED = """
+import sys
+from pathlib import Path
+from pipelines.config import Settings
+from pipelines.sources.folder import folder_source, read_file
+folder = Path(sys.argv[1])
+result = read_file(folder / "wire.rss", folder, folder_source(folder), Settings())
+assert [draft.title for draft in result.drafts] == ["Port strike ends after two weeks"], result
+print(sorted(name for name in ("httpx", "httpcore") if name in sys.modules))
+"""
+
+
+def test_reading_a_saved_feed_does_not_load_the_http_stack(tmp_path: Path) -> None:
+    """The folder reader parses a saved .rss with pipelines.feedparse alone: a fresh interpreter never imports httpx."""
+    (tmp_path / "wire.rss").write_text(FEED)
+    out = subprocess.run([sys.executable, "-c", READ_SAVED_FEED, str(tmp_path)], capture_output=True, text=True,
+                         check=False, timeout=120, cwd=Path(__file__).resolve().parents[2])
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"

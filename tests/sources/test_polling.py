@@ -9,12 +9,14 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import run_dag_test
-from newsfake import NewsFake
+from newsfake import CONDITIONAL_ETAG, DUPLICATED_GUIDS, NewsFake, loopback_policy
 
 from pipelines.config import Settings
-from pipelines.http.fetch import Fetcher, FetchPolicy
+from pipelines.http.fetcher import Fetcher, FetchPolicy
 from pipelines.pipeline import due_feeds, ingest_feeds
-from pipelines.sources.feed_config import FeedConfigError, load_feeds
+from pipelines.records import FeedState, Rejection, Status
+from pipelines.sources.feed_config import FeedConfig, FeedConfigError, load_feeds
+from pipelines.sources.polling import NO_ARTICLE, FeedHistory, feed_items, poll_feed
 
 REAL_FEED = "/feeds/feedjira/spec/sample_feeds/TechCrunch.xml"
 
@@ -42,8 +44,9 @@ def feed_settings(tmp_path: Path, news_server: NewsFake, monkeypatch: pytest.Mon
     )
 
 
-def fetcher() -> Fetcher:
-    return Fetcher(FetchPolicy.from_env(per_host_delay=0.0, total_timeout=10.0))
+def fetcher(settings: Settings) -> Fetcher:
+    """The run's policy from its Settings (NEWSFLOW_ALLOW_HOSTS read there), without the politeness delay."""
+    return Fetcher(FetchPolicy.from_settings(settings, per_host_delay=0.0, total_timeout=10.0))
 
 
 def test_feeds_yaml_errors_name_line_and_field(tmp_path: Path) -> None:
@@ -75,7 +78,7 @@ def _write(path: Path, text: str) -> Path:
 
 def test_polling_accounts_for_every_item_and_backs_off_broken_feeds(feed_settings: Settings, news_server: NewsFake) -> None:
     news_server.reset()
-    with fetcher() as client:
+    with fetcher(feed_settings) as client:
         first = ingest_feeds(feed_settings, force=True, fetcher=client)
     assert first is not None and first.articles_new > 0
     seen = first.stage_counts
@@ -111,7 +114,7 @@ def test_polling_accounts_for_every_item_and_backs_off_broken_feeds(feed_setting
     assert news_server.total_requests() == 0
 
     # Forced: unchanged feeds cost one (conditional) request each and no page is fetched again.
-    with fetcher() as client:
+    with fetcher(feed_settings) as client:
         second = ingest_feeds(feed_settings, force=True, fetcher=client)
     assert second.articles_new == 0 and second.stage_counts["pages_fetched"] == 0
     conditional = news_server.request_headers["/conditional/feed.xml"][-1]
@@ -133,7 +136,7 @@ def test_max_items_defers_the_rest_to_the_next_poll(tmp_path: Path, news_server:
     settings = Settings.from_env(db_path=tmp_path / "n.duckdb", read_db_path=tmp_path / "r.duckdb",
                                  staging_dir=tmp_path / "st", feeds_file=feeds)
     totals = []
-    with fetcher() as client:
+    with fetcher(settings) as client:
         for _ in range(2):
             counts = ingest_feeds(settings, force=True, fetcher=client).stage_counts
             totals.append((counts["items_seen"], counts["items_already_seen"], counts["pages_fetched"], counts["items_deferred"]))
@@ -142,6 +145,57 @@ def test_max_items_defers_the_rest_to_the_next_poll(tmp_path: Path, news_server:
     assert con.execute("SELECT count(*), count(DISTINCT item_key) FROM feed_items").fetchone() == (20, 20)
     assert con.execute("SELECT etag, last_body_hash FROM feed_state").fetchone() == (None, None)  # read in full next time
     con.close()
+
+
+NOW = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
+
+
+def nothing_seen(source_id: str, keys: object, urls: object) -> set[str]:
+    return set()
+
+
+def test_poll_returns_drafts_and_feed_rows_without_normalizing(news_server: NewsFake) -> None:
+    """The poller alone, no database: raw documents, drafts and rows come out; items are accounted after the build."""
+    news_server.reset()
+    feed = FeedConfig(news_server.url("/dup-guids.xml"), "Duplicates", 5, language="en")
+    with Fetcher(loopback_policy(total_timeout=10.0)) as client:
+        poll = poll_feed(feed, FeedHistory(None, nothing_seen), client, "run-1", NOW)
+    unique = DUPLICATED_GUIDS + 1
+    assert (poll.counts["items_seen"], poll.counts["items_duplicate_in_feed"], poll.counts["pages_fetched"]) == (
+        2 * DUPLICATED_GUIDS + 1, DUPLICATED_GUIDS, unique)
+    assert [item.guid for item in poll.fresh] == [f"item-{n}" for n in range(unique)]
+    assert [draft.item_key for draft in poll.batch.drafts] == [item.key for item in poll.fresh]
+    assert all(draft.html and draft.fallback_html and draft.language == "en" for draft in poll.batch.drafts)
+    assert [raw.status for raw in poll.batch.raw_documents] == [Status.LOADED] * (unique + 1)  # pages, then the feed
+    assert poll.batch.raw_documents[-1].uri == feed.url and poll.batch.source.source_id == feed.source_id
+    assert [(event.kind, event.outcome, event.run_id) for event in poll.events] == [
+        ("feed", "ok", "run-1"), *[("page", "ok", "run-1")] * unique]
+    assert (poll.state.last_outcome, poll.state.consecutive_failures, poll.state.last_polled_at) == ("ok", 0, NOW)
+
+    first, *rest = poll.fresh
+    refused = Rejection(poll.batch.drafts[1].raw_id, "extract", "no article text could be extracted", rest[0].key)
+    items = feed_items(poll, [], [refused])
+    assert [(item.item_key, item.outcome, item.reason) for item in items[:2]] == [
+        (first.key, Status.QUARANTINED, NO_ARTICLE), (rest[0].key, Status.QUARANTINED, refused.reason)]
+    assert {(item.first_seen_at, item.run_id, item.source_id) for item in items} == {(NOW, "run-1", feed.source_id)}
+
+
+def test_the_feed_state_is_the_cursor_of_the_next_poll(news_server: NewsFake) -> None:
+    """Validators and seen items come in as arguments: what earlier polls took is not taken again."""
+    news_server.reset()
+    feed = FeedConfig(news_server.url("/conditional/feed.xml"), "Conditional", 5, max_items=2)
+    with Fetcher(loopback_policy(total_timeout=10.0)) as client:
+        first = poll_feed(feed, FeedHistory(None, nothing_seen), client, "run-1", NOW)
+        seen = {item.key for item in first.fresh}
+        rest = poll_feed(feed, FeedHistory(first.state, lambda source_id, keys, urls: seen & set(keys)),
+                         client, "run-2", NOW)
+        remembered = FeedState(feed.source_id, feed.url, feed.name, etag=CONDITIONAL_ETAG)
+        unchanged = poll_feed(feed, FeedHistory(remembered, nothing_seen), client, "run-3", NOW)
+    assert first.state.etag is None and first.counts["items_deferred"] > 0  # items deferred: read in full next time
+    assert len(rest.fresh) == 2 and not seen & {item.key for item in rest.fresh}
+    assert rest.counts["items_already_seen"] == 2
+    assert unchanged.state.last_outcome == "not_modified" and unchanged.batch.drafts == []
+    assert [event.outcome for event in unchanged.events] == ["not_modified"]
 
 
 @pytest.mark.slow

@@ -1,4 +1,6 @@
-"""pipelines.http.fetch against a real HTTP server on 127.0.0.1 (tests/newsfake.py): limits, guards, manners, parsing.
+"""pipelines.http.fetcher against a real HTTP server on 127.0.0.1 (tests/newsfake.py): policy, limits, manners, robots.
+
+Feeds fetched here are parsed by pipelines.feedparse, so odd bodies are tested over the real transport too.
 
 Assertions are on work done (requests the server saw, bytes read, outcomes), never on seconds.
 """
@@ -15,30 +17,23 @@ from pathlib import Path
 import pytest
 from newsfake import (
     BIG_FEED_ITEMS,
+    BILLION_LAUGHS,
     CONDITIONAL_ETAG,
     CONDITIONAL_FEED,
     DUPLICATED_GUIDS,
     HUGE_BYTES,
     NewsFake,
     http_date,
+    loopback_policy,
 )
 
-from pipelines.http.fetch import (
-    ALLOW_HOSTS_ENV,
-    MAX_DECOMPRESS_STEP,
-    READ_CHUNK_BYTES,
-    AllowList,
-    Fetcher,
-    FetchPolicy,
-    Outcome,
-    ParseProblem,
-    blocked_reason,
-    compact_prolog,
-    parse_feed,
-    parse_feed_bytes,
-    parse_retry_after,
-    xml_hazard,
-)
+from pipelines.config import ALLOW_HOSTS_ENV, Settings
+from pipelines.feedparse import ParsedFeed, ParseProblem, parse_feed_bytes
+from pipelines.http.body import MAX_DECOMPRESS_STEP, READ_CHUNK_BYTES
+from pipelines.http.fetcher import Fetcher, FetchPolicy
+from pipelines.http.guard import AllowList
+from pipelines.http.manners import parse_retry_after
+from pipelines.http.outcome import FetchResult
 
 SMALL_CAP = 2 * 1024 * 1024
 CORPUS_FILE_TIMEOUT = 5.0
@@ -46,10 +41,9 @@ CORPUS_TIME_LIMIT = 600  # pytest-timeout for the whole corpus walk
 
 
 @pytest.fixture
-def policy(monkeypatch: pytest.MonkeyPatch) -> FetchPolicy:
+def policy() -> FetchPolicy:
     """Loopback allowed through the real setting; no politeness delay, a 2 MB cap, short timeouts."""
-    monkeypatch.setenv(ALLOW_HOSTS_ENV, "127.0.0.1")
-    return FetchPolicy.from_env(per_host_delay=0.0, max_bytes=SMALL_CAP, total_timeout=2.0, read_timeout=1.0, connect_timeout=1.0)
+    return loopback_policy(max_bytes=SMALL_CAP, total_timeout=2.0, read_timeout=1.0, connect_timeout=1.0)
 
 
 @pytest.fixture
@@ -59,54 +53,25 @@ def fetcher(policy: FetchPolicy, news_server: NewsFake) -> Iterator[Fetcher]:
         yield fetcher
 
 
+def parse_feed(result: FetchResult) -> ParsedFeed:
+    """The feed in a fetch result, as polling parses it (the final URL is the base for relative links)."""
+    return parse_feed_bytes(result.body, result.headers, result.final_url)
+
+
 # --- policy and pure helpers -----------------------------------------------------------------
 
 
-def test_allow_list_parses_hosts_ips_and_cidrs() -> None:
-    allow = AllowList.parse(" 127.0.0.1, 10.0.0.0/8 ,Feeds.Intranet., ::1,")
-    assert allow.hosts == frozenset({"feeds.intranet"})
-    assert allow.permits("anything", ipaddress.ip_address("10.1.2.3"))
-    assert allow.permits("feeds.intranet", ipaddress.ip_address("192.168.0.9"))
-    assert allow.permits("x", ipaddress.ip_address("::1"))
-    assert not allow.permits("x", ipaddress.ip_address("127.0.0.2"))
-
-
-def test_policy_from_env_reads_allow_hosts_and_keeps_defaults() -> None:
-    policy = FetchPolicy.from_env({ALLOW_HOSTS_ENV: "127.0.0.1"})
+def test_policy_from_settings_reads_allow_hosts_and_keeps_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(ALLOW_HOSTS_ENV, "127.0.0.1")
+    policy = FetchPolicy.from_settings(Settings.from_env())
     assert policy.allow_hosts.networks == (ipaddress.ip_network("127.0.0.1/32"),)
     assert policy.respect_robots and policy.user_agent.startswith("newsflow/")
     assert "(+https://github.com/newsflow/newsflow)" in policy.user_agent
-    assert FetchPolicy.from_env({}).allow_hosts == AllowList()
-    assert FetchPolicy.from_env({}, allow_hosts="localhost").allow_hosts.hosts == frozenset({"localhost"})
+    assert FetchPolicy.from_settings(Settings()).allow_hosts == AllowList()
+    assert FetchPolicy.from_settings(Settings(allow_hosts="localhost")).allow_hosts.hosts == frozenset({"localhost"})
+    assert FetchPolicy.from_settings(Settings(), per_host_delay=0.0).per_host_delay == 0.0
     with pytest.raises(ValueError):
-        FetchPolicy.from_env({ALLOW_HOSTS_ENV: "10.0.0.0/33"})
-
-
-@pytest.mark.parametrize(
-    ("address", "reason"),
-    [
-        ("127.0.0.1", "loopback"),
-        ("10.1.2.3", "private"),
-        ("172.16.0.1", "private"),
-        ("192.168.1.1", "private"),
-        ("169.254.169.254", "cloud metadata"),
-        ("169.254.1.1", "link-local"),
-        ("100.64.0.1", "shared (CGNAT)"),
-        ("0.0.0.0", "unspecified"),
-        ("224.0.0.1", "multicast"),
-        ("::1", "loopback"),
-        ("fe80::1", "link-local"),
-        ("fd00::1", "private"),
-        ("fd00:ec2::254", "cloud metadata"),
-        ("::ffff:127.0.0.1", "loopback"),
-        ("::", "unspecified"),
-        ("ff02::1", "multicast"),
-        ("93.184.215.14", None),
-        ("2606:4700::1111", None),
-    ],
-)
-def test_blocked_reason_covers_internal_ranges(address: str, reason: str | None) -> None:
-    assert blocked_reason(ipaddress.ip_address(address)) == reason
+        FetchPolicy.from_settings(Settings(allow_hosts="10.0.0.0/33"))
 
 
 def test_parse_retry_after_seconds_and_http_date() -> None:
@@ -167,7 +132,7 @@ def test_robots_txt_is_fetched_once_and_obeyed(fetcher: Fetcher, news_server: Ne
 
 def test_robots_can_be_switched_off(policy: FetchPolicy, news_server: NewsFake) -> None:
     news_server.reset()
-    with Fetcher(FetchPolicy.from_env(respect_robots=False, per_host_delay=0.0)) as fetcher:
+    with Fetcher(loopback_policy(respect_robots=False)) as fetcher:
         assert fetcher.fetch(news_server.url("/private/feed.xml")).outcome == "ok"
     assert news_server.requests_to("/robots.txt") == 0
 
@@ -183,24 +148,14 @@ def test_fetch_many_keeps_order_and_fetches_each_page_once(fetcher: Fetcher, new
     assert news_server.requests_to("/robots.txt") == 1
 
 
-def test_fetch_many_respects_the_per_host_limit(news_server: NewsFake, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ALLOW_HOSTS_ENV, "127.0.0.1")
-    policy = FetchPolicy.from_env(per_host_delay=0.0, per_host_concurrency=2, max_workers=8)
+def test_fetch_many_respects_the_per_host_limit(news_server: NewsFake) -> None:
+    policy = loopback_policy(per_host_concurrency=2, max_workers=8)
     urls = [news_server.url(f"/hold/story-{n}.html") for n in range(8)]
     news_server.reset()
     with Fetcher(policy) as fetcher:
         results = fetcher.fetch_many(urls)
     assert [r.outcome for r in results] == ["ok"] * len(urls)
     assert 1 <= news_server.max_in_flight <= policy.per_host_concurrency
-
-
-def test_https_runs_through_the_guard_and_verifies_certificates(news_server_tls: NewsFake, policy: FetchPolicy) -> None:
-    """TLS goes through the guarded connection; a self-signed certificate is refused, not trusted."""
-    news_server_tls.reset()
-    with Fetcher(policy) as fetcher:
-        result = fetcher.fetch(news_server_tls.url("/conditional/feed.xml"))
-    assert result.outcome == Outcome.NETWORK_ERROR and "CERTIFICATE_VERIFY_FAILED" in result.note
-    assert news_server_tls.total_requests() == 0
 
 
 @pytest.mark.parametrize(
@@ -243,9 +198,8 @@ def test_retry_after_http_date_on_503(fetcher: Fetcher, news_server: NewsFake) -
 # --- limits -----------------------------------------------------------------------------------
 
 
-def test_slow_drip_hits_the_total_timeout(news_server: NewsFake, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ALLOW_HOSTS_ENV, "127.0.0.1")
-    policy = FetchPolicy.from_env(per_host_delay=0.0, total_timeout=0.5, read_timeout=5.0, respect_robots=False)
+def test_slow_drip_hits_the_total_timeout(news_server: NewsFake) -> None:
+    policy = loopback_policy(total_timeout=0.5, read_timeout=5.0, respect_robots=False)
     news_server.reset()
     with Fetcher(policy) as fetcher:
         drip = fetcher.fetch(news_server.url("/slow-drip"))
@@ -299,36 +253,7 @@ def test_redirect_chain_is_capped(fetcher: Fetcher, news_server: NewsFake, polic
     assert chain_hits == policy.max_redirects + 1
 
 
-# --- address and scheme guards ------------------------------------------------------------------
-
-
-def test_loopback_is_blocked_without_the_setting(news_server: NewsFake, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(ALLOW_HOSTS_ENV, raising=False)
-    news_server.reset()
-    with Fetcher(FetchPolicy.from_env(per_host_delay=0.0)) as fetcher:
-        result = fetcher.fetch(news_server.url("/conditional/feed.xml"))
-        by_name = fetcher.fetch(f"http://localhost:{news_server.base_url.rsplit(':', 1)[1]}/conditional/feed.xml")
-    assert result.outcome == by_name.outcome == "blocked_address"
-    assert "loopback" in result.note and ALLOW_HOSTS_ENV in result.note
-    assert news_server.total_requests() == 0  # not even robots.txt
-
-
-def test_allow_list_by_host_name(news_server: NewsFake, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(ALLOW_HOSTS_ENV, "localhost")
-    port = news_server.base_url.rsplit(":", 1)[1]
-    with Fetcher(FetchPolicy.from_env(per_host_delay=0.0)) as fetcher:
-        by_name = fetcher.fetch(f"http://localhost:{port}/conditional/feed.xml")
-        by_ip = fetcher.fetch(news_server.url("/conditional/feed.xml"))
-    assert by_name.outcome == "ok"  # ::1 (if listed first) refuses; the next address, 127.0.0.1, answers
-    assert by_ip.outcome == "blocked_address"
-
-
-def test_redirect_to_a_blocked_address_is_refused(fetcher: Fetcher, news_server: NewsFake) -> None:
-    port = news_server.base_url.rsplit(":", 1)[1]
-    target = f"http://127.0.0.2:{port}/conditional/feed.xml"  # loopback, but outside the allow-listed 127.0.0.1/32
-    result = fetcher.fetch(news_server.url(f"/redirect-to?url={target}"))
-    assert result.outcome == "blocked_address" and result.final_url == target and "127.0.0.2" in result.note
-    assert news_server.requests_to("/conditional/feed.xml") == 0
+# --- scheme guards (the address guard: test_guard.py) ---------------------------------------------
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://127.0.0.1/feed.xml", "gopher://127.0.0.1/"])
@@ -376,67 +301,12 @@ def test_a_body_naming_a_local_file_is_not_opened(fetcher: Fetcher, news_server:
     assert parse_feed_bytes(b"/dev/zero", {}, "http://127.0.0.1/feed").problem == "not_a_feed"
 
 
-def test_empty_body_is_a_problem() -> None:
-    assert parse_feed_bytes(b"  \n", {}, "http://127.0.0.1/feed").problem == "empty_body"
-
-
-# --- hostile XML ----------------------------------------------------------------------------------
-
-BILLION_LAUGHS = (
-    b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY lol "lol">\n'
-    + b"".join(b'<!ENTITY lol%d "%s">\n' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10))
-    + b']>\n<rss version="2.0"><channel><title>x</title><item><title>&lol9;</title></item></channel></rss>'
-)
-QUADRATIC_BLOWUP = (
-    b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY a "' + b"a" * 100_000 + b'">\n]>\n'
-    b'<rss version="2.0"><channel><title>x</title><item><title>' + b"&a;" * 20_000 + b"</title></item></channel></rss>"
-)
-EXTERNAL_ENTITY = (
-    b'<?xml version="1.0"?>\n<!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/hostname">]>\n'
-    b'<rss version="2.0"><channel><title>x</title><item><title>&xxe;</title></item></channel></rss>'
-)
-PARAMETER_ENTITY = (
-    b'<?xml version="1.0"?>\n<!DOCTYPE rss [<!ENTITY % remote SYSTEM "http://127.0.0.1:9/evil.dtd"> %remote;]>\n'
-    b'<rss version="2.0"><channel><title>x</title><item><title>t</title></item></channel></rss>'
-)
-BLANK_PROLOG = b'<?xml version="1.0"?>' + b"\n" * 200_000 + b'<rss version="2.0"><channel><item><title>a</title></item></channel></rss>'
-
-
-@pytest.mark.parametrize(
-    "body", [BILLION_LAUGHS, QUADRATIC_BLOWUP, EXTERNAL_ENTITY, PARAMETER_ENTITY], ids=["billion", "quadratic", "xxe", "param"]
-)
-def test_entity_declarations_never_reach_the_parser(body: bytes) -> None:
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    feed = parse_feed_bytes(body, {"content-type": "application/rss+xml"}, "http://127.0.0.1/feed")
-    assert feed.problem == "hostile_xml" and "entities" in feed.note and not feed.entries
-    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 64 * 1024
+# --- hostile XML (on bytes alone: tests/test_feedparse.py) ----------------------------------------
 
 
 def test_hostile_feed_over_http_is_recorded(fetcher: Fetcher, news_server: NewsFake) -> None:
     feed = parse_feed(fetcher.fetch(news_server.put("billion.xml", BILLION_LAUGHS)))
     assert feed.problem == ParseProblem.HOSTILE_XML
-
-
-def test_blank_lines_before_the_root_stay_linear() -> None:
-    """feedparser's DOCTYPE regexes are quadratic here (40,000 lines: 40 s); 200,000 lines must parse."""
-    assert len(compact_prolog(BLANK_PROLOG)) < 100
-    feed = parse_feed_bytes(BLANK_PROLOG, {"content-type": "application/xml"}, "http://127.0.0.1/feed")
-    assert feed.problem is None and [e.title for e in feed.entries] == ["a"]
-
-
-def test_wide_prolog_is_capped() -> None:
-    wide = ('<?xml version="1.0" encoding="utf-16"?>' + "\n" * 10_000 + '<rss version="2.0"/>').encode("utf-16")
-    assert xml_hazard(wide) is not None and "UTF-16/32 prolog" in (xml_hazard(wide) or "")
-
-
-def test_plain_doctype_without_entities_is_fine() -> None:
-    body = (
-        b'<?xml version="1.0"?>\n<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
-        b'"http://my.netscape.com/publish/formats/rss-0.91.dtd">\n'
-        b'<rss version="0.91"><channel><title>t</title><item><title>a</title><link>http://a.example/1</link></item></channel></rss>'
-    )
-    feed = parse_feed_bytes(body, {"content-type": "application/xml"}, "http://127.0.0.1/feed")
-    assert feed.problem is None and len(feed.entries) == 1
 
 
 # --- corpora ---------------------------------------------------------------------------------------
@@ -458,12 +328,9 @@ def test_every_real_feed_fetches_and_parses(fetcher: Fetcher, news_server: NewsF
 
 
 @pytest.mark.timeout(CORPUS_TIME_LIMIT)
-def test_feedparser_corpus_never_crashes_or_hangs(
-    news_server: NewsFake, shared_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_feedparser_corpus_never_crashes_or_hangs(news_server: NewsFake, shared_dir: Path) -> None:
     """Every file of feedparser's own test suite, served over HTTP: each yields items or a recorded reason."""
-    monkeypatch.setenv(ALLOW_HOSTS_ENV, "127.0.0.1")
-    policy = FetchPolicy.from_env(per_host_delay=0.0, total_timeout=CORPUS_FILE_TIMEOUT)
+    policy = loopback_policy(total_timeout=CORPUS_FILE_TIMEOUT)
     root = shared_dir / "corpora/feedparser-tests/tests"
     files = sorted(p for p in root.rglob("*") if p.is_file())
     news_server.reset()
