@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from pipelines.ids import sha256_hex, stable_id
 from pipelines.records import ArticleDraft, ArticleRow, Rejection
+from pipelines.text.boilerplate import BoilerplateRules, repeated_edge_lines
 from pipelines.text.extract import (
     EXTRACTOR_PLAIN,
     Extracted,
@@ -20,14 +21,9 @@ from pipelines.text.extract import (
     extract_html,
     plain_text,
 )
-from pipelines.text.normalize import (
-    BoilerplateRules,
-    LanguageDetector,
-    NormalizedText,
-    normalize_paragraphs,
-    repeated_edge_lines,
-    split_paragraphs,
-)
+from pipelines.text.language import LanguageDetector
+from pipelines.text.normalize import NormalizedText, normalize_paragraphs
+from pipelines.text.paragraphs import split_paragraphs
 from pipelines.urls import canonical_url_or_none
 
 EARLIEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)

@@ -1,18 +1,11 @@
-"""Plain-text rules on articles written for the test, so they hold beyond the seeds."""
+"""Normalization composed, on articles written for the test, so the rules hold beyond the seeds."""
 
 from __future__ import annotations
 
-import pytest
-
 from pipelines.config import PROJECT_ROOT
-from pipelines.text.normalize import (
-    load_boilerplate_rules,
-    normalize_paragraphs,
-    parse_dateline,
-    repeated_edge_lines,
-    split_paragraphs,
-    strip_boilerplate,
-)
+from pipelines.text.boilerplate import load_boilerplate_rules
+from pipelines.text.normalize import normalize_paragraphs
+from pipelines.text.paragraphs import split_paragraphs
 
 RULES = load_boilerplate_rules(PROJECT_ROOT / "schemas" / "boilerplate.yaml")
 LEAD = (
@@ -24,18 +17,6 @@ SECOND = "Council members said the vote was the closest in a decade, with seven 
 
 def normalize(text: str):
     return normalize_paragraphs(split_paragraphs(text), RULES)
-
-
-def test_paragraphs_keep_lines_and_join_hard_wrapped_blocks() -> None:
-    wrapped = (
-        "The quick brown fox jumped over the lazy dog while the farmer\n"
-        "watched from the porch and wondered whether the fence would\n"
-        "hold through another winter of storms and wandering animals.\n"
-    )
-    assert split_paragraphs(wrapped) == [" ".join(line.strip() for line in wrapped.strip().splitlines())]
-    assert split_paragraphs("First line.\nSecond line.\n\n\nThird\u00a0 line.") == [
-        "First line.", "Second line.", "Third line."
-    ]
 
 
 def test_headline_becomes_title_and_lead_stays_in_body() -> None:
@@ -70,28 +51,6 @@ def test_standfirst_without_full_stop_is_a_subtitle() -> None:
     assert result.body_text.startswith("The city council")
 
 
-@pytest.mark.parametrize(
-    ("lead", "place", "agency", "month", "day", "year"),
-    [
-        ("MOSCOW, September 21. /TASS/. Talks began.", "MOSCOW", "TASS", 9, 21, None),
-        ("WASHINGTON (Reuters) - The Senate voted.", "WASHINGTON", "Reuters", None, None, None),
-        ("LONDON, March 3 (AP) — Britain said.", "LONDON", "AP", 3, 3, None),
-        ("NEW YORK, Jan. 5, 2024 /PRNewswire/ -- Acme said.", "NEW YORK", "PRNewswire", 1, 5, 2024),
-        ("KYIV, Ukraine (AP) — Forces moved.", "KYIV, Ukraine", "AP", None, None, None),
-        ("PARIS — The government fell.", "PARIS", None, None, None, None),
-    ],
-)
-def test_datelines_are_parsed_with_partial_dates(lead, place, agency, month, day, year) -> None:
-    dateline = parse_dateline(lead)
-    assert dateline is not None
-    assert (dateline.place, dateline.agency, dateline.month, dateline.day, dateline.year) == (place, agency, month, day, year)
-
-
-@pytest.mark.parametrize("lead", ["NATO said on Monday it would meet.", "US stocks rose. Investors cheered.", "I. Introduction"])
-def test_ordinary_sentences_are_not_datelines(lead: str) -> None:
-    assert parse_dateline(lead) is None
-
-
 def test_dateline_is_cut_from_the_body_and_kept_apart() -> None:
     result = normalize(f"Talks open in Moscow\n\nMOSCOW, September 21. /TASS/. {LEAD}\n\n{SECOND}")
     assert result.dateline.place == "MOSCOW" and result.dateline.year is None
@@ -108,16 +67,3 @@ def test_boilerplate_patterns_bylines_and_trailing_appeals() -> None:
     assert result.title == "Headline about the budget vote"
     assert "All news" not in result.body_text and "subscrib" not in result.body_text.lower()
     assert result.body_text.endswith("against.")
-
-
-def test_bulleted_lists_inside_the_body_are_kept() -> None:
-    paragraphs = [LEAD, SECOND, LEAD.upper().lower(), SECOND, "• road repairs", "• school funding"]
-    assert strip_boilerplate(paragraphs, RULES).kept == paragraphs
-
-
-def test_repeated_edge_lines_need_many_different_documents() -> None:
-    footer = "Sign in to read the rest"
-    docs = [[f"Story {i} lead paragraph with its own words number {i}.", f"Body {i}.", footer] for i in range(6)]
-    assert repeated_edge_lines(docs) == {footer.casefold()}
-    copies = [["Same story lead.", "Same body.", "Same closing line."]] * 10
-    assert repeated_edge_lines(copies) == set()

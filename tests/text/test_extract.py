@@ -1,0 +1,72 @@
+"""Extraction with the real trafilatura: a whole news page written for the test, feed fragments, plain text."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from pipelines.text.extract import (
+    EXTRACTOR_FRAGMENT,
+    EXTRACTOR_MARKUP_TEXT,
+    EXTRACTOR_PAGE,
+    EXTRACTOR_PLAIN,
+    extract_fragment,
+    extract_html,
+    plain_text,
+)
+
+PAGE = (Path(__file__).parent / "news_page.html").read_text(encoding="utf-8")
+PAGE_URL = "https://coastalherald.example/news/2024/03/harbour-bridge-reopens"
+FEED_CONTENT = (
+    "<p>The council met on Monday to discuss the harbour bridge, which has been closed for two years "
+    "after inspectors found corrosion in its cables.</p><p>A vote is expected next week.</p>"
+)
+
+
+def test_a_whole_page_gives_main_text_and_metadata() -> None:
+    found = extract_html(PAGE, f"{PAGE_URL}?utm_source=newsletter")
+    assert found is not None and found.extractor == EXTRACTOR_PAGE
+    assert found.title == "Harbour bridge reopens after two-year repair"
+    assert found.authors == ("Maria Lopez", "Tom Becker", "Sandra Andersen")
+    assert found.published_at == datetime(2024, 3, 14, tzinfo=UTC)
+    assert found.sitename == "The Coastal Herald"
+    assert found.url == PAGE_URL  # the page's canonical link, not the tracked address it was fetched from
+    assert "Mayor Elena Ruiz said the work had finished" in found.text
+    assert "widened to three metres." in found.text
+    # site chrome stays out: navigation, the most-read box and the copyright footer
+    for chrome in ("Sport", "Most read", "Storm warning", "All rights reserved"):
+        assert chrome not in found.text
+
+
+def test_a_feed_fragment_keeps_its_paragraphs_and_has_no_metadata() -> None:
+    found = extract_html(FEED_CONTENT)
+    assert found is not None and found.extractor == EXTRACTOR_FRAGMENT
+    assert found.text.splitlines() == [
+        "The council met on Monday to discuss the harbour bridge, which has been closed for two years "
+        "after inspectors found corrosion in its cables.",
+        "A vote is expected next week.",
+    ]
+    assert (found.title, found.authors, found.published_at, found.sitename, found.url) == (None, (), None, None, None)
+
+
+def test_plain_text_keeps_tags_as_characters() -> None:
+    found = plain_text("  Use <b>bold</b> for emphasis &amp; nothing else.\n")
+    assert found is not None and found.extractor == EXTRACTOR_PLAIN
+    assert found.text == "Use <b>bold</b> for emphasis &amp; nothing else."
+    assert plain_text(" \n\t") is None
+
+
+def test_a_fragment_without_tags_is_plain_text() -> None:
+    found = extract_fragment("Bridge reopens on Thursday.")
+    assert found is not None and found.extractor == EXTRACTOR_PLAIN
+    assert found.text == "Bridge reopens on Thursday."
+
+
+def test_a_fragment_trafilatura_rejects_falls_back_to_its_markup_text() -> None:
+    found = extract_fragment("<aside>Bridge reopens<br>on Thursday &amp; Friday</aside>")
+    assert found is not None and found.extractor == EXTRACTOR_MARKUP_TEXT
+    assert found.text == "Bridge reopens\non Thursday & Friday"
+
+
+def test_a_fragment_with_no_text_at_all_is_nothing() -> None:
+    assert extract_fragment('<img src="bridge.jpg" alt="">') is None
