@@ -17,8 +17,10 @@ import resource
 import time
 from pathlib import Path
 
+from pipelines.config import Settings
 from pipelines.evaluation.entities import read_gold
-from pipelines.nlp.entities import link_article, load_alias_rules, resolve
+from pipelines.nlp.entities import load_alias_rules, resolve
+from pipelines.nlp.mentions import link_article
 from pipelines.nlp.model import DEFAULT_BATCH_SIZE, load_pipeline, parse
 from pipelines.records import ArticleText
 
@@ -53,8 +55,9 @@ def peak_rss_mib() -> float:
 
 
 def run(count: int, batch_size: int) -> None:
-    nlp = load_pipeline()
-    rules = load_alias_rules()
+    settings = Settings.from_env()
+    nlp = load_pipeline(settings.spacy_model)
+    rules = load_alias_rules(settings.alias_file)
     articles = synthetic_articles(count, source_paragraphs())
     chars = sum(len(a.body_text) for a in articles)
     parse_wall = parse_cpu = link_wall = link_cpu = 0.0

@@ -13,13 +13,14 @@ import argparse
 import time
 from pathlib import Path
 
-from pipelines.config import PROJECT_ROOT
-from pipelines.nlp.entities import link_article, load_alias_rules, resolve
+from pipelines.config import PROJECT_ROOT, Settings
+from pipelines.nlp.entities import load_alias_rules, resolve
+from pipelines.nlp.mentions import link_article
 from pipelines.nlp.model import load_pipeline, parse
-from pipelines.nlp.quotes import extract_quotes
+from pipelines.nlp.quotes.extract import extract_quotes
 from pipelines.records import ArticleText
 
-DEFAULT_FOLDERS = (PROJECT_ROOT / "seeds", PROJECT_ROOT / "tests" / "fixtures" / "quotes")
+DEFAULT_FOLDERS = (PROJECT_ROOT / "seeds", PROJECT_ROOT / "tests" / "nlp" / "fixtures" / "quotes")
 
 
 def read_articles(folders: list[Path]) -> list[ArticleText]:
@@ -36,8 +37,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     articles = read_articles(args.folder or list(DEFAULT_FOLDERS))
-    nlp = load_pipeline()
-    rules = load_alias_rules()
+    settings = Settings.from_env()
+    nlp = load_pipeline(settings.spacy_model)
+    rules = load_alias_rules(settings.alias_file)
 
     start = time.perf_counter()
     parsed = list(parse(nlp, articles))

@@ -22,8 +22,9 @@ from pathlib import Path
 
 import conllu
 
-from pipelines.nlp.entities import extract_entities
-from pipelines.nlp.model import load_pipeline, model_name
+from pipelines.nlp.entities import resolve
+from pipelines.nlp.mentions import link_article
+from pipelines.nlp.model import load_pipeline, parse
 from pipelines.records import ArticleText
 
 EVAL_TYPES = ("PERSON", "ORG", "LOC", "MISC")
@@ -296,12 +297,16 @@ def add(scores: Iterable[TypeScore]) -> TypeScore:
     )
 
 
-def evaluate_entities(gold_path: Path, model: str | None = None) -> EntityScores:
-    """Run the entity stage (NER, cleaning, linking, type voting) on the gold texts and score it per type."""
+def evaluate_entities(gold_path: Path, model: str) -> EntityScores:
+    """Run the entity stage (NER, cleaning, linking, type voting) on the gold texts and score it per type.
+
+    The same parse, link and resolve steps the pipeline's annotate runs, without alias rules: the score is
+    the model's and the rules', not the reviewed alias file's.
+    """
     documents = read_gold(gold_path)
     nlp = load_pipeline(model)
     articles = [ArticleText(doc.doc_id, doc.text, nlp.lang) for doc in documents]
-    batch = extract_entities(articles, nlp=nlp)
+    batch = resolve(link_article(parsed) for parsed in parse(nlp, articles))
     types = {entity.entity_id: entity.type for entity in batch.entities}
     predicted: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
     for mention in batch.mentions:
@@ -318,7 +323,7 @@ def evaluate_entities(gold_path: Path, model: str | None = None) -> EntityScores
         )
         for eval_type in EVAL_TYPES
     }
-    return EntityScores(model or model_name(), len(documents), per_type, add(per_type.values()))
+    return EntityScores(model, len(documents), per_type, add(per_type.values()))
 
 
 def format_table(scores: EntityScores) -> str:

