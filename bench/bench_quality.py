@@ -23,7 +23,8 @@ sys.path[:0] = [str(PROJECT_ROOT), str(PROJECT_ROOT / "tests")]
 
 from quality_batches import make_batch  # noqa: E402  (tests' batch builder: the normalizer's columns)
 
-from pipelines.quality import gate as quality  # noqa: E402
+from pipelines.quality.context import open_context  # noqa: E402
+from pipelines.quality.gate import validate_batch  # noqa: E402
 
 BUDGET_SECONDS = 5.0
 OUT = PROJECT_ROOT / "bench" / "out" / "quality.json"
@@ -46,9 +47,9 @@ def main() -> int:
         shutil.copytree(PROJECT_ROOT / "gx", context_dir)
         shutil.copytree(PROJECT_ROOT / "schemas" / "expectations", Path(tmp) / "schemas" / "expectations")
         batch = make_batch(args.articles)
-        setup = _timed(lambda: quality._context(context_dir.resolve()))
-        first = _timed(lambda: quality.validate_batch(batch, context_dir, "bench-0"))
-        warm = [_timed(lambda n=n: quality.validate_batch(batch, context_dir, f"bench-{n}")) for n in range(1, args.runs + 1)]
+        setup = _timed(lambda: open_context(context_dir.resolve()))
+        first = _timed(lambda: validate_batch(batch, context_dir, "bench-0"))
+        warm = [_timed(lambda n=n: validate_batch(batch, context_dir, f"bench-{n}")) for n in range(1, args.runs + 1)]
     warm_wall = [wall for wall, _ in warm]
     rows = len(batch["articles"]) + len(batch["entity_mentions"]) + len(batch["quotes"]) + len(batch["entities"])
     report = {

@@ -19,6 +19,7 @@ def forks_task_processes(argv: list[str]) -> bool:
 
 
 if forks_task_processes(sys.argv):
-    from pipelines.quality.gate import preload
+    from pipelines.config import Settings
+    from pipelines.quality.context import preload
 
-    preload()
+    preload(Settings.from_env().gx_dir)

@@ -14,7 +14,8 @@ from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse
 
-from pipelines.quality.gate import DEFAULT_DOCS_DIR
+from pipelines.config import Settings
+from pipelines.quality.docs import INDEX_PAGE, site_dir
 
 URL_PREFIX = "/newsflow-quality"
 # Plugin pages sit beside the UI's own, so the same permission that shows plugins shows this one.
@@ -26,13 +27,14 @@ def docs_file(docs_dir: Path, path: str) -> Path:
     root = docs_dir.resolve()
     target = (root / path).resolve()
     if target.is_dir():
-        target = target / "index.html"
+        target = target / INDEX_PAGE
     if not target.is_relative_to(root) or not target.is_file():
         raise HTTPException(status_code=404, detail=f"no Data Docs page {path!r}; run a validation or `newsflow docs` first")
     return target
 
 
-def create_app(docs_dir: Path = DEFAULT_DOCS_DIR) -> FastAPI:
+def create_app(docs_dir: Path) -> FastAPI:
+    """The docs folder's pages, each behind the UI's access check."""
     app = FastAPI(title="newsflow data quality", dependencies=[Depends(require_ui_access)])
 
     @app.get("/{path:path}")
@@ -44,11 +46,11 @@ def create_app(docs_dir: Path = DEFAULT_DOCS_DIR) -> FastAPI:
 
 class NewsflowQualityPlugin(AirflowPlugin):
     name = "newsflow_quality"
-    fastapi_apps = [{"app": create_app(), "url_prefix": URL_PREFIX, "name": "newsflow Data Docs"}]
+    fastapi_apps = [{"app": create_app(site_dir(Settings.from_env().gx_dir)), "url_prefix": URL_PREFIX, "name": "newsflow Data Docs"}]
     external_views = [
         {
             "name": "Data quality",
-            "href": f"{URL_PREFIX.lstrip('/')}/index.html",
+            "href": f"{URL_PREFIX.lstrip('/')}/{INDEX_PAGE}",
             "destination": "nav",
             "url_route": "data-quality",
         }

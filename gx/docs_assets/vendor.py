@@ -1,6 +1,6 @@
 """Refresh the vendored Data Docs assets from the npm registry: `npm pack` each pinned package in
 manifest.json and copy the listed files, its package.json and its licence file when it has one. Run it after a GX upgrade that
-changes a CDN URL (tests/test_quality.py fails then), or to bump a pin; commit the result."""
+changes a CDN URL (tests/quality/test_gate.py fails then), or to bump a pin; commit the result."""
 
 from __future__ import annotations
 

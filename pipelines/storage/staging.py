@@ -1,7 +1,9 @@
-"""A batch staged on disk between the pure stages and the single DuckDB writer.
+"""A batch staged on disk between the pure stages and the single DuckDB writer, and the verdict written beside it.
 
 Tasks pass the stage's path, not data. A stage is written by one task and read by the load; it is
 deleted only after its load committed, so a failed load is retried from the stage, not refetched.
+This module only writes and reads stages and validation files; what a verdict does to the rows is
+`quality.verdict`'s job.
 """
 
 from __future__ import annotations
@@ -17,8 +19,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipelines.records import Status
-from pipelines.tables import STAGED_TABLES, VALIDATED_TABLES, record_id
+from pipelines.tables import STAGED_TABLES
 
 MANIFEST = "manifest.json"
 VALIDATION = "validation.json"
@@ -105,7 +106,7 @@ class Validation:
 
     success: bool
     validated: int
-    rejected: list[dict[str, Any]]  # quality.QUARANTINE_COLUMNS
+    rejected: list[dict[str, Any]]  # quality.verdict.QUARANTINE_COLUMNS; the load applies them with apply_verdict
     articles_per_source: dict[str, int]
     docs_path: str
     pages: dict[str, str]
@@ -123,54 +124,6 @@ def write_validation(path: Path, validation: Validation) -> None:
 def read_validation(path: Path) -> Validation | None:
     file = path / VALIDATION
     return Validation(**json.loads(file.read_text(encoding="utf-8"))) if file.is_file() else None
-
-
-def table_frame(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> Any:
-    """Staged rows of a table as the pandas frame its expectation suite validates (GX has no DuckDB datasource)."""
-    import pandas as pd
-
-    frame = pd.DataFrame(list(rows), columns=list(columns))
-    for column in ("published_at", "fetched_at"):
-        if column in frame:
-            frame[column] = pd.to_datetime(frame[column], utc=True)
-    return frame
-
-
-def apply_validation(rows: dict[str, list[dict[str, Any]]], validation: Validation) -> dict[str, list[dict[str, Any]]]:
-    """Rejected articles leave the batch for quarantine, with the failed expectations as the reason.
-
-    A file or page none of whose articles passed becomes a quarantined input; feed items follow
-    their article.
-    """
-    if not validation.rejected:
-        return rows
-    reasons = {row["article_id"]: row for row in validation.rejected
-               if row.get("article_id") and row["table_name"] == "articles"}
-    refused = {(row["table_name"], row["record_id"]) for row in validation.rejected}
-    children = {
-        table: [row for row in rows[table] if (table, record_id(table, row)) not in refused
-                and row.get("article_id") not in reasons]
-        for table in VALIDATED_TABLES if table != "articles"
-    }
-    kept = [row for row in rows["articles"] if row["article_id"] not in reasons]
-    quarantine = [
-        {"raw_id": row["raw_id"], "stage": row["stage"], "reason": row["reason"], "detail": row["detail"]}
-        for row in validation.rejected if row.get("raw_id")
-    ]
-    with_articles = {row["raw_id"] for row in kept}
-    refused_raw = {row["raw_id"]: row["reason"] for row in validation.rejected if row.get("raw_id")}
-    raw_documents = [
-        {**raw, "status": Status.QUARANTINED, "reason": refused_raw[raw["raw_id"]]}
-        if raw["raw_id"] in refused_raw and raw["raw_id"] not in with_articles else raw
-        for raw in rows["raw_documents"]
-    ]
-    feed_items = [
-        {**item, "outcome": Status.QUARANTINED, "reason": reasons[item["article_id"]]["reason"]}
-        if item.get("article_id") in reasons else item
-        for item in rows["feed_items"]
-    ]
-    return {**rows, **children, "articles": kept, "quarantine": [*rows["quarantine"], *quarantine],
-            "raw_documents": raw_documents, "feed_items": feed_items}
 
 
 def drop_stage(path: Path) -> None:

@@ -21,7 +21,8 @@ import pytest
 from conftest import PROJECT_ROOT, require
 from quality_batches import make_batch
 
-from pipelines.quality.gate import docs_server, validate_batch
+from pipelines.quality.docs import docs_server
+from pipelines.quality.gate import validate_batch
 
 CHROMIUM = shutil.which("chromium")
 CHROMEDRIVER = shutil.which("chromedriver")

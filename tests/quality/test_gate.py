@@ -14,13 +14,27 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import PROJECT_ROOT
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from quality_batches import make_batch
 
-from pipelines.quality import gate as quality
-from pipelines.quality.gate import BatchHistory, BatchValidationError, validate_batch
+from pipelines.config import Settings
+from pipelines.quality import docs, gate
+from pipelines.quality.context import open_context
+from pipelines.quality.derived import DERIVED_COLUMNS
+from pipelines.quality.gate import (
+    BatchHistory,
+    BatchValidationError,
+    TableCounts,
+    ValidationOutcome,
+    validate_batch,
+)
+from pipelines.quality.verdict import Refusals, kept_frame
+from pipelines.tables import VALIDATED_TABLES
 
 SUITES_DIR = PROJECT_ROOT / "schemas" / "expectations"
+GX_DIR = Settings().gx_dir
 CDN_LINK = re.compile(r"""<(?:script|link|img)\b[^>]*\b(?:src|href)=["'](https?://[^"']+)""")
 
 
@@ -34,7 +48,7 @@ def gx_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def clean_run(gx_project: Path) -> quality.ValidationOutcome:
+def clean_run(gx_project: Path) -> ValidationOutcome:
     return validate_batch(make_batch(100), gx_project, "clean-run")
 
 
@@ -52,15 +66,15 @@ def _tree_digest(*folders: Path) -> dict[str, str]:
 
 def test_every_staged_table_and_the_batch_have_a_suite_file() -> None:
     names = {path.stem for path in SUITES_DIR.glob("*.json")}
-    assert names == {*quality.VALIDATED_TABLES, quality.BATCH_SUITE}
+    assert names == {*VALIDATED_TABLES, gate.BATCH_SUITE}
 
 
 def test_derived_columns_are_exactly_those_the_suite_files_declare() -> None:
     batch = make_batch(4)
     loaded = {"articles": batch["articles"], "entities": batch["entities"]}
-    for table in quality.VALIDATED_TABLES:
+    for table in VALIDATED_TABLES:
         declared = set(json.loads((SUITES_DIR / f"{table}.json").read_text())["meta"]["derived_columns"])
-        derive = quality.DERIVED_COLUMNS.get(table)
+        derive = DERIVED_COLUMNS.get(table)
         added = set(derive(batch[table], loaded).columns) - set(batch[table].columns) if derive else set()
         assert added == declared, table
 
@@ -81,23 +95,27 @@ def test_validating_does_not_rewrite_the_committed_gx_files(gx_project: Path) ->
     assert _tree_digest(gx_project, suites) == before
 
 
-def test_the_plugin_reads_the_docs_folder_the_gx_config_names() -> None:
-    config = yaml.safe_load((quality.DEFAULT_CONTEXT_DIR / "great_expectations.yml").read_text())
-    site = config["data_docs_sites"][quality.SITE_NAME]["store_backend"]["base_directory"]
-    assert (quality.DEFAULT_CONTEXT_DIR / site).resolve() == quality.DEFAULT_DOCS_DIR
+def test_the_plugin_reads_the_docs_folder_the_gx_config_names(gx_project: Path) -> None:
+    config = yaml.safe_load((GX_DIR / "great_expectations.yml").read_text())
+    site = config["data_docs_sites"][docs.SITE_NAME]["store_backend"]["base_directory"]
+    assert (GX_DIR / site).resolve() == docs.site_dir(GX_DIR)
+    # The plugin and the CLI read the folder without GX; GX itself must agree on where it writes the site.
+    gx_site = open_context(gx_project.resolve()).variables.data_docs_sites[docs.SITE_NAME]["store_backend"]
+    assert (gx_project / gx_site["base_directory"]).resolve() == docs.site_dir(gx_project)
 
 
 # --- row level -------------------------------------------------------------------------------
 
 
-def test_a_clean_batch_loads_whole_and_links_its_docs(clean_run: quality.ValidationOutcome) -> None:
+def test_a_clean_batch_loads_whole_and_links_its_docs(clean_run: ValidationOutcome) -> None:
     assert clean_run.success
     assert clean_run.rejected.empty and not clean_run.batch_failures
-    assert clean_run.counts["articles"] == quality.TableCounts(staged=100, valid=100, rejected=0)
-    assert list(clean_run.valid["articles"].columns) == list(make_batch(1)["articles"].columns)
+    assert clean_run.counts["articles"] == TableCounts(staged=100, valid=100, rejected=0)
+    valid = kept_frame("articles", make_batch(100)["articles"], Refusals.of(clean_run.rejected_rows))
+    assert list(valid.columns) == list(make_batch(1)["articles"].columns)
     assert clean_run.articles_per_source == {"wire": 50, "daily": 50}
     assert clean_run.docs_path.is_file()
-    assert set(clean_run.pages) == {*quality.VALIDATED_TABLES, quality.BATCH_SUITE}
+    assert set(clean_run.pages) == {*VALIDATED_TABLES, gate.BATCH_SUITE}
     assert all(page.is_file() and "clean-run" in page.parts for page in clean_run.pages.values())
 
 
@@ -133,7 +151,7 @@ def test_each_broken_row_is_quarantined_with_the_expectation_it_failed(gx_projec
     assert (rejected["stage"] == "validate").all()
     detail = json.loads(rejected.iloc[0]["detail"])
     assert detail["failed"] and detail["values"]["raw_id"] == rejected.iloc[0]["raw_id"]
-    assert outcome.counts["articles"] == quality.TableCounts(staged=60, valid=51, rejected=9)
+    assert outcome.counts["articles"] == TableCounts(staged=60, valid=51, rejected=9)
     assert not outcome.success and not outcome.batch_failures  # under 20% of each source
 
 
@@ -145,7 +163,8 @@ def test_mentions_and_quotes_of_a_quarantined_article_go_with_it(gx_project: Pat
     assert set(children["table_name"]) == {"articles", "entity_mentions", "quotes"}
     assert children.loc[children["table_name"] == "quotes", "reason"].str.contains("its article was quarantined").all()
     assert (children["raw_id"] == "r00000").all()
-    assert "a00000" not in set(outcome.valid["entity_mentions"]["article_id"])
+    valid = kept_frame("entity_mentions", batch["entity_mentions"], Refusals.of(outcome.rejected_rows))
+    assert "a00000" not in set(valid["article_id"])
 
 
 def test_offsets_text_speakers_and_confidence_are_checked_against_the_body(gx_project: Path) -> None:
@@ -217,13 +236,13 @@ def test_every_cdn_asset_gx_templates_load_is_vendored() -> None:
 
     templates = Path(great_expectations.__file__).parent / "render" / "view" / "templates"
     used = {url for path in templates.glob("*.j2") for url in CDN_LINK.findall(path.read_text())}
-    vendored = quality._vendored_urls(quality.DEFAULT_CONTEXT_DIR / quality.ASSETS_DIRNAME)
+    vendored = docs.vendored_urls(GX_DIR / docs.ASSETS_DIRNAME)
     assert used <= set(vendored), f"GX links assets not in gx/docs_assets/manifest.json: {sorted(used - set(vendored))}"
     for local in vendored.values():
-        assert (quality.DEFAULT_CONTEXT_DIR / quality.ASSETS_DIRNAME / local).is_file(), local
+        assert (GX_DIR / docs.ASSETS_DIRNAME / local).is_file(), local
 
 
-def test_built_pages_link_only_local_assets_that_exist(clean_run: quality.ValidationOutcome) -> None:
+def test_built_pages_link_only_local_assets_that_exist(clean_run: ValidationOutcome) -> None:
     for page in [clean_run.docs_path, *clean_run.pages.values()]:
         html = page.read_text()
         assert not CDN_LINK.findall(html), page
@@ -231,8 +250,8 @@ def test_built_pages_link_only_local_assets_that_exist(clean_run: quality.Valida
             assert (page.parent / link).resolve().is_file(), link
 
 
-def test_full_rebuild_is_offline_too(gx_project: Path, clean_run: quality.ValidationOutcome) -> None:
-    index = quality.build_docs(gx_project)
+def test_full_rebuild_is_offline_too(gx_project: Path, clean_run: ValidationOutcome) -> None:
+    index = docs.build_docs(gx_project)
     pages = list(index.parent.rglob("*.html"))
     assert any(page.parent.name == "expectations" for page in pages)
     assert not [page for page in pages if CDN_LINK.search(page.read_text())]
@@ -269,18 +288,37 @@ def plugin():
     return newsflow_quality_plugin
 
 
-def test_the_plugin_adds_a_data_quality_view_backed_by_its_app(plugin) -> None:
+def _signed_in(app: FastAPI, plugin) -> FastAPI:
+    app.dependency_overrides[plugin.require_ui_access] = lambda: None  # what a valid UI session yields
+    return app
+
+
+def test_the_plugin_adds_a_data_quality_view_backed_by_its_app(plugin, clean_run: ValidationOutcome) -> None:
     (view,) = plugin.NewsflowQualityPlugin.external_views
     (app,) = plugin.NewsflowQualityPlugin.fastapi_apps
     assert view["name"] == "Data quality" and view["url_route"]
     assert view["href"].startswith(app["url_prefix"].lstrip("/") + "/")
+    # Every route of the registered app runs the UI's access check (Airflow adds no authentication of its own).
+    routes = [route for route in app["app"].routes if isinstance(route, APIRoute)]
+    assert routes and all(
+        any(dependency.call is plugin.require_ui_access for dependency in route.dependant.dependencies) for route in routes
+    )
+    # Mounted as Airflow's API server mounts plugin apps, the menu entry's link opens the docs' index.
+    server = FastAPI()
+    server.mount(app["url_prefix"], _signed_in(plugin.create_app(clean_run.docs_path.parent), plugin))
+    page = TestClient(server).get("/" + view["href"])
+    assert page.status_code == 200 and page.text == clean_run.docs_path.read_text()
 
 
-def test_the_plugin_serves_docs_only_to_signed_in_users(plugin, clean_run: quality.ValidationOutcome) -> None:
+def test_the_plugin_serves_docs_only_to_signed_in_users(plugin, clean_run: ValidationOutcome) -> None:
     client = TestClient(plugin.create_app(clean_run.docs_path.parent))
     assert client.get("/index.html").status_code == 401
-    client.app.dependency_overrides[plugin.require_ui_access] = lambda: None  # what a valid UI session yields
+    _signed_in(client.app, plugin)
     page = client.get("/")
     assert page.status_code == 200 and "Validation" in page.text
+    assert client.get("/index.html").text == page.text
     assert client.get("/static/vendor/jquery@3.7.1/dist/jquery.min.js").status_code == 200
     assert client.get("/..%2F..%2F..%2Fetc%2Fpasswd").status_code == 404
+    assert client.get("/static/..%2F..%2F..%2F..%2F..%2Fetc%2Fhostname").status_code == 404
+    missing = client.get("/validations/no-such-run.html")
+    assert missing.status_code == 404 and "run a validation" in missing.json()["detail"]

@@ -1,0 +1,132 @@
+"""Data Docs: GX's HTML report of the suites and of every validation, made to render offline, and served locally.
+
+GX's templates load Bootstrap, jQuery and Vega from CDNs; every page written here is rewritten to
+use the copies vendored in gx/docs_assets/, so the docs work on a machine without internet access
+(`newsflow docs --serve`, or the Airflow UI's "Data quality" view).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import shutil
+from collections.abc import Iterable, Mapping, Sequence
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlparse
+
+import yaml
+
+from pipelines.quality.context import open_context
+
+if TYPE_CHECKING:
+    from great_expectations.core import ExpectationSuiteValidationResult
+    from great_expectations.data_context import FileDataContext
+
+GX_CONFIG_FILE = "great_expectations.yml"
+SITE_NAME = "local_site"
+ASSETS_DIRNAME = "docs_assets"  # inside the context dir: vendored CDN files and manifest.json
+MANIFEST = "manifest.json"
+SITE_VENDOR_DIR = "static/vendor"  # inside the Data Docs site
+SITE_IMAGES_DIR = "static/images"  # GX copies its logo and favicon there
+INDEX_PAGE = "index.html"
+# The navbar logo is loaded from GX's web bucket; the site has the same file locally.
+GX_WEB_IMAGE = re.compile(r"https://great-expectations-web-assets\.s3\.[\w-]+\.amazonaws\.com/([\w.-]+)(?:\?[^\"']*)?(?=[\"'])")
+# GX counts one folder too few for result pages (their favicon 404s); relink from the site root.
+SITE_IMAGE_LINK = re.compile(r"(?<=[\"'])(?:\.\./)*static/images/")
+
+
+def site_dir(context_dir: Path) -> Path:
+    """The Data Docs folder the context's config names, read from the YAML so readers (the CLI, the plugin) skip GX's import."""
+    config = yaml.safe_load((context_dir / GX_CONFIG_FILE).read_text(encoding="utf-8"))
+    return (context_dir / config["data_docs_sites"][SITE_NAME]["store_backend"]["base_directory"]).resolve()
+
+
+@functools.lru_cache(maxsize=4)
+def vendored_urls(assets_dir: Path) -> dict[str, str]:
+    """CDN URL -> the vendored file, relative to the site's vendor dir, from docs_assets/manifest.json."""
+    manifest = json.loads((assets_dir / MANIFEST).read_text(encoding="utf-8"))
+    return {url: f"{spec}/{name}" for spec, files in manifest["packages"].items() for name, urls in files.items() for url in urls}
+
+
+def _install_assets(assets_dir: Path, site: Path) -> None:
+    """Copy the vendored assets into the site once per manifest version, so the site stands alone."""
+    target = site / SITE_VENDOR_DIR
+    manifest = (assets_dir / MANIFEST).read_bytes()
+    if (target / MANIFEST).is_file() and (target / MANIFEST).read_bytes() == manifest:
+        return
+    shutil.copytree(assets_dir, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.py"))
+
+
+def _make_offline(html_path: Path, site: Path, urls: Mapping[str, str]) -> None:
+    """Point one page's CDN links at the vendored copies and its GX images at the site's own, relative to the page."""
+    cdn = re.compile("|".join(re.escape(url) for url in sorted(urls, key=len, reverse=True)) + r"(?=[\"'])")
+    root = "../" * len(html_path.parent.relative_to(site).parts)
+    text = html_path.read_text(encoding="utf-8")
+    offline = cdn.sub(lambda match: f"{root}{SITE_VENDOR_DIR}/{urls[match.group(0)]}", text)
+    offline = GX_WEB_IMAGE.sub(lambda match: f"{root}{SITE_IMAGES_DIR}/{match.group(1)}", offline)
+    offline = SITE_IMAGE_LINK.sub(f"{root}{SITE_IMAGES_DIR}/", offline)
+    if offline != text:
+        html_path.write_text(offline, encoding="utf-8")
+
+
+def _offline_site(context_dir: Path, pages: Iterable[Path]) -> None:
+    assets_dir = context_dir / ASSETS_DIRNAME
+    site = site_dir(context_dir)
+    _install_assets(assets_dir, site)
+    urls = vendored_urls(assets_dir)
+    for page in pages:
+        _make_offline(page, site, urls)
+
+
+def _page(context: FileDataContext, identifier: Any) -> Path:
+    """Where the local site keeps the page of a suite or of a validation result (it may not exist yet)."""
+    url = context.get_docs_sites_urls(resource_identifier=identifier, site_name=SITE_NAME, only_if_exists=False)[0]
+    return Path(unquote(urlparse(url["site_url"]).path)).resolve()
+
+
+def build_result_docs(context_dir: Path, results: Sequence[ExpectationSuiteValidationResult]) -> dict[str, Path]:
+    """Render only this run's result pages, the suites' pages and the index; return suite name -> result page."""
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier,
+        ValidationResultIdentifier,
+    )
+
+    context = open_context(context_dir)
+    suites = [ExpectationSuiteIdentifier(name=result.suite_name) for result in results]
+    # GX stamps the batch id into every expectation's kwargs; results and their pages are keyed by it.
+    identifiers = [
+        ValidationResultIdentifier(suite, result.meta["run_id"], result.results[0].expectation_config.kwargs["batch_id"])
+        for suite, result in zip(suites, results, strict=True)
+    ]
+    # Suite pages change only with the suite files; `build_docs` re-renders them, here only missing ones are.
+    missing = [suite for suite in suites if not _page(context, suite).is_file()]
+    context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[*identifiers, *missing])
+    pages = {identifier.expectation_suite_identifier.name: _page(context, identifier) for identifier in identifiers}
+    index = site_dir(context_dir) / INDEX_PAGE
+    _offline_site(context_dir, [index, *pages.values(), *(_page(context, suite) for suite in missing)])
+    return pages
+
+
+def build_docs(context_dir: Path) -> Path:
+    """Rebuild the whole Data Docs site (all stored results, all suites), offline-ready; return its index page."""
+    context_dir = context_dir.resolve()
+    open_context(context_dir).build_data_docs(site_names=[SITE_NAME])
+    site = site_dir(context_dir)
+    _offline_site(context_dir, site.rglob("*.html"))
+    return site / INDEX_PAGE
+
+
+def docs_server(path: Path, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
+    """An HTTP server for the Data Docs folder (or the folder of the given page), bound but not yet serving."""
+    root = path if path.is_dir() else path.parent
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
+    return ThreadingHTTPServer((host, port), handler)
+
+
+def serve_docs(path: Path, host: str = "127.0.0.1", port: int = 8765) -> None:
+    """Serve the Data Docs on localhost until interrupted (`newsflow docs --serve`)."""
+    with docs_server(path, host, port) as server:
+        server.serve_forever()
