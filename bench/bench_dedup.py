@@ -5,11 +5,12 @@ about one word in SUBSTITUTION_EVERY replaced from the seeds' vocabulary, so eve
 shingles. A known share are copies of a recent article (exact, or near: a sentence dropped, a
 boilerplate line added, a few words changed), some dated before their original so canonicals switch.
 
-Per batch, as `store` would: sketch the batch (make_entry), fetch history candidates with one SQL
-join on the band and fingerprint tables, verify candidates one entry after another (copies within
-the batch come from an EntryIndex of the batch), then append signatures, bands and stories.
-Entries that would make store run resolve_story (an earlier copy, or a bridge between stories) are
-counted, not resolved: that costs O(story size), not O(history).
+Per batch, as the load does (pipelines.storage.load): sketch the batch (make_entry), fetch history
+candidates with one SQL join on the band and fingerprint tables, verify candidates one entry after
+another (copies within the batch come from an EntryIndex of the batch), then append signatures,
+bands and stories.
+Entries that would make `plan_stories` run resolve_story (an earlier copy, or a bridge between stories)
+are counted, not resolved: that costs O(story size), not O(history).
 Each size runs in its own process, so peak RSS (DuckDB included) is per size; the corpus is
 generated batch by batch, so it does not count. Phases are timed in process CPU seconds (DuckDB's
 threads included), which a busy shared machine distorts far less than wall time.
@@ -193,9 +194,10 @@ def _append(con: duckdb.DuckDBPyConnection, entries: list[DedupEntry], stories: 
         }
     )
     story_rows = pa.table({"article_id": list(stories), "story_id": list(stories.values())})
-    con.execute("INSERT INTO article_signatures SELECT * FROM signatures")
-    con.execute("INSERT INTO dedup_bands SELECT * FROM bands")
-    con.execute("INSERT INTO article_stories SELECT * FROM story_rows")
+    for table, rows in (("article_signatures", signatures), ("dedup_bands", bands), ("article_stories", story_rows)):
+        con.register("arrow_rows", rows)
+        con.execute(f"INSERT INTO {table} SELECT * FROM arrow_rows")
+        con.unregister("arrow_rows")
 
 
 def _needs_resolve(entry: DedupEntry, matches: tuple[Match, ...], candidates: list[Candidate]) -> bool:
@@ -236,7 +238,7 @@ def run_size(size: int, batch_size: int, db_path: Path, cfg: DedupConfig) -> dic
             matches = find_matches(entry, candidates, cfg)
             story_id = matches[0].story_id if matches else entry.article_id
             if _needs_resolve(entry, matches, candidates):
-                switches += 1  # here store runs resolve_story over the story's entries and re-points links
+                switches += 1  # here plan_stories resolves the story and the load re-points its links
             stories[entry.article_id] = story_id
             local.add(entry, story_id)
             planted += article.copy_of is not None

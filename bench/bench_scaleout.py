@@ -33,7 +33,7 @@ def _stage_worker(settings: Settings, run_id: str, shard: int, shards: int, star
     import pandas  # noqa: F401  (pyarrow's one-off import cost stays out of the timing, as in bench_pipeline)
 
     from pipelines.pipeline import stage_folder
-    from pipelines.text.normalize import language_detector
+    from pipelines.text.language import language_detector
 
     language_detector()
     start.wait()

@@ -1,7 +1,7 @@
-"""Deduplication: one story per set of copies, decided by pure functions that `store` calls in a transaction.
+"""Deduplication: one story per set of copies, decided by pure functions; the load only reads and writes.
 
-Units. An *entry* is one stored body version of one article (`article_id` is derived by `store` from
-the canonical URL, pipelines.urls, so re-polls and tracking-parameter variants of a page share it).
+Units. An *entry* is one stored body version of one article (`article_id` is derived from the
+canonical URL by pipelines.text.articles, so re-polls and tracking-parameter variants of a page share it).
 Bodies arrive after pipelines.text.normalize has stripped boilerplate (schemas/boilerplate.yaml); here
 they are only hash-normalized (NFKC, quote and dash variants, invisible characters, case, whitespace).
 
@@ -27,21 +27,20 @@ entries, article_id); `seen_at` is the published time, else the fetch time, of t
 When an earlier article arrives, or an entry bridges two stories, `resolve_story` recomputes the
 canonical and every link of the merged story.
 
-Store protocol, one transaction per batch, entries one after another in any order (so copies within
-the batch and copies of history are treated alike):
-1. ``entry = make_entry(article_id, body_text, seen_at, cfg)`` (pure; may run before the transaction);
-2. candidates: stored entries with the same article_id, the same fingerprint, or a band hash in
-   ``band_keys(entry.signature, cfg)``, each with its story's current story_id. Batched: one join of
-   the batch's band hashes and fingerprints against `dedup_bands` / `article_signatures` for history
-   (passed through ``EntryIndex.current``), plus ``EntryIndex.candidates`` for entries already
-   processed in this batch;
-3. ``matches = find_matches(entry, candidates, cfg)``; empty: the article starts its own story
-   (story_id = article_id), no link;
-4. otherwise fetch every entry of the stories in ``{m.story_id for m in matches}``, then
-   ``story = resolve_story([*those, entry])``: keep one `articles` row (story.story_id), replace
-   the `article_duplicates` rows of those stories by ``story.links``, re-point `article_stories`
-   (and ``EntryIndex.story_of``) for every article of the merged story;
-5. insert the entry's signature row and its band rows; ``EntryIndex.add(entry, story_id)``.
+The load (pipelines.storage.load), one transaction per batch, entries one after another in any order
+(so copies within the batch and copies of history are treated alike):
+1. ``entry = make_entry(article_id, body_text, seen_at, cfg)`` for each new body version (pure);
+2. history candidates: stored entries with the same article_id, the same fingerprint, or one of
+   ``band_hashes(entries, cfg)``, each with its story's current story_id: one join of the batch
+   against `dedup_bands` / `article_signatures`, read by `Store.dedup_candidates`;
+3. ``plan = plan_stories(entries, history, stored_members, cfg)`` (pure but for the callback
+   ``stored_members(story_id)``, `Store.story_entries`): per entry, ``find_matches`` against the
+   history (``EntryIndex.current``) and the batch so far (``EntryIndex.candidates``); no match
+   starts a story (story_id = article_id, no link), else ``resolve_story`` over every entry of the
+   matched stories and the new one;
+4. the load writes the plan: each entry's signature and band rows, `article_stories` for every
+   article of a touched story (``plan.story_of()``), their `article_duplicates` rows replaced by the
+   stories' links, and ``plan.copies`` removed from `articles` with their annotations.
 """
 
 from __future__ import annotations
@@ -52,7 +51,7 @@ import re
 import unicodedata
 import zlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Literal
@@ -261,6 +260,11 @@ def band_keys(sig: Signature, cfg: DedupConfig) -> list[tuple[int, int]]:
     return [(band, _band_hash(band, packed[band * width : (band + 1) * width])) for band in range(cfg.bands)] if sig else []
 
 
+def band_hashes(entries: Iterable[DedupEntry], cfg: DedupConfig) -> list[int]:
+    """Every band hash of a batch, sorted and distinct: the probe of the store's one candidate join."""
+    return sorted({band_hash for entry in entries for _, band_hash in band_keys(entry.signature, cfg)})
+
+
 def as_utc(moment: datetime) -> datetime:
     """Order keys compare instants; a naive time is taken as UTC, as the store keeps TIMESTAMPTZ in UTC."""
     return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
@@ -391,5 +395,56 @@ class EntryIndex:
         in the batch may have merged their story (callers record every re-pointed article in story_of)."""
         return [Candidate(c.entry, self.story_of.get(c.entry.article_id, c.story_id)) for c in candidates]
 
-    def entries_of(self, article_ids: Iterable[str]) -> list[DedupEntry]:
-        return [self._entries[i] for article in sorted(set(article_ids)) for i in self._keys.get(("article", article), ())]
+
+# --- a batch into stories ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoryPlan:
+    """What one batch changes in the story tables: every story it touched, as resolved at the end of the batch."""
+
+    stories: tuple[Story, ...]
+
+    @property
+    def canonical(self) -> set[str]:
+        return {story.story_id for story in self.stories}
+
+    @property
+    def copies(self) -> dict[str, Story]:
+        """Each non-canonical article of a touched story, with its story: it leaves `articles`."""
+        return {link.article_id: story for story in self.stories for link in story.links}
+
+    def story_of(self) -> dict[str, str]:
+        """Every article of the touched stories, sorted, with the story it belongs to now."""
+        copies = self.copies
+        return {article_id: copies[article_id].story_id if article_id in copies else article_id
+                for article_id in sorted(self.canonical | set(copies))}
+
+
+def plan_stories(
+    entries: Iterable[DedupEntry],
+    history: Sequence[Candidate],
+    stored_members: Callable[[str], Sequence[DedupEntry]],
+    cfg: DedupConfig,
+) -> StoryPlan:
+    """Put a batch's entries into stories one after another (steps 3-4 of the protocol above).
+
+    `history` holds the stored candidates of the whole batch, fetched before it runs;
+    `stored_members(story_id)` returns the stored entries of a story this batch has not touched yet.
+    """
+    index = EntryIndex(cfg)
+    touched: dict[str, Story] = {}
+    members_of: dict[str, list[DedupEntry]] = {}  # every entry, stored or new, of the stories touched so far
+    for entry in sorted(entries, key=lambda e: e.article_id):
+        matches = find_matches(entry, [*index.current(history), *index.candidates(entry)], cfg)
+        members = [member for story_id in sorted({match.story_id for match in matches})
+                   for member in (members_of.pop(story_id, None) or stored_members(story_id))]
+        story = resolve_story([*members, entry])
+        for match in matches:
+            touched.pop(match.story_id, None)
+        touched[story.story_id] = story
+        members_of[story.story_id] = [*members, entry]
+        index.add(entry, story.story_id)
+        for member in members:
+            index.story_of[member.article_id] = story.story_id
+    return StoryPlan(tuple(touched.values()))

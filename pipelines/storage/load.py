@@ -1,0 +1,187 @@
+"""The load of one staged run: read through `Store`, decide with pure planners, write through `Store`.
+
+One transaction per run, idempotent: rows are keyed by ids derived from content, an input already
+loaded is recognised by its raw_id, and a re-run adds nothing. The decisions are made elsewhere:
+article versions by pipelines.storage.versions, stories by pipelines.dedup.plan_stories; this module
+only sequences them and shapes their rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from pipelines.dedup import (
+    DedupConfig,
+    DedupEntry,
+    StoryPlan,
+    band_hashes,
+    band_keys,
+    make_entry,
+    plan_stories,
+)
+from pipelines.ids import stable_id
+from pipelines.records import Status
+from pipelines.storage.staging import Manifest, Validation
+from pipelines.storage.store import LoadCounts, Store, utc_now
+from pipelines.storage.versions import VersionPlan, plan_versions
+from pipelines.tables import ARTICLE_CHILDREN
+
+Row = dict[str, Any]
+Rows = Mapping[str, list[Row]]
+
+
+def load_batch(
+    store: Store, manifest: Manifest, rows: Rows, stage_counts: Mapping[str, int], validation: Validation,
+    dedup: DedupConfig,
+) -> LoadCounts:
+    """Load one run's validated rows in a single transaction; inputs already loaded are counted, not re-inserted."""
+    run_id = manifest.run_id
+    now = utc_now()
+    raw_rows = rows["raw_documents"]
+    with store.transaction():
+        known = store.existing("raw_documents", "raw_id", [row["raw_id"] for row in raw_rows])
+        fresh_raw = [row for row in unique_by(raw_rows, ("raw_id",)) if row["raw_id"] not in known]
+        fresh_ids = {row["raw_id"] for row in fresh_raw}
+        store.insert("sources", [{**row, "created_at": now} for row in unique_by(rows["sources"], ("source_id",))],
+                     on_conflict="NOTHING")
+        store.insert("raw_documents", [{**row, "run_id": run_id} for row in fresh_raw])
+        versions, written = _load_articles(
+            store, [row for row in rows["articles"] if row["raw_id"] in fresh_ids], run_id, now, dedup
+        )
+        _replace_annotations(store, rows, written, now)
+        # A refused row of a table without a single input (an entity) has no raw_id and is always kept.
+        refused = [row for row in rows["quarantine"] if row["raw_id"] in fresh_ids or row["raw_id"] is None]
+        quarantined = _insert_quarantine(store, refused, run_id, now)
+        store.insert("fetch_events", unique_by(rows["fetch_events"], ("event_id",)), on_conflict="NOTHING")
+        store.insert("feed_state", unique_by(rows["feed_state"], ("source_id",)), on_conflict="REPLACE")
+        store.insert("feed_items", unique_by(rows["feed_items"], ("source_id", "item_key")), on_conflict="NOTHING")
+        counts = LoadCounts(
+            run_id=run_id,
+            inputs=len({row["raw_id"] for row in raw_rows}),
+            unchanged=len(known),
+            articles_new=versions.new,
+            articles_updated=versions.updated,
+            articles_same=versions.same,
+            skipped=sum(row["status"] == Status.SKIPPED for row in fresh_raw),
+            quarantined=quarantined,
+            stage_counts=dict(stage_counts),
+        )
+        store.record_run(manifest, "success", now, counts=counts, validation=validation)
+        store.insert("run_source_counts", [
+            {"run_id": run_id, "source_id": source, "articles": count, "loaded_at": now}
+            for source, count in validation.articles_per_source.items()
+        ])
+    return counts
+
+
+def _load_articles(
+    store: Store, rows: list[Row], run_id: str, now: datetime, dedup: DedupConfig
+) -> tuple[VersionPlan, set[str]]:
+    """Every changed body version lands in `article_versions` and is a dedup entry (two versions in one
+    batch count as they would in two); `articles` keeps one row per story (the canonical article), a
+    copy becomes an `article_duplicates` row. Also returns the ids whose `articles` row this load wrote."""
+    versions = plan_versions(rows, store.current_versions(row["article_id"] for row in rows), run_id, now)
+    store.insert("article_versions", versions.versions)
+    store.check_dedup_index(dedup.index_key)
+    entries = [make_entry(row["article_id"], row["body_text"], _seen_at(row), dedup) for row in versions.changed]
+    plan = plan_stories(entries, store.dedup_candidates(entries, band_hashes(entries, dedup)), store.story_entries,
+                        dedup)
+    _save_signatures(store, entries, versions.changed, dedup)
+    _save_stories(store, plan, run_id, now)
+    written = {article_id for article_id in versions.latest if article_id in plan.canonical}
+    store.insert("articles", [row for article_id, row in versions.latest.items() if article_id in written],
+                 on_conflict="REPLACE")
+    return versions, written
+
+
+def _seen_at(row: Row) -> datetime:
+    """When the input says the story appeared: its publication time, else when it was fetched."""
+    return row["published_at"] or row["fetched_at"]
+
+
+def _save_signatures(store: Store, entries: Sequence[DedupEntry], rows: Sequence[Row], cfg: DedupConfig) -> None:
+    """Each entry's signature row, with the provenance of the row it was made from, and its band rows."""
+    store.insert("article_signatures", [
+        {"article_id": e.article_id, "raw_id": row["raw_id"], "fingerprint": e.fingerprint,
+         "signature": list(e.signature) or None, "seen_at": e.seen_at, "source_id": row["source_id"], "url": row["url"]}
+        for e, row in zip(entries, rows, strict=True)
+    ], on_conflict="NOTHING")
+    store.insert("dedup_bands", [
+        {"band_hash": band, "article_id": e.article_id} for e in entries for _, band in band_keys(e.signature, cfg)
+    ])
+
+
+def _save_stories(store: Store, plan: StoryPlan, run_id: str, now: datetime) -> None:
+    """Re-point every member of the touched stories, rewrite their duplicate rows, demote former canonicals.
+
+    Articles that stop being canonical (an earlier copy arrived, or two stories merged) leave
+    `articles` together with their mentions and quotes; their text stays in article_versions.
+    """
+    story_of = plan.story_of()
+    if not story_of:
+        return
+    store.insert("article_stories", [{"article_id": a, "story_id": s} for a, s in story_of.items()],
+                 on_conflict="REPLACE")
+    store.delete("article_duplicates", "duplicate_article_id", list(story_of))
+    copies = sorted(plan.copies)
+    provenance = store.latest_provenance(copies)
+    store.insert("article_duplicates", [
+        {"article_id": link.story_id, "duplicate_article_id": link.article_id,
+         "duplicate_raw_id": provenance[link.article_id].raw_id, "url": provenance[link.article_id].url,
+         "source_id": provenance[link.article_id].source_id, "method": link.method, "similarity": link.similarity,
+         "detected_at": now, "run_id": run_id}
+        for story in plan.stories for link in story.links
+    ])
+    for table in ("articles", *ARTICLE_CHILDREN):
+        store.delete(table, "article_id", copies)
+
+
+def annotations_of(rows: Rows, written: set[str]) -> dict[str, list[Row]]:
+    """The annotation rows of the articles a load wrote, and only the entities and aliases they use.
+
+    The first row per key stays: ON CONFLICT would otherwise keep an arbitrary one of two duplicates.
+    """
+    mentions = [row for row in rows["entity_mentions"] if row["article_id"] in written]
+    quotes = [row for row in rows["quotes"] if row["article_id"] in written]
+    used = {row["entity_id"] for row in mentions} | {row["speaker_entity_id"] for row in quotes}
+    return {
+        "entities": [row for row in rows["entities"] if row["entity_id"] in used],  # one per id (merge_rows)
+        "entity_aliases": [row for row in rows["entity_aliases"] if row["entity_id"] in used],
+        "entity_mentions": unique_by(mentions, ("article_id", "start_char", "end_char")),
+        "quotes": unique_by(quotes, ("quote_id",)),
+    }
+
+
+def _replace_annotations(store: Store, rows: Rows, written: set[str], now: datetime) -> None:
+    """Entities, mentions and quotes of the articles this load wrote replace what their earlier versions had."""
+    ids = sorted(written)
+    for table in ARTICLE_CHILDREN:
+        store.delete(table, "article_id", ids)
+    annotations = annotations_of(rows, written)
+    store.insert("entities", [{**row, "updated_at": now} for row in annotations["entities"]], on_conflict="REPLACE")
+    store.insert("entity_aliases", annotations["entity_aliases"], on_conflict="NOTHING")
+    store.insert("entity_mentions", annotations["entity_mentions"])
+    store.insert("quotes", annotations["quotes"])
+
+
+def _insert_quarantine(store: Store, rows: list[Row], run_id: str, now: datetime) -> int:
+    """Quarantine rows keyed by what was refused and why, so a replayed refusal is not counted twice."""
+    keyed = [
+        {**row, "quarantine_id": stable_id(row["raw_id"], row["stage"], row["detail"], row["reason"]),
+         "run_id": run_id, "created_at": now}
+        for row in rows
+    ]
+    fresh = unique_by(keyed, ("quarantine_id",))
+    known = store.existing("quarantine", "quarantine_id", [row["quarantine_id"] for row in fresh])
+    store.insert("quarantine", [row for row in fresh if row["quarantine_id"] not in known])
+    return len(fresh) - len(known)
+
+
+def unique_by(rows: Sequence[Row], keys: tuple[str, ...]) -> list[Row]:
+    """First row per key: ON CONFLICT would otherwise keep an arbitrary one of two duplicates in a batch."""
+    seen: dict[tuple[Any, ...], Row] = {}
+    for row in rows:
+        seen.setdefault(tuple(row[key] for key in keys), row)
+    return list(seen.values())
