@@ -68,7 +68,8 @@ def stage_parallel(settings: Settings, workers: int, run_id: str) -> dict:
 
 def load(settings: Settings, paths: list[str]) -> dict:
     """`load_stages` into a database that already exists (its migrations applied once, as after the first run)."""
-    from pipelines.pipeline import load_stages, publish_read_copy, table_counts
+    from pipelines.pipeline import load_stages, table_counts
+    from pipelines.storage.publish import publish_read_copy
     from pipelines.storage.store import Store
 
     began = time.perf_counter()
@@ -108,6 +109,9 @@ def main() -> None:
                                          staging_dir=work / f"staging{workers}")
             stages.append((settings, stage_parallel(settings, workers, f"bench__w{workers}")))
         settings, last = stages[-1]
+        from pipelines.pipeline import validate_stages
+
+        validate_stages(settings, [Path(path) for path in last["paths"]])  # the load refuses an unvalidated stage
         loads = []
         for attempt in range(args.load_repeats):  # each into a new database, from a copy of the same stages
             paths = []
