@@ -25,6 +25,7 @@ from pipelines.nlp.annotate import annotate
 from pipelines.nlp.entities import KnownEntities
 from pipelines.quality.verdict import apply_verdict
 from pipelines.records import (
+    NO_ARTICLE,
     ArticleRow,
     FeedState,
     RawDocument,
@@ -129,7 +130,7 @@ def _final_statuses(raws: list[RawDocument], articles: list[ArticleRow], rejecti
         elif raw.raw_id in loaded:
             final.append(replace(raw, status=Status.LOADED))
         else:
-            why = "; ".join(dict.fromkeys(reasons.get(raw.raw_id, ["no article produced"])))
+            why = "; ".join(dict.fromkeys(reasons.get(raw.raw_id, [NO_ARTICLE])))
             final.append(replace(raw, status=Status.QUARANTINED, reason=why))
     return final
 
@@ -232,7 +233,7 @@ def feed_states(settings: Settings) -> dict[str, FeedState]:
 
 
 def _states(view: Store | None) -> dict[str, FeedState]:
-    return {row["source_id"]: FeedState(**row) for row in (view.feed_states() if view else [])}
+    return {state.source_id: state for state in (view.feed_states() if view else [])}
 
 
 def _history(view: Store | None, feed: FeedConfig) -> FeedHistory:

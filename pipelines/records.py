@@ -16,6 +16,10 @@ class Status(StrEnum):
     QUARANTINED = "quarantined"
 
 
+# The reason an input or a feed item is quarantined when no article came of it and no step said why.
+NO_ARTICLE = "no article produced"
+
+
 @dataclass(frozen=True, slots=True)
 class Source:
     source_id: str

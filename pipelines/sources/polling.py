@@ -19,6 +19,7 @@ from pipelines.feedparse import FeedEntry, entry_key, parse_feed_bytes
 from pipelines.http.outcome import FetchResult, Outcome
 from pipelines.ids import stable_id
 from pipelines.records import (
+    NO_ARTICLE,
     ArticleDraft,
     ArticleRow,
     FeedItem,
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 MAX_BACKOFF = timedelta(hours=24)
 UNCHANGED = "unchanged"  # feed_state.last_outcome: the body hashed as before, nothing to read
-NO_ARTICLE = "no article produced"
 
 # (source_id, item keys, canonical urls) -> the keys and urls among them that were seen before
 SeenLookup = Callable[[str, Sequence[str], Sequence[str]], set[str]]

@@ -23,7 +23,7 @@ import pyarrow as pa
 from pipelines.dedup import Candidate, DedupEntry, as_utc
 from pipelines.ids import sha256_hex
 from pipelines.nlp.entities import KnownEntities
-from pipelines.records import Entity, EntityAlias
+from pipelines.records import Entity, EntityAlias, FeedState
 from pipelines.storage.staging import Manifest, Validation
 from pipelines.storage.versions import StoredVersion
 from pipelines.tables import DATA_TABLES, check_table
@@ -318,8 +318,8 @@ class Store:
                         self.con.execute("SELECT entity_id, alias FROM entity_aliases ORDER BY ALL").fetchall())
         return KnownEntities(entities, aliases)
 
-    def feed_states(self) -> list[dict[str, Any]]:
-        return self._dicts("SELECT * FROM feed_state ORDER BY name")
+    def feed_states(self) -> list[FeedState]:
+        return [FeedState(**row) for row in self._dicts("SELECT * FROM feed_state ORDER BY name")]
 
     def seen_items(self, source_id: str, keys: list[str], urls: list[str]) -> set[str]:
         """Item keys of this feed, and canonical URLs from any feed or article, that were seen before."""

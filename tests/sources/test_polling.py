@@ -14,9 +14,9 @@ from newsfake import CONDITIONAL_ETAG, DUPLICATED_GUIDS, NewsFake, loopback_poli
 from pipelines.config import Settings
 from pipelines.http.fetcher import Fetcher, FetchPolicy
 from pipelines.pipeline import due_feeds, ingest_feeds
-from pipelines.records import FeedState, Rejection, Status
+from pipelines.records import NO_ARTICLE, FeedState, Rejection, Status
 from pipelines.sources.feed_config import FeedConfig, FeedConfigError, load_feeds
-from pipelines.sources.polling import NO_ARTICLE, FeedHistory, feed_items, poll_feed
+from pipelines.sources.polling import FeedHistory, feed_items, poll_feed
 
 REAL_FEED = "/feeds/feedjira/spec/sample_feeds/TechCrunch.xml"
 
