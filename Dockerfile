@@ -35,5 +35,4 @@ RUN pip install --no-cache-dir --no-deps -e ${NEWSFLOW_HOME} \
 ENV NEWSFLOW_SEEDS_DIR=${NEWSFLOW_HOME}/seeds \
     NEWSFLOW_FEEDS=${NEWSFLOW_HOME}/feeds.yaml \
     NEWSFLOW_DB=${NEWSFLOW_HOME}/data/news.duckdb \
-    NEWSFLOW_READ_DB=${NEWSFLOW_HOME}/data/news_read.duckdb \
     NEWSFLOW_STAGING_DIR=${NEWSFLOW_HOME}/data/staging

@@ -12,19 +12,29 @@ export AIRFLOW_HOME ?= $(CURDIR)/.airflow
 export AIRFLOW__CORE__DAGS_FOLDER ?= $(CURDIR)/dags
 export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
+# The embedded Airflow (`make airflow`) serves this machine only, so its simple login is not taken for a
+# production shape; tasks reach the execution API on the same port, and wait for it as long as its first,
+# cold request takes while they share the CPUs (5 s, then retries and warnings); it runs one task per CPU,
+# not Airflow's 32 (32 forked LocalExecutor workers). Override any: `make airflow AIRFLOW__API__PORT=8081`.
+export AIRFLOW__API__HOST ?= 127.0.0.1
+export AIRFLOW__API__PORT ?= 8080
+export AIRFLOW__CORE__EXECUTION_API_SERVER_URL ?= http://127.0.0.1:$(AIRFLOW__API__PORT)/execution/
+export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT ?= 30
+export AIRFLOW__CORE__PARALLELISM ?= $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 4)
 export NEWSFLOW_DB ?= $(CURDIR)/data/news.duckdb
 export NEWSFLOW_SEEDS_DIR ?= $(CURDIR)/seeds
 export NEWSFLOW_STAGING_DIR ?= $(CURDIR)/data/staging
 export NEWSFLOW_FEEDS ?= $(CURDIR)/feeds.yaml
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup run test airflow-init airflow bench clean
+.PHONY: help setup run test airflow-init airflow bench bench-publish clean
 
 help:
 	@echo "make run    - install, initialize Airflow, run the news_ingest DAG over seeds/, print a summary"
 	@echo "make test   - install the dev environment and run the test suite"
 	@echo "make airflow - start Airflow (standalone: UI on http://localhost:8080) with the project's DAGs"
 	@echo "make bench  - print per-stage throughput and peak memory"
+	@echo "make bench-publish - what publishing the snapshot costs at 10k and 100k articles"
 	@echo "make clean  - remove the environment, the Airflow home and data/"
 
 $(CURDIR)/.tools/bin/uv:
@@ -49,14 +59,22 @@ run: airflow-init
 
 # The UI, scheduler and the feed_ingest schedule on this machine; the admin password is printed at start
 # and kept in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated.
+# On Ctrl-C `airflow standalone` stops each component with one SIGTERM; the terminal's own SIGINT reaching
+# them too often deadlocks one in its signal handler. So Airflow runs in a process group of its own (set -m)
+# and Ctrl-C reaches only standalone, once; a second Ctrl-C kills whatever is left of the group.
 airflow: airflow-init
-	airflow standalone
+	@set -m; airflow standalone & pid=$$!; set +m; \
+	trap 'trap "kill -KILL -- -$$pid" INT TERM; kill -INT $$pid' INT TERM; \
+	wait $$pid; status=$$?; while kill -0 $$pid 2>/dev/null; do wait $$pid; status=$$?; done; exit $$status
 
 test: setup
 	$(BIN)/python -m pytest
 
 bench: setup
 	$(BIN)/python bench/bench_pipeline.py
+
+bench-publish: setup
+	$(BIN)/python bench/bench_publish.py
 
 clean:
 	rm -rf $(VENV) $(CURDIR)/.tools "$(AIRFLOW_HOME)" $(CURDIR)/data

@@ -22,7 +22,7 @@ import pandas  # noqa: F401  (pyarrow imports it on first use: keep that one-off
 from pipelines.config import PROJECT_ROOT, Settings
 from pipelines.dedup import DedupConfig
 from pipelines.nlp.annotate import annotate
-from pipelines.nlp.entities import KnownEntities
+from pipelines.nlp.entities import load_alias_rules
 from pipelines.nlp.model import load_pipeline
 from pipelines.pipeline import new_run_id, validate_stages
 from pipelines.quality.verdict import apply_verdict
@@ -83,7 +83,7 @@ def main() -> None:
         (articles, rejections), t, m = measure(lambda: build_articles(drafts, rules, detector))
         rows.append(("extract + normalize", len(drafts), t, m))
         load_pipeline(settings.spacy_model)  # the model loads once per process; keep that out of the per-article figure
-        annotations, t, m = measure(lambda: annotate(articles, KnownEntities(), settings))
+        annotations, t, m = measure(lambda: annotate(articles, settings))
         rows.append(("entities + quotes (spaCy)", len(articles), t, m))
         tables = {"sources": [source], "raw_documents": [r.raw for r in results], "articles": annotations.articles,
                   "quarantine": rejections, **annotations.tables()}
@@ -101,7 +101,8 @@ def main() -> None:
             with Store.open(settings.db_path, settings.schemas_dir) as store:
                 stage = read_stage(path)
                 rows = apply_verdict(merge_rows([stage]), validation.rejected)
-                return load_batch(store, stage.manifest, rows, {}, validation, DedupConfig())
+                return load_batch(store, stage.manifest, rows, {}, validation, DedupConfig(),
+                                  load_alias_rules(settings.alias_file))
 
         counts, t, m = measure(load)
         rows.append(("load + dedup (DuckDB, one transaction)", counts.articles_new, t, m))

@@ -69,11 +69,10 @@ def stage_parallel(settings: Settings, workers: int, run_id: str) -> dict:
 def load(settings: Settings, paths: list[str]) -> dict:
     """`load_stages` into a database that already exists (its migrations applied once, as after the first run)."""
     from pipelines.pipeline import load_stages, table_counts
-    from pipelines.storage.publish import publish_read_copy
-    from pipelines.storage.store import Store
+    from pipelines.storage.publish import open_writer
 
     began = time.perf_counter()
-    with Store.open(settings.db_path, settings.schemas_dir):
+    with open_writer(settings):
         pass
     create_s = time.perf_counter() - began
     cpu = time.process_time()
@@ -81,13 +80,10 @@ def load(settings: Settings, paths: list[str]) -> dict:
     counts = load_stages(settings, [Path(p) for p in paths])
     seconds = time.perf_counter() - began
     cpu_s = time.process_time() - cpu
-    began = time.perf_counter()
-    publish_read_copy(settings)  # the read-only copy load_stages publishes after its transaction
-    copy_s = time.perf_counter() - began
     rows = {name: n for name, n in table_counts(settings).items() if n}
     written = sum(rows.values())
-    return {"seconds": seconds, "cpu_s": cpu_s, "create_db_s": create_s, "read_copy_s": copy_s,
-            "db_mib": settings.db_path.stat().st_size / 2**20, "articles": counts.articles_new, "rows": written,
+    return {"seconds": seconds, "cpu_s": cpu_s, "create_db_s": create_s,
+            "db_mib": settings.writer_db_path.stat().st_size / 2**20, "articles": counts.articles_new, "rows": written,
             "tables": rows, "articles_per_s": counts.articles_new / seconds, "rows_per_s": written / seconds}
 
 
@@ -105,7 +101,6 @@ def main() -> None:
         stages = []
         for workers in args.workers:
             settings = Settings.from_env(seeds_dir=folder, db_path=work / f"w{workers}.duckdb",
-                                         read_db_path=work / f"w{workers}_read.duckdb",
                                          staging_dir=work / f"staging{workers}")
             stages.append((settings, stage_parallel(settings, workers, f"bench__w{workers}")))
         settings, last = stages[-1]
@@ -120,7 +115,7 @@ def main() -> None:
                 shutil.copytree(path, copy)
                 paths.append(str(copy))
             db = work / f"load{attempt}.duckdb"
-            loads.append(load(Settings.from_env(seeds_dir=folder, db_path=db, read_db_path=db.with_suffix(".read"),
+            loads.append(load(Settings.from_env(seeds_dir=folder, db_path=db,
                                                 staging_dir=work / f"load{attempt}"), paths))
         loaded = sorted(loads, key=lambda r: r["seconds"])[len(loads) // 2]  # the median
         loaded["all_seconds"] = [round(r["seconds"], 2) for r in loads]
@@ -139,7 +134,7 @@ def main() -> None:
               f"{loaded['seconds']:.2f}s ({loaded['cpu_s']:.2f} CPU-s) = {loaded['articles_per_s']:.0f} articles/s, "
               f"{loaded['rows_per_s']:.0f} rows/s")
         print(f"  rows per table: {loaded['tables']}")
-        print(f"  of which the read-only copy ({loaded['db_mib']:.1f} MiB): {loaded['read_copy_s']:.2f}s; "
+        print(f"  publishing included (database {loaded['db_mib']:.1f} MiB, see bench_publish.py); "
               f"creating the database (first run only, not counted): {loaded['create_db_s']:.2f}s")
     finally:
         shutil.rmtree(work, ignore_errors=True)

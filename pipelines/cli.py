@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -12,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.config import Settings
+from pipelines.tabular import Format, render
 
 app = typer.Typer(help="newsflow: ingest news into DuckDB and inspect what landed.", no_args_is_help=True)
 console = Console()
@@ -24,6 +26,8 @@ EXAMPLE_QUERY = (
 SeedsOption = Annotated[Path | None, typer.Option("--seeds", help="Seed folder (default $NEWSFLOW_SEEDS_DIR or seeds/).")]
 DbOption = Annotated[Path | None, typer.Option("--db", help="DuckDB file (default $NEWSFLOW_DB or data/news.duckdb).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
+FormatOption = Annotated[Format, typer.Option("--format", "-f", case_sensitive=False,
+                                              help="table (fits the terminal), csv, json or markdown; --json is -f json.")]
 
 
 def _fail(message: str) -> None:
@@ -116,9 +120,14 @@ def list_feeds(feeds: FeedsOption = None, as_json: JsonOption = False) -> None:
     console.print(table)
 
 
+def _write(columns: list[str], rows: list[tuple[object, ...]], fmt: Format) -> None:
+    """The table fits the terminal: $COLUMNS, else the terminal's width, else 80 when stdout is not a terminal."""
+    sys.stdout.write(render(columns, rows, fmt, shutil.get_terminal_size((80, 24)).columns))
+
+
 @app.command()
-def stats(db: DbOption = None, as_json: JsonOption = False) -> None:
-    """Rows per table."""
+def stats(db: DbOption = None, as_json: JsonOption = False, fmt: FormatOption = Format.table) -> None:
+    """Rows per table (with --format json, one object: table name to rows)."""
     from pipelines.pipeline import table_counts
 
     settings = Settings.from_env(db_path=db)
@@ -126,8 +135,11 @@ def stats(db: DbOption = None, as_json: JsonOption = False) -> None:
         counts = table_counts(settings)
     except Exception as exc:
         _fail(_reason(exc))
-    _print(counts, "newsflow tables", as_json, headers=("table", "rows"))
-    if not as_json:
+    if as_json or fmt is Format.json:
+        print(json.dumps(counts))
+        return
+    _write(["table", "rows"], list(counts.items()), fmt)
+    if fmt is Format.table:
         console.print(f"DuckDB file: {settings.db_path.resolve()}")
         console.print("Query it with the DuckDB CLI, or with `newsflow query`, for example:", markup=False)
         console.print(f"  duckdb -readonly {settings.db_path} \"{EXAMPLE_QUERY}\"", markup=False, soft_wrap=True)
@@ -135,7 +147,12 @@ def stats(db: DbOption = None, as_json: JsonOption = False) -> None:
 
 
 @app.command()
-def query(sql: Annotated[str, typer.Argument(help="A SQL query.")], db: DbOption = None, as_json: JsonOption = False) -> None:
+def query(
+    sql: Annotated[str, typer.Argument(help="A SQL query.")],
+    db: DbOption = None,
+    as_json: JsonOption = False,
+    fmt: FormatOption = Format.table,
+) -> None:
     """Run a read-only SQL query against the DuckDB file (no DuckDB CLI needed)."""
     from pipelines.pipeline import run_query
 
@@ -143,13 +160,7 @@ def query(sql: Annotated[str, typer.Argument(help="A SQL query.")], db: DbOption
         columns, rows = run_query(Settings.from_env(db_path=db), sql)
     except Exception as exc:
         _fail(_reason(exc))
-    if as_json:
-        print(json.dumps([dict(zip(columns, row, strict=True)) for row in rows], default=str))
-        return
-    table = Table(*columns)
-    for row in rows:
-        table.add_row(*("NULL" if value is None else str(value) for value in row))
-    console.print(table)
+    _write(columns, rows, Format.json if as_json else fmt)
 
 
 @app.command()

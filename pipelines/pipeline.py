@@ -22,7 +22,7 @@ from pipelines.dedup import DedupConfig
 from pipelines.http.fetcher import Fetcher, FetchPolicy
 from pipelines.ids import sha256_hex
 from pipelines.nlp.annotate import annotate
-from pipelines.nlp.entities import KnownEntities
+from pipelines.nlp.entities import load_alias_rules
 from pipelines.quality.verdict import apply_verdict
 from pipelines.records import (
     NO_ARTICLE,
@@ -37,7 +37,7 @@ from pipelines.sources.feed_config import FeedConfig, load_feeds
 from pipelines.sources.folder import list_folder, read_folder
 from pipelines.sources.polling import FeedHistory, feed_items, is_due, poll_feed
 from pipelines.storage.load import load_batch
-from pipelines.storage.publish import publish_read_copy, read_view
+from pipelines.storage.publish import open_writer, publish, read_view
 from pipelines.storage.staging import (
     Manifest,
     Stage,
@@ -105,7 +105,7 @@ def _stage_drafts(settings: Settings, view: Store | None, batch: SourceBatch) ->
     """The one path every source takes once read: drafts -> articles -> annotations, as rows per staged table."""
     articles, unbuilt = build_articles(batch.drafts, load_boilerplate_rules(settings.boilerplate_file), language_detector())
     rejections = [*batch.rejections, *unbuilt]
-    annotations = annotate(articles, view.known_entities() if view else KnownEntities(), settings)
+    annotations = annotate(articles, settings)
     return {"sources": [batch.source], "raw_documents": _final_statuses(batch.raw_documents, articles, rejections),
             "articles": annotations.articles, "quarantine": rejections, **annotations.tables()}
 
@@ -181,7 +181,11 @@ def validate_stages(settings: Settings, paths: Sequence[Path]) -> Validation:
 
 
 def load_stages(settings: Settings, paths: Sequence[Path]) -> LoadCounts:
-    """The single writer: load one run's validated stages in one transaction, then delete them. On failure they stay."""
+    """The single writer: load one run's validated stages in one transaction, publish, then delete them.
+
+    On failure the stages stay for the retry; a retry of a run that committed but was stopped before
+    it published (a killed worker) loads nothing again and publishes.
+    """
     stages = _read_run(paths)
     manifest = stages[0].manifest
     validation = read_validation(stages[0].path)
@@ -194,15 +198,19 @@ def load_stages(settings: Settings, paths: Sequence[Path]) -> LoadCounts:
         for name, value in stage.manifest.counts.items():
             stage_counts[name] = stage_counts.get(name, 0) + value
     rows = apply_verdict(merge_rows(stages), validation.rejected)
-    with Store.open(settings.db_path, settings.schemas_dir) as store:
-        try:
-            counts = load_batch(store, manifest, rows, stage_counts, validation, DedupConfig())
-        except Exception as exc:
-            store.record_failed_run(manifest, f"{type(exc).__name__}: {exc}")
-            raise
+    with open_writer(settings) as store:
+        counts = store.loaded_run(manifest.run_id)  # set when a killed writer committed but did not publish
+        if counts is None:
+            try:
+                counts = load_batch(store, manifest, rows, stage_counts, validation, DedupConfig(),
+                                    load_alias_rules(settings.alias_file))
+            except Exception as exc:
+                store.record_failed_run(manifest, f"{type(exc).__name__}: {exc}")
+                publish(store, settings.db_path)  # the failed run is visible to readers too
+                raise
+        publish(store, settings.db_path)
     for path in paths:
         drop_stage(path)
-    publish_read_copy(settings)
     return counts
 
 

@@ -14,7 +14,7 @@ DATA_TABLES = (
     "sources", "raw_documents", "articles", "article_versions", "article_duplicates", "article_stories",
     "article_signatures", "dedup_bands", "quarantine", "ingest_runs",
     "feed_state", "fetch_events", "feed_items", "run_source_counts",
-    "entities", "entity_aliases", "entity_mentions", "quotes",
+    "entities", "entity_aliases", "article_entities", "entity_mentions", "quotes",
 )
 # What a stage task writes to disk for the load.
 STAGED_TABLES = (

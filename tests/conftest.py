@@ -39,6 +39,54 @@ def seeds_dir() -> Path:
     return PROJECT_ROOT / "seeds"
 
 
+# A DuckDB 1.x command-line tool, as analysts' tools lag DuckDB's newest major: the published file must open in it.
+DUCKDB_1X_CLI = "duckdb-cli==1.5.6"
+
+
+@pytest.fixture(scope="session")
+def duckdb_1x_cli(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The `duckdb` binary of the PyPI `duckdb-cli` 1.5 package, installed into a throwaway environment."""
+    env_dir = tmp_path_factory.mktemp("duckdb_cli_env")
+    subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True, timeout=300)
+    install = subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet", DUCKDB_1X_CLI],
+                             capture_output=True, text=True, timeout=600)
+    binary = env_dir / "bin" / "duckdb"
+    require(install.returncode == 0 and binary.is_file(),
+            f"could not install {DUCKDB_1X_CLI} from PyPI: {install.stderr.strip()[-300:]}")
+    return binary
+
+
+HOLD_READER = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1], read_only=True)
+print(con.execute("SELECT count(*) FROM articles").fetchone()[0], flush=True)
+sys.stdin.readline()  # hold the session open while the test loads more data
+print(con.execute("SELECT count(*) FROM articles").fetchone()[0], flush=True)
+"""
+
+
+class HeldReader:
+    """Another process holding a read-only DuckDB session on `db`, as an analyst's notebook or CLI does."""
+
+    def __init__(self, db: Path) -> None:
+        self.process = subprocess.Popen([sys.executable, "-c", HOLD_READER, str(db)],
+                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.articles_at_start = int(self.process.stdout.readline())
+
+    def articles_at_end(self) -> int:
+        """Query again on the same, still open session, then close it; fails if the session broke."""
+        out, _ = self.process.communicate("\n", timeout=60)
+        assert self.process.returncode == 0, "the reader's session broke"
+        return int(out.strip())
+
+    def __enter__(self) -> HeldReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.process.kill()
+        self.process.wait()
+
+
 def project_airflow(home: Path) -> dict[str, str]:
     """What every Airflow process the tests start shares: this environment's commands, the project's DAGs and plugins."""
     return {
@@ -59,7 +107,6 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         **os.environ,
         **project_airflow(home),
         "NEWSFLOW_DB": str(data / "news.duckdb"),
-        "NEWSFLOW_READ_DB": str(data / "news_read.duckdb"),
         "NEWSFLOW_STAGING_DIR": str(data / "staging"),
         "NEWSFLOW_SEEDS_DIR": str(PROJECT_ROOT / "seeds"),
     }

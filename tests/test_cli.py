@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import duckdb
+from rich.cells import cell_len
+
 NEWSFLOW = [sys.executable, "-m", "pipelines.cli"]
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*NEWSFLOW, *args], capture_output=True, text=True, timeout=600)
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*NEWSFLOW, *args], capture_output=True, text=True, timeout=600, env={**os.environ, **(env or {})})
 
 
 def test_ingest_twice_gives_identical_counts(tmp_path: Path, seeds_dir: Path) -> None:
@@ -30,6 +36,8 @@ def test_ingest_twice_gives_identical_counts(tmp_path: Path, seeds_dir: Path) ->
 
     table = run("stats", "--db", str(db))
     assert "articles" in table.stdout and str(db) in table.stdout and "SELECT" in table.stdout
+    as_csv = run("stats", "--db", str(db), "--format", "csv")
+    assert {name: int(rows) for name, rows in list(csv.reader(io.StringIO(as_csv.stdout, newline="")))[1:]} == again
     rows = json.loads(run("query", "SELECT count(*) AS n FROM articles WHERE title IS NULL", "--db", str(db), "--json").stdout)
     assert rows == [{"n": 2}]
 
@@ -73,3 +81,38 @@ def test_entities_and_quotes_load_and_join(tmp_path: Path, seeds_dir: Path) -> N
                              "SELECT count(*) AS bad FROM quotes q JOIN articles a USING (article_id) "
                              "WHERE substr(a.body_text, q.start_char + 1, q.end_char - q.start_char) <> q.quote_text").stdout)
     assert offsets == [{"bad": 0}]
+
+
+WIDE_TABLE = """
+CREATE TABLE wide AS SELECT * FROM (VALUES
+  ('3f9a0c1d2e4b5a69', 'Lavrov says talks with Washington will resume in Geneva next week, ministry confirms', 'MOSCOW',
+   'en', 512, 'MOSCOW (Reuters) - Russian Foreign Minister Sergey Lavrov said on Tuesday that talks would resume',
+   TIMESTAMP '2024-03-05 09:30:00', 'https://news.example.com/world/2024/03/05/lavrov-says-talks-will-resume-in-geneva'),
+  ('8b7e6d5c4a39f0e1', 'Ministry: "no comment",' || chr(10) || 'for now | said the spokeswoman in a statement', NULL,
+   'ru', NULL, 'Line one' || chr(13) || chr(10) || 'line two of a lead that runs on well past any terminal width at all',
+   TIMESTAMP '2024-03-06 18:00:00', 'https://news.example.com/europe/2024/03/06/ministry-no-comment-for-now'),
+  ('c0ffee0000000001', 'Summit in Tokyo: 東京で首脳会談、共同声明を発表 as leaders agree on a framework', 'TOKYO',
+   'ja', 1234, '', NULL, 'https://news.example.com/asia/2024/03/07/tokyo-summit-joint-statement-framework')
+) AS t(article_id, title, dateline_place, language, word_count, lead, first_seen_at, url)
+"""
+
+
+def test_query_table_fits_80_columns_one_line_per_row(tmp_path: Path) -> None:
+    db = tmp_path / "wide.duckdb"
+    with duckdb.connect(str(db)) as con:
+        con.execute(WIDE_TABLE)
+    sql = "SELECT * FROM wide ORDER BY article_id"
+    table = run("query", sql, "--db", str(db), env={"COLUMNS": "80"})
+    assert table.returncode == 0, table.stderr
+    lines = table.stdout.splitlines()
+    assert all(cell_len(line) <= 80 for line in lines), table.stdout
+    assert len(lines) == 3 + 4  # three rows, a header and three rules
+    assert [line[:6] for line in lines[3:6]] == ["│ 3f9a", "│ 8b7e", "│ c0ff"] and "…" in lines[3] and "NULL" in lines[4]
+
+    full = list(csv.reader(io.StringIO(run("query", sql, "--db", str(db), "-f", "csv").stdout, newline="")))
+    assert full[0][1] == "title" and full[1][1].startswith("Lavrov") and full[1][1].endswith("ministry confirms")
+    assert full[2][5].splitlines() == ["Line one", "line two of a lead that runs on well past any terminal width at all"]
+    assert full[2][2] == "" and len(full) == 4
+    markdown = run("query", sql, "--db", str(db), "--format", "markdown", env={"COLUMNS": "80"}).stdout.splitlines()
+    assert len(markdown) == 2 + 3 and all(line.startswith("| ") and line.endswith(" |") for line in markdown)
+    assert json.loads(run("query", sql, "--db", str(db), "--json").stdout)[2]["word_count"] == 1234

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import run_dag_test
+from conftest import HeldReader, run_dag_test
 
 from pipelines.config import PROJECT_ROOT
 
@@ -70,3 +71,28 @@ def test_news_ingest_dag_loads_the_seeds(airflow_env: dict[str, str]) -> None:
     assert pools == [("load", -1, "duckdb", "success"), ("shards", -1, "default_pool", "success"),
                      ("stage", 0, "default_pool", "success"), ("stage", 1, "default_pool", "success"),
                      ("validate", -1, "default_pool", "success")]
+
+
+@pytest.mark.slow
+def test_a_reader_held_on_the_published_file_never_fails_the_load_task(
+    airflow_env: dict[str, str], tmp_path: Path, seeds_dir: Path
+) -> None:
+    folder = tmp_path / "seeds"
+    shutil.copytree(seeds_dir, folder)
+    env = {**airflow_env, "NEWSFLOW_DB": str(tmp_path / "news.duckdb"), "NEWSFLOW_SEEDS_DIR": str(folder),
+           "NEWSFLOW_STAGING_DIR": str(tmp_path / "staging")}
+    first = subprocess.run([sys.executable, "-m", "pipelines.cli", "ingest"], env=env, capture_output=True, text=True,
+                           timeout=600)
+    assert first.returncode == 0, first.stderr[-2000:]
+    with HeldReader(tmp_path / "news.duckdb") as reader:
+        assert reader.articles_at_start == 5
+        (folder / "extra.txt").write_text("Budget agreed\n\nThe council agreed on Friday to publish the full budget "
+                                          "figures before the vote next month, its chair said.")
+        result = run_dag_test(env, "news_ingest.py", "news_ingest_dag")
+        assert result["state"].endswith("success")  # no lock error, no retry
+        con = duckdb.connect(env["NEWSFLOW_DB"], read_only=True)
+        assert con.execute("SELECT count(*) FROM articles").fetchone() == (6,)
+        assert con.execute("SELECT count(*) FROM ingest_runs WHERE status = 'success'").fetchone() == (2,)
+        con.close()
+        assert reader.articles_at_end() == 5
+    assert not list((tmp_path / "staging").glob(f"{result['run_id']}*"))  # loaded, so its stages were dropped

@@ -1,7 +1,10 @@
 """The NLP stage of a batch: one spaCy parse per article, then entities and quotes from that parse.
 
-Runs where the batch is staged (in parallel, no database): known entities come in from the
-published read-only copy so names resolve to the ids earlier runs gave them.
+Runs where the batch is staged (in parallel, no database). Each article is resolved alone, so what a
+stage writes for an article never depends on the batch, shard or history it came with: its mentions
+carry the ids the article itself gives its entities, and speakers link to those. Resolution across
+articles (types voted by all of them, bare surnames joining full names, canonical names) is the
+load's, over every stored article (pipelines.storage.load).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
 from pipelines.config import Settings
-from pipelines.nlp.entities import KnownEntities, load_alias_rules, resolve
+from pipelines.nlp.entities import load_alias_rules, resolve
 from pipelines.nlp.mentions import link_article
 from pipelines.nlp.model import load_pipeline, parse
 from pipelines.nlp.quotes.extract import extract_batch
@@ -37,18 +40,18 @@ class Annotations:
                 "entity_mentions": list(self.mentions), "quotes": list(self.quotes)}
 
 
-def annotate(articles: Sequence[ArticleRow], known: KnownEntities, settings: Settings) -> Annotations:
-    """Entities (resolved against `known` and the alias file) and quotes of a batch, from one parse each."""
+def annotate(articles: Sequence[ArticleRow], settings: Settings) -> Annotations:
+    """Entities and quotes of a batch, from one parse each, every article resolved alone with the alias file."""
     if not articles:
         return Annotations([])
     texts = [ArticleText(row.article_id, row.body_text, row.language, row.title) for row in articles]
-    parsed = list(parse(load_pipeline(settings.spacy_model), texts))
-    batch = resolve([link_article(item) for item in parsed], known, load_alias_rules(settings.alias_file))
-    skipped = dict(batch.skipped)
+    rules = load_alias_rules(settings.alias_file)
+    alone = [(item, resolve([link_article(item)], rules)) for item in parse(load_pipeline(settings.spacy_model), texts)]
+    skipped = {article_id: reason for _, batch in alone for article_id, reason in batch.skipped}
     return Annotations(
         articles=[replace(row, nlp_skip_reason=skipped.get(row.article_id)) for row in articles],
-        entities=list(batch.entities),
-        aliases=list(batch.aliases),
-        mentions=list(batch.mentions),
-        quotes=extract_batch(parsed, batch.mentions, batch.entities),
+        entities=[entity for _, batch in alone for entity in batch.entities],
+        aliases=[alias for _, batch in alone for alias in batch.aliases],
+        mentions=[mention for _, batch in alone for mention in batch.mentions],
+        quotes=[quote for item, batch in alone for quote in extract_batch([item], batch.mentions, batch.entities)],
     )

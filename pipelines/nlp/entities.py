@@ -1,9 +1,16 @@
-"""Entities across articles: every article's local entities resolved to one stable entity, and to what is known.
+"""Entities across articles: every article's own entities resolved to stable entities by what all articles say.
 
-`resolve(articles, known, rules)` gives each entity linked within an article (mentions.py) a deterministic
-id from its normalized key (keys.py), so every run and machine agrees without a database. Reviewed alias
-rules come first; a bare surname joins the one full-named person who bears it, in this batch or in
-`known` (what the store already holds); a stored name keeps its id and type.
+Resolution is a function of the set of articles, never of how they were batched, sharded or ordered:
+
+- a name's type is the vote of every entity with its name key, plus the PERSON votes full names lend their
+  bare surname ("Lavrov" is a person because "Sergey Lavrov" is);
+- its id derives from that type's family and the name's normalized key (keys.py), or from a reviewed rule
+  of `schemas/entity_aliases.yaml`, which always wins;
+- a bare name voted PERSON joins the one full-named person whose last (else first) word it is;
+- an entity's type is the vote of its mentions, its name the most frequent full form (keys.canonical_name).
+
+`resolve` computes this in memory over given articles (the stage runs it on each article alone, evaluations on
+a corpus); the load computes the same over every stored article, redoing only what a batch changes.
 """
 
 from __future__ import annotations
@@ -18,25 +25,19 @@ import yaml
 from pipelines.nlp.keys import (
     NAMED_LABELS,
     PERSON,
-    best_form,
+    canonical_name,
     entity_id_for,
-    entity_key,
     is_full_name,
-    label_family,
     name_key,
     name_tokens,
     vote,
 )
-from pipelines.nlp.mentions import ArticleEntities, LocalEntity
+from pipelines.nlp.mentions import ArticleEntities, LocalEntity, summarize
 from pipelines.records import Entity, EntityAlias, EntityMention
-
-# Votes of one stored name or alias: the store resolved it before, from mentions this batch cannot see.
-KNOWN_FORM_WEIGHT = 2.0
 
 
 class AliasFileError(ValueError):
     """The reviewed alias file is malformed or maps one surface form to two entities."""
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +48,10 @@ class AliasRule:
     type: str
     aliases: tuple[str, ...] = ()
 
+    @property
+    def entity_id(self) -> str:
+        return entity_id_for(self.type, self.name)
+
 
 @dataclass(frozen=True, slots=True)
 class AliasRules:
@@ -54,28 +59,22 @@ class AliasRules:
 
     by_key: Mapping[str, AliasRule] = field(default_factory=dict)
 
-
-@dataclass(frozen=True, slots=True)
-class KnownEntities:
-    """What the store already holds: all `entities` rows and all `entity_aliases` rows (or those sharing a key)."""
-
-    entities: tuple[Entity, ...] = ()
-    aliases: tuple[EntityAlias, ...] = ()
+    def names(self) -> dict[str, str]:
+        """Reviewed canonical names by entity id: they win over any form counted in the articles."""
+        return {rule.entity_id: rule.name for rule in self.by_key.values()}
 
 
-NO_KNOWN = KnownEntities()
 NO_RULES = AliasRules()
 
 
 @dataclass(frozen=True, slots=True)
 class EntityBatch:
-    """Rows for the store: every entity touched by the batch (names may improve: upsert), new aliases, mentions."""
+    """Resolved rows: entities with their names and types, every form seen as an alias, mentions."""
 
     entities: tuple[Entity, ...]
     aliases: tuple[EntityAlias, ...]
     mentions: tuple[EntityMention, ...]
     skipped: tuple[tuple[str, str], ...]
-
 
 
 def load_alias_rules(path: Path) -> AliasRules:
@@ -96,53 +95,123 @@ def load_alias_rules(path: Path) -> AliasRules:
     return AliasRules(by_key)
 
 
+# --- what one article's entity tells the others ---------------------------------------------------------
+
+
 @dataclass(frozen=True, slots=True)
-class EntityIndex:
-    """Lookup tables for resolution: reviewed rules and stored entities by key (ambiguous keys left out)."""
+class NameForm:
+    """A name as resolution reads it: its key, and the person-key words that link bare names and full names."""
 
-    rules: AliasRules
-    known: Mapping[tuple[str, str], Entity]
-
-    def assign(self, form: str, label: str, people: PeopleIndex) -> tuple[str, str]:
-        """(entity_id, type) of a form voted `label`; a bare surname joins the one full-named person who bears it."""
-        rule = self.rules.by_key.get(name_key(form))
-        if rule is not None:
-            return entity_id_for(rule.type, rule.name), rule.type
-        words = name_tokens(form)
-        if label == PERSON and len(words) == 1 and len(candidates := people.candidates(words[0])) == 1:
-            return next(iter(candidates)), PERSON
-        stored = self.known.get((label_family(label), entity_key(label, form)))
-        if stored is not None:
-            return stored.entity_id, stored.type
-        return entity_id_for(label, form), label
+    name: str
+    name_key: str
+    word: str | None = None  # a one-word name: whose surname (or family name written first) it may be
+    first_word: str | None = None  # a full name ("Sergey Lavrov"): the words a bare name may match
+    last_word: str | None = None
 
 
-def build_index(known: KnownEntities, rules: AliasRules) -> EntityIndex:
-    """Index stored entities by the key of their name and of every alias; a key naming two entities is dropped.
-
-    A full-named person's one-word aliases are left to the people index, which knows when a surname is shared.
-    """
-    by_id = {entity.entity_id: entity for entity in known.entities}
-    forms = [(entity.entity_id, entity.name) for entity in known.entities]
-    forms += [
-        (alias.entity_id, alias.alias)
-        for alias in known.aliases
-        if alias.entity_id in by_id and not is_surname_alias(alias.alias, by_id[alias.entity_id])
-    ]
-    candidates: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for entity_id, form in forms:
-        entity = by_id[entity_id]
-        candidates[(label_family(entity.type), entity_key(entity.type, form))].add(entity_id)
-    return EntityIndex(rules, {key: by_id[min(ids)] for key, ids in candidates.items() if len(ids) == 1})
+def name_form(name: str) -> NameForm:
+    words = name_tokens(name)
+    full = len(words) >= 2 and is_full_name(name)
+    one = words[0] if len(words) == 1 else None
+    return NameForm(name, name_key(name), one, words[0] if full else None, words[-1] if full else None)
 
 
-def is_surname_alias(form: str, entity: Entity) -> bool:
-    return entity.type == PERSON and len(name_tokens(form)) == 1 and len(name_tokens(entity.name)) > 1
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What one article's entity adds to resolution across articles: its name, label votes and mention count."""
+
+    form: NameForm
+    votes: tuple[tuple[str, float], ...]
+    mentions: int
+
+    @property
+    def surname_key(self) -> str | None:
+        """A full name voted PERSON lends its mentions as PERSON votes to its last word's key ("lavrov")."""
+        words = self.form.name.split()
+        return name_key(words[-1]) if len(words) >= 2 and vote(dict(self.votes)) == PERSON else None
+
+
+def evidence_of(local: LocalEntity) -> Evidence:
+    return Evidence(name_form(local.name), local.votes, len(local.mentions))
+
+
+@dataclass(frozen=True, slots=True)
+class ArticleEntity:
+    """An `article_entities` row: an article's own entity (its mentions by `local_id`, the id the article alone
+    gives them), its evidence, and what resolution across all stored articles made of it."""
+
+    article_id: str
+    local_id: str
+    name: str
+    name_key: str
+    word: str | None
+    first_word: str | None
+    last_word: str | None
+    surname_key: str | None
+    votes: tuple[tuple[str, float], ...]
+    mentions: int
+    entity_id: str
+    type: str
+
+    @classmethod
+    def of(cls, article_id: str, local_id: str, evidence: Evidence, entity_id: str, type_: str) -> ArticleEntity:
+        form = evidence.form
+        return cls(article_id, local_id, form.name, form.name_key, form.word, form.first_word, form.last_word,
+                   evidence.surname_key, evidence.votes, evidence.mentions, entity_id, type_)
+
+    @property
+    def evidence(self) -> Evidence:
+        form = NameForm(self.name, self.name_key, self.word, self.first_word, self.last_word)
+        return Evidence(form, self.votes, self.mentions)
+
+
+def article_entities(mentions: Iterable[tuple[str, str, str, str]]) -> list[ArticleEntity]:
+    """Regroup (article_id, local_id, text, label) mentions into their articles' own entities, not yet resolved."""
+    groups: dict[tuple[str, str], list[tuple[str, str]]] = defaultdict(list)
+    for article_id, local_id, text, label in mentions:
+        groups[(article_id, local_id)].append((text, label))
+    entities = []
+    for (article_id, local_id), forms in sorted(groups.items()):
+        name, votes = summarize(forms)
+        evidence = Evidence(name_form(name), votes, len(forms))
+        entities.append(ArticleEntity.of(article_id, local_id, evidence, local_id, vote(dict(votes))))
+    return entities
+
+
+# --- resolution -----------------------------------------------------------------------------------------
+
+
+def key_votes(own: Iterable[tuple[str, str, float]], lent: Iterable[tuple[str, float]]) -> dict[str, Counter[str]]:
+    """Label votes per name key: (key, label, weight) of its entities, plus (key, mentions) full names lend it."""
+    votes: dict[str, Counter[str]] = defaultdict(Counter)
+    for key, label, weight in own:
+        votes[key][label] += weight
+    for key, mentions in lent:
+        votes[key][PERSON] += mentions
+    return votes
+
+
+def votes_of(evidence: Iterable[Evidence]) -> dict[str, Counter[str]]:
+    evidence = list(evidence)
+    return key_votes(
+        ((item.form.name_key, label, weight) for item in evidence for label, weight in item.votes),
+        ((key, item.mentions) for item in evidence if (key := item.surname_key) is not None),
+    )
+
+
+def changed_keys(evidence: Iterable[Evidence]) -> set[str]:
+    """The name keys whose votes an entity's arrival or departure changes: its own and its surname's."""
+    return {key for item in evidence for key in (item.form.name_key, item.surname_key) if key is not None}
+
+
+def person_words(forms: Iterable[NameForm]) -> set[str]:
+    """Words of full names: a bare name sharing one may mean a different person once these change."""
+    return {word for form in forms for word in (form.first_word, form.last_word) if word is not None}
 
 
 @dataclass(frozen=True, slots=True)
 class PeopleIndex:
-    """Full-named people by last word and by first word (entity ids), to resolve a one-word mention."""
+    """Full-named people by last word and by first word (entity ids), to resolve a one-word name."""
 
     by_last: Mapping[str, frozenset[str]] = field(default_factory=dict)
     by_first: Mapping[str, frozenset[str]] = field(default_factory=dict)
@@ -154,99 +223,79 @@ class PeopleIndex:
         return self.by_first.get(word, frozenset())
 
 
-NO_PEOPLE = PeopleIndex()
-
-
-def people_index(people: Iterable[tuple[str, str]]) -> PeopleIndex:
-    """Index full-named people (entity_id, name); a word shared by two people resolves to neither."""
+def people_index(people: Iterable[tuple[NameForm, str]]) -> PeopleIndex:
+    """Index full names (form, entity_id); a word shared by two people resolves to neither."""
     by_last: dict[str, set[str]] = defaultdict(set)
     by_first: dict[str, set[str]] = defaultdict(set)
-    for entity_id, name in people:
-        words = name_tokens(name)
-        if len(words) >= 2 and is_full_name(name):
-            by_last[words[-1]].add(entity_id)
-            by_first[words[0]].add(entity_id)
+    for form, entity_id in people:
+        if form.first_word is not None and form.last_word is not None:
+            by_last[form.last_word].add(entity_id)
+            by_first[form.first_word].add(entity_id)
     return PeopleIndex(
         {word: frozenset(ids) for word, ids in by_last.items()},
         {word: frozenset(ids) for word, ids in by_first.items()},
     )
 
 
-def batch_votes(locals_: Iterable[LocalEntity], known: KnownEntities) -> dict[str, Counter[str]]:
-    """Label votes per name key over the batch and the store; a full-named person also votes for their bare surname."""
-    votes: dict[str, Counter[str]] = defaultdict(Counter)
-    for local in locals_:
-        local_votes = dict(local.votes)
-        votes[name_key(local.name)].update(local_votes)
-        if vote(local_votes) == PERSON:
-            add_surname_vote(votes, local.name, len(local.mentions))
-    types = {entity.entity_id: entity.type for entity in known.entities}
-    stored = [(entity.name, entity.type) for entity in known.entities]
-    stored += [(alias.alias, types[alias.entity_id]) for alias in known.aliases if alias.entity_id in types]
-    for form, label in stored:
-        votes[name_key(form)][label] += KNOWN_FORM_WEIGHT
-        if label == PERSON:
-            add_surname_vote(votes, form, KNOWN_FORM_WEIGHT)
-    return votes
+@dataclass(frozen=True, slots=True)
+class Resolver:
+    """Names to (entity_id, type), given the votes of their keys and the full-named people sharing their words."""
+
+    rules: AliasRules
+    votes: Mapping[str, Mapping[str, float]]
+    people: PeopleIndex = field(default_factory=PeopleIndex)
+
+    def assign(self, form: NameForm) -> tuple[str, str]:
+        """A reviewed rule; else a bare name voted PERSON joins its one full-named person; else its own key's id."""
+        rule = self.rules.by_key.get(form.name_key)
+        if rule is not None:
+            return rule.entity_id, rule.type
+        label = vote(self.votes[form.name_key])
+        if label == PERSON and form.word is not None and len(found := self.people.candidates(form.word)) == 1:
+            return next(iter(found)), PERSON
+        return entity_id_for(label, form.name), label
 
 
-def add_surname_vote(votes: dict[str, Counter[str]], name: str, weight: float) -> None:
-    words = name.split()
-    if len(words) >= 2:
-        votes[name_key(words[-1])][PERSON] += weight
-
-
-def resolve(
-    articles: Iterable[ArticleEntities], known: KnownEntities = NO_KNOWN, rules: AliasRules = NO_RULES
-) -> EntityBatch:
-    """Give every local entity its stable id and type; the same inputs always give the same rows.
-
-    Full names are resolved first; bare surnames then look up the full-named people of this batch and of `known`.
-    """
-    articles = tuple(articles)
-    votes = batch_votes((local for article in articles for local in article.entities), known)
-    typed = [
-        (article.article_id, local, vote(votes[name_key(local.name)]))
-        for article in articles
-        for local in article.entities
+def make_resolver(rules: AliasRules, votes: Mapping[str, Mapping[str, float]], forms: Iterable[NameForm]) -> Resolver:
+    """The resolver whose people are the full names among `forms` that resolve to PERSON (they never need people)."""
+    plain = Resolver(rules, votes)
+    people = [
+        (form, assigned[0]) for form in forms if form.first_word and (assigned := plain.assign(form))[1] == PERSON
     ]
-    index = build_index(known, rules)
-    full = {
-        position: index.assign(local.name, label, NO_PEOPLE)
-        for position, (_, local, label) in enumerate(typed)
-        if len(name_tokens(local.name)) > 1
-    }
-    people = [(e.entity_id, e.name) for e in known.entities if e.type == PERSON]
-    people += [(entity_id, typed[i][1].name) for i, (entity_id, label) in full.items() if label == PERSON]
-    named_people = people_index(people)
-    forms: dict[str, Counter[str]] = defaultdict(Counter)
+    return Resolver(rules, votes, people_index(people))
+
+
+def entity_rows(
+    types: Mapping[str, Mapping[str, float]], forms: Mapping[str, Mapping[str, int]], rules: AliasRules
+) -> tuple[tuple[Entity, ...], tuple[EntityAlias, ...]]:
+    """Entities from their totals: type votes (mentions per assigned type) and mention counts per surface form.
+
+    The name is the reviewed one, else the most frequent full form; every form seen is an alias.
+    """
+    reviewed = rules.names()
+    entities = tuple(
+        Entity(entity_id, reviewed.get(entity_id) or canonical_name(forms[entity_id]), vote(types[entity_id]))
+        for entity_id in sorted(types)
+    )
+    aliases = tuple(EntityAlias(entity_id, form) for entity_id in sorted(types) for form in sorted(forms[entity_id]))
+    return entities, aliases
+
+
+def resolve(articles: Iterable[ArticleEntities], rules: AliasRules = NO_RULES) -> EntityBatch:
+    """Resolve the entities of these articles across them, as the load does across every stored article."""
+    articles = tuple(articles)
+    linked = [(article.article_id, local, evidence_of(local)) for article in articles for local in article.entities]
+    resolver = make_resolver(rules, votes_of(item for *_, item in linked), (item.form for *_, item in linked))
     types: dict[str, Counter[str]] = defaultdict(Counter)
+    forms: dict[str, Counter[str]] = defaultdict(Counter)
     mentions = []
-    for position, (article_id, local, label) in enumerate(typed):
-        entity_id, entity_type = full.get(position) or index.assign(local.name, label, named_people)
-        types[entity_id][entity_type] += len(local.mentions)
+    for article_id, local, evidence in linked:
+        entity_id, entity_type = resolver.assign(evidence.form)
+        types[entity_id][entity_type] += evidence.mentions
         forms[entity_id].update(mention.text for mention in local.mentions)
         mentions.extend(
             EntityMention(article_id, entity_id, m.text, m.start_char, m.end_char, m.sentence_index, m.label)
             for m in local.mentions
         )
-    stored = {entity.entity_id: entity.name for entity in known.entities}
-    reviewed = {entity_id_for(rule.type, rule.name): rule.name for rule in rules.by_key.values()}
-    entities = tuple(
-        Entity(
-            entity_id,
-            reviewed.get(entity_id) or best_form(forms[entity_id], stored.get(entity_id)),
-            vote(types[entity_id]),
-        )
-        for entity_id in sorted(forms)
-    )
-    aliases = tuple(EntityAlias(entity_id, form) for entity_id in sorted(forms) for form in sorted(forms[entity_id]))
     skipped = tuple((a.article_id, a.skip_reason) for a in articles if a.skip_reason is not None)
-    return EntityBatch(entities, aliases, tuple(mentions), skipped)
-
-
-def resolve_name(text: str, label: str, known: KnownEntities = NO_KNOWN, rules: AliasRules = NO_RULES) -> str:
-    """The entity id a surface form resolves to, given stored entities: what an analyst's search should use."""
-    people = [(entity.entity_id, entity.name) for entity in known.entities if entity.type == PERSON]
-    return build_index(known, rules).assign(text, label, people_index(people))[0]
-
+    return EntityBatch(*entity_rows(types, forms, rules), tuple(mentions), skipped)

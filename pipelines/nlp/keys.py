@@ -77,15 +77,19 @@ def entity_id_for(label: str, text: str) -> str:
     return stable_id("entity", label_family(label), entity_key(label, text))
 
 
-def best_form(counts: Mapping[str, int], preferred: str | None = None) -> str:
-    """The canonical form: longest, most capitalized words, then `preferred` (the stored name), then most frequent."""
+def canonical_name(counts: Mapping[str, int]) -> str:
+    """The name an entity is shown by: its most frequent full form ("Sergey Lavrov", not "Lavrov"), else its
+    most frequent form.
 
-    def rank(form: str) -> tuple[int, int, bool, int, str]:
-        capitals = sum(word[:1].isupper() for word in form.split())
-        return (len(form), capitals, form == preferred, counts.get(form, 0), form)
+    Only the counts decide, never which form came first, so the name is the same however the mentions were
+    batched, sharded or ordered. Ties go to more words, then more capitalized words, then code-point order.
+    """
+    full = [form for form in counts if is_full_name(form)] or list(counts)
+    return min(full, key=lambda form: (-counts[form], -len(form.split()), -capitalized_words(form), form))
 
-    candidates = set(counts) | ({preferred} if preferred else set())
-    return max(candidates, key=rank) if len(candidates) > 1 else candidates.pop()
+
+def capitalized_words(text: str) -> int:
+    return sum(word[:1].isupper() for word in text.split())
 
 
 def label_rank(label: str) -> int:

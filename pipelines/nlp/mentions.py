@@ -20,7 +20,7 @@ from pipelines.nlp.keys import (
     NAMED_LABELS,
     ORG,
     PERSON,
-    best_form,
+    canonical_name,
     is_full_name,
     name_key,
     name_tokens,
@@ -68,11 +68,11 @@ class Mention:
 
 @dataclass(frozen=True, slots=True)
 class LocalEntity:
-    """One entity inside one article: its best name, its mentions and their label votes (weighted by name length)."""
+    """One entity inside one article: its name, its mentions' label votes (weighted by name length), its mentions."""
 
     name: str
-    mentions: tuple[Mention, ...]
     votes: tuple[tuple[str, float], ...]
+    mentions: tuple[Mention, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,9 +169,9 @@ def press_names(doc: Doc, text: str) -> list[tuple[int, int, str]]:
 # --- step 2: within one article ------------------------------------------------------------------------
 
 
-def mention_weight(mention: Mention) -> int:
+def mention_weight(text: str) -> int:
     """Longer names are stronger evidence of type: spaCy often calls a bare surname ORG, rarely a full name."""
-    return max(1, len(mention.text.split()))
+    return max(1, len(text.split()))
 
 
 def links_to(short: tuple[str, ...], full: tuple[str, ...]) -> bool:
@@ -191,7 +191,7 @@ def link_mentions(mentions: Sequence[Mention]) -> tuple[LocalEntity, ...]:
     for mention in mentions:
         groups[name_key(mention.text)].append(mention)
     tokens = {key: name_tokens(group[0].text) for key, group in groups.items()}
-    votes = {key: weighted_votes(group) for key, group in groups.items()}
+    votes = {key: weighted_votes((m.text, m.label) for m in group) for key, group in groups.items()}
     root: dict[str, str] = {}
     by_last: dict[str, list[str]] = defaultdict(list)  # last word -> keys of longer names
     by_first: dict[str, list[str]] = defaultdict(list)  # first word -> keys of longer names
@@ -217,13 +217,20 @@ def link_mentions(mentions: Sequence[Mention]) -> tuple[LocalEntity, ...]:
     for key, group in groups.items():
         members[root[key]].extend(group)
     return tuple(
-        LocalEntity(
-            best_form(Counter(mention.text for mention in group)),
-            tuple(sorted(group, key=lambda m: m.start_char)),
-            tuple(sorted(anchored_votes(votes[key], len(tokens[key])).items())),
-        )
-        for key, group in sorted(members.items())
+        LocalEntity(*summarize([(m.text, m.label) for m in group]), tuple(sorted(group, key=lambda m: m.start_char)))
+        for _, group in sorted(members.items())
     )
+
+
+def summarize(mentions: Sequence[tuple[str, str]]) -> tuple[str, tuple[tuple[str, float], ...]]:
+    """The name and label votes of one entity's (text, label) mentions.
+
+    The one definition for an entity linked here and for one the load regroups from stored mentions, so
+    both add the same votes to resolution across articles.
+    """
+    name = canonical_name(Counter(text for text, _ in mentions))
+    votes = anchored_votes(weighted_votes(mentions), len(name_tokens(name)))
+    return name, tuple(sorted(votes.items()))
 
 
 def anchored_votes(votes: Counter[str], words: int) -> Counter[str]:
@@ -235,10 +242,10 @@ def anchored_votes(votes: Counter[str], words: int) -> Counter[str]:
     return discounted
 
 
-def weighted_votes(mentions: Iterable[Mention]) -> Counter[str]:
+def weighted_votes(mentions: Iterable[tuple[str, str]]) -> Counter[str]:
     votes: Counter[str] = Counter()
-    for mention in mentions:
-        votes[mention.label] += mention_weight(mention)
+    for text, label in mentions:
+        votes[label] += mention_weight(text)
     return votes
 
 

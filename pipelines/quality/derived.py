@@ -30,8 +30,9 @@ def _bodies(frame: pd.DataFrame, loaded: Mapping[str, pd.DataFrame]) -> pd.Serie
 
 
 def _lengths(bodies: pd.Series) -> pd.Series:
-    """Body lengths, None where the body is missing; `.str` would refuse an empty or all-missing column."""
-    return bodies.map(lambda body: len(body) if isinstance(body, str) else None)
+    """Body lengths, missing where the body is; always integers, even for an empty or all-missing column
+    (a column typed as text would make the suite's offset comparisons fail the whole batch)."""
+    return bodies.map(lambda body: len(body) if isinstance(body, str) else None).astype("Int64")
 
 
 def _known_entity_ids(loaded: Mapping[str, pd.DataFrame]) -> set[str]:

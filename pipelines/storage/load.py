@@ -2,8 +2,8 @@
 
 One transaction per run, idempotent: rows are keyed by ids derived from content, an input already
 loaded is recognised by its raw_id, and a re-run adds nothing. The decisions are made elsewhere:
-article versions by pipelines.storage.versions, stories by pipelines.dedup.plan_stories; this module
-only sequences them and shapes their rows.
+article versions by pipelines.storage.versions, stories by pipelines.dedup.plan_stories, entities by
+pipelines.nlp.entities; this module only sequences them and shapes their rows.
 """
 
 from __future__ import annotations
@@ -22,6 +22,16 @@ from pipelines.dedup import (
     plan_stories,
 )
 from pipelines.ids import stable_id
+from pipelines.nlp.entities import (
+    AliasRules,
+    ArticleEntity,
+    article_entities,
+    changed_keys,
+    entity_rows,
+    key_votes,
+    make_resolver,
+    person_words,
+)
 from pipelines.records import Status
 from pipelines.storage.staging import Manifest, Validation
 from pipelines.storage.store import LoadCounts, Store, utc_now
@@ -34,9 +44,12 @@ Rows = Mapping[str, list[Row]]
 
 def load_batch(
     store: Store, manifest: Manifest, rows: Rows, stage_counts: Mapping[str, int], validation: Validation,
-    dedup: DedupConfig,
+    dedup: DedupConfig, rules: AliasRules,
 ) -> LoadCounts:
-    """Load one run's validated rows in a single transaction; inputs already loaded are counted, not re-inserted."""
+    """Load one run's validated rows in a single transaction; inputs already loaded are counted, not re-inserted.
+
+    `rules` are the reviewed entity aliases (`schemas/entity_aliases.yaml`) the stages resolved with.
+    """
     run_id = manifest.run_id
     now = utc_now()
     raw_rows = rows["raw_documents"]
@@ -47,10 +60,10 @@ def load_batch(
         store.insert("sources", [{**row, "created_at": now} for row in unique_by(rows["sources"], ("source_id",))],
                      on_conflict="NOTHING")
         store.insert("raw_documents", [{**row, "run_id": run_id} for row in fresh_raw])
-        versions, written = _load_articles(
+        versions, written, copies = _load_articles(
             store, [row for row in rows["articles"] if row["raw_id"] in fresh_ids], run_id, now, dedup
         )
-        _replace_annotations(store, rows, written, now)
+        _replace_annotations(store, rows, written, copies, rules, now)
         # A refused row of a table without a single input (an entity) has no raw_id and is always kept.
         refused = [row for row in rows["quarantine"] if row["raw_id"] in fresh_ids or row["raw_id"] is None]
         quarantined = _insert_quarantine(store, refused, run_id, now)
@@ -78,10 +91,11 @@ def load_batch(
 
 def _load_articles(
     store: Store, rows: list[Row], run_id: str, now: datetime, dedup: DedupConfig
-) -> tuple[VersionPlan, set[str]]:
+) -> tuple[VersionPlan, set[str], set[str]]:
     """Every changed body version lands in `article_versions` and is a dedup entry (two versions in one
     batch count as they would in two); `articles` keeps one row per story (the canonical article), a
-    copy becomes an `article_duplicates` row. Also returns the ids whose `articles` row this load wrote."""
+    copy becomes an `article_duplicates` row. Also returns the ids whose `articles` row this load wrote,
+    and the copies (which leave `articles` if they were there)."""
     versions = plan_versions(rows, store.current_versions(row["article_id"] for row in rows), run_id, now)
     store.insert("article_versions", versions.versions)
     store.check_dedup_index(dedup.index_key)
@@ -93,7 +107,7 @@ def _load_articles(
     written = {article_id for article_id in versions.latest if article_id in plan.canonical}
     store.insert("articles", [row for article_id, row in versions.latest.items() if article_id in written],
                  on_conflict="REPLACE")
-    return versions, written
+    return versions, written, set(plan.copies)
 
 
 def _seen_at(row: Row) -> datetime:
@@ -139,31 +153,64 @@ def _save_stories(store: Store, plan: StoryPlan, run_id: str, now: datetime) -> 
 
 
 def annotations_of(rows: Rows, written: set[str]) -> dict[str, list[Row]]:
-    """The annotation rows of the articles a load wrote, and only the entities and aliases they use.
+    """The mentions and quotes of the articles a load wrote, their ids still the ones each article gave alone.
 
     The first row per key stays: ON CONFLICT would otherwise keep an arbitrary one of two duplicates.
     """
     mentions = [row for row in rows["entity_mentions"] if row["article_id"] in written]
     quotes = [row for row in rows["quotes"] if row["article_id"] in written]
-    used = {row["entity_id"] for row in mentions} | {row["speaker_entity_id"] for row in quotes}
     return {
-        "entities": [row for row in rows["entities"] if row["entity_id"] in used],  # one per id (merge_rows)
-        "entity_aliases": [row for row in rows["entity_aliases"] if row["entity_id"] in used],
         "entity_mentions": unique_by(mentions, ("article_id", "start_char", "end_char")),
         "quotes": unique_by(quotes, ("quote_id",)),
     }
 
 
-def _replace_annotations(store: Store, rows: Rows, written: set[str], now: datetime) -> None:
-    """Entities, mentions and quotes of the articles this load wrote replace what their earlier versions had."""
+def _replace_annotations(
+    store: Store, rows: Rows, written: set[str], copies: set[str], rules: AliasRules, now: datetime
+) -> None:
+    """Mentions and quotes of the articles this load wrote replace their earlier versions'; entities follow.
+
+    The staged `entities` rows are not loaded: each stage resolved its articles alone, the load resolves
+    across all of them (`_resolve_entities`). Mentions stored before migration 008 join in on the first load.
+    """
     ids = sorted(written)
     for table in ARTICLE_CHILDREN:
         store.delete(table, "article_id", ids)
+    left = store.drop_article_entities(sorted(written | copies))
+    earlier = article_entities(store.mentions_without_article_entities())
     annotations = annotations_of(rows, written)
-    store.insert("entities", [{**row, "updated_at": now} for row in annotations["entities"]], on_conflict="REPLACE")
-    store.insert("entity_aliases", annotations["entity_aliases"], on_conflict="NOTHING")
-    store.insert("entity_mentions", annotations["entity_mentions"])
-    store.insert("quotes", annotations["quotes"])
+    mentions, quotes = annotations["entity_mentions"], annotations["quotes"]
+    store.insert("entity_mentions", [{**row, "local_id": row["entity_id"]} for row in mentions])
+    store.insert("quotes", [{**row, "speaker_local_id": row["speaker_entity_id"]} for row in quotes])
+    added = earlier + article_entities(
+        (row["article_id"], row["entity_id"], row["mention_text"], row["label"]) for row in mentions
+    )
+    store.insert_article_entities(added)
+    _resolve_entities(store, left, added, rules, now)
+
+
+def _resolve_entities(
+    store: Store, left: Sequence[ArticleEntity], added: Sequence[ArticleEntity], rules: AliasRules, now: datetime
+) -> None:
+    """Resolution across every stored article, redone where this load changed its inputs.
+
+    A name's type changes only with the votes of its key, and a bare name's person only with the full
+    names sharing its word; so re-resolving the names whose keys gained or lost votes, and the bare names
+    sharing a word with their full names, gives what resolving all stored articles at once would give,
+    whatever batches, shards or order they came in. Their entities are then rebuilt from their mentions.
+    """
+    changed = [entity.evidence for entity in (*left, *added)]
+    if not changed:
+        return
+    keys = changed_keys(changed)
+    words = person_words([*(item.form for item in changed), *store.name_forms(keys=keys)])
+    forms = store.name_forms(keys=keys, words=words)
+    people = store.name_forms(full_words={form.word for form in forms if form.word is not None})
+    votes = key_votes(*store.vote_totals({form.name_key for form in (*forms, *people)}))
+    resolver = make_resolver(rules, votes, people)
+    touched = store.reassign_entities({(form.name_key, form.word): resolver.assign(form) for form in forms})
+    touched |= {entity.entity_id for entity in left}
+    store.replace_entities(touched, *entity_rows(*store.entity_totals(touched), rules), now)
 
 
 def _insert_quarantine(store: Store, rows: list[Row], run_id: str, now: datetime) -> int:

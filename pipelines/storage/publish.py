@@ -1,9 +1,16 @@
-"""Publishing: the read-only snapshot analysts and polling tasks open instead of the writer's file.
+"""The writer's private database and the snapshot it publishes: the file every reader opens.
 
-DuckDB lets one process write a database file and locks every other process out, readers included.
-After every load the writer copies its file to the read path and renames it into place; a reader
-keeps the file it opened (the rename swaps the name, not the open file), so a long session never
-blocks a load and a load never breaks it.
+DuckDB lets one process write a database file and then locks every other process out, readers
+included. So the loads write a private file (`Settings.writer_db_path`, nobody else opens it) and,
+after each load, publish a copy at `Settings.db_path`: written under a temporary name, flushed to
+disk, then renamed into place. A reader keeps the file it opened (a rename swaps the name, not an
+open file), so a session held across loads never blocks one and is never broken, and a new session
+sees the new rows. A writer killed while publishing leaves a stray temporary file, never a partial
+snapshot.
+
+Both files are in a storage format DuckDB 1.x reads (`PUBLISHED_STORAGE_VERSION`), because analysts'
+tools (the DuckDB CLI from PyPI, DBeaver, R and Node drivers) lag DuckDB's newest major. The writer
+file is created in that format, so publishing is a plain byte copy of a checkpointed file.
 """
 
 from __future__ import annotations
@@ -13,36 +20,115 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+import duckdb
 
 from pipelines.config import Settings
 from pipelines.storage.store import Store, latest_schema_version
 
+# What `ATTACH … (STORAGE_VERSION …)` calls the format; DuckDB tags such a file 'v1.4.0+'.
+PUBLISHED_STORAGE_VERSION = "v1.4.0"
+TEMPORARY_SUFFIX = ".publishing"
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """What one publication cost: the snapshot's path and the bytes copied to write it."""
+
+    path: Path
+    bytes_copied: int
+
 
 @contextmanager
 def read_view(settings: Settings) -> Iterator[Store | None]:
-    """The published read-only copy: tasks read state without the writer's lock.
+    """The published snapshot, read-only: tasks read state without ever meeting the writer's lock.
 
-    None before the first load, and while the copy predates the current schema (the next load
+    None before the first load, and while the snapshot predates the current schema (the next load
     republishes it).
     """
-    if not settings.read_db_path.exists():
+    if not settings.db_path.exists():
         yield None
         return
-    with Store.open(settings.read_db_path, settings.schemas_dir, read_only=True) as store:
+    with Store.open(settings.db_path, settings.schemas_dir, read_only=True) as store:
         yield store if store.schema_version() >= latest_schema_version(settings.schemas_dir) else None
 
 
-def publish_read_copy(settings: Settings) -> Path:
-    """Copy the database to the read-only path with an atomic rename.
+@contextmanager
+def open_writer(settings: Settings) -> Iterator[Store]:
+    """The writer's private database, in the published storage format.
 
-    DuckDB lets one process write and locks every other process out, readers included. Analysts and
-    the polling tasks open this copy instead: a reader keeps the file it opened (the rename swaps
-    the name, not the open file), so a long session never blocks a load and a load never breaks it.
+    When it does not exist yet but a published file does (an install from before the writer had a file
+    of its own, or a writer file that was deleted), it starts as a copy of that file, so nothing loaded
+    before is lost.
     """
-    target = settings.read_db_path
+    path = settings.writer_db_path
+    if not path.exists() and settings.db_path.exists():
+        copy_database(settings.db_path, path)
+    elif path.exists() and not _in_published_format(path):
+        converted = _temporary(path)
+        copy_database(path, converted)
+        os.replace(converted, path)
+    with Store.open(path, settings.schemas_dir, storage_version=PUBLISHED_STORAGE_VERSION) as store:
+        yield store
+
+
+def publish(store: Store, target: Path) -> Published:
+    """Publish the writer's committed state at `target`, atomically.
+
+    The writer's connection stays open throughout, so no other process can write the file while it is
+    copied; the checkpoint first moves everything from the write-ahead log into the file.
+    """
+    store.con.execute("CHECKPOINT")
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-    shutil.copyfile(settings.db_path, tmp)
+    for stray in target.parent.glob(f".{target.name}.*{TEMPORARY_SUFFIX}"):
+        stray.unlink(missing_ok=True)  # left by a writer killed while publishing
+    tmp = _temporary(target)
+    shutil.copyfile(store.path, tmp)
+    _flush(tmp)
+    # A write-ahead log beside the published name belongs to the file being replaced (a session that
+    # opened it read-write); replayed onto the new snapshot it would corrupt it.
+    target.with_name(target.name + ".wal").unlink(missing_ok=True)
     os.replace(tmp, target)
-    return target
+    _flush(target.parent)
+    return Published(target, target.stat().st_size)
+
+
+def copy_database(source: Path, target: Path) -> None:
+    """Rewrite a whole database (tables, constraints, indexes, views) into a new file in the published format."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    try:
+        con.execute(f"ATTACH {_sql_string(source)} AS source_db (READ_ONLY)")
+        con.execute(f"ATTACH {_sql_string(target)} AS target_db (STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')")
+        con.execute("COPY FROM DATABASE source_db TO target_db")
+    finally:
+        con.close()
+
+
+def _sql_string(path: Path) -> str:
+    """A path as a SQL string literal (ATTACH takes no parameters)."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _in_published_format(path: Path) -> bool:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        store = Store(con, path)
+        return store.storage_version().startswith(PUBLISHED_STORAGE_VERSION)
+    finally:
+        con.close()
+
+
+def _temporary(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{TEMPORARY_SUFFIX}")
+
+
+def _flush(path: Path) -> None:
+    """fsync a file or a directory, so a rename never makes a name point at data not yet on disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

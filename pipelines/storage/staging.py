@@ -89,12 +89,14 @@ def read_stage(path: Path) -> Stage:
 def merge_rows(stages: Sequence[Stage]) -> dict[str, list[dict[str, Any]]]:
     """The rows of several stages of one run (one per mapped task), table by table, in stage order.
 
-    Shards resolve the same entity independently: one row per entity_id stays, the longest name
-    first (then a stable order), and one row per alias.
+    Each article resolves its entities alone, so one entity_id comes from many articles: one row per
+    entity_id stays for validation, the longest name first (then a stable order, a missing value
+    first so that a broken row is the one checked), and one row per alias.
     """
     rows = {table: [row for stage in stages for row in stage.rows(table)] for table in STAGED_TABLES}
     best: dict[str, dict[str, Any]] = {}
-    for row in sorted(rows["entities"], key=lambda r: (r["entity_id"], -len(r["name"]), r["name"], r["type"])):
+    for row in sorted(rows["entities"], key=lambda r: (r["entity_id"], -len(r["name"] or ""), r["name"] or "",
+                                                       r["type"] or "")):
         best.setdefault(row["entity_id"], row)
     aliases = {(row["entity_id"], row["alias"]): row for row in rows["entity_aliases"]}
     return {**rows, "entities": list(best.values()), "entity_aliases": list(aliases.values())}

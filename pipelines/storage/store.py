@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -22,7 +23,7 @@ import pyarrow as pa
 
 from pipelines.dedup import Candidate, DedupEntry, as_utc
 from pipelines.ids import sha256_hex
-from pipelines.nlp.entities import KnownEntities
+from pipelines.nlp.entities import ArticleEntity, NameForm
 from pipelines.records import Entity, EntityAlias, FeedState
 from pipelines.storage.staging import Manifest, Validation
 from pipelines.storage.versions import StoredVersion
@@ -30,7 +31,8 @@ from pipelines.tables import DATA_TABLES, check_table
 
 MIGRATION_FILE = re.compile(r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+)\.sql$")
 # Column types Arrow must not guess: 64-bit hashes above 2**63 overflow its default int64.
-ARROW_TYPES = {"UBIGINT": pa.uint64(), "UBIGINT[]": pa.list_(pa.uint64())}
+ARROW_TYPES = {"UBIGINT": pa.uint64(), "UBIGINT[]": pa.list_(pa.uint64()),
+               "MAP(VARCHAR, DOUBLE)": pa.map_(pa.string(), pa.float64())}
 # The name an Arrow table is registered under while one statement reads it.
 ARROW_VIEW = "arrow_rows"
 # Counts a stage reports itself (in its manifest) and ingest_runs keeps, summed over a run's stages.
@@ -106,17 +108,25 @@ class Store:
 
     @classmethod
     @contextmanager
-    def open(cls, path: Path, schemas_dir: Path, *, read_only: bool = False) -> Iterator[Store]:
-        """Open (creating the file and applying pending migrations unless read-only) and always close."""
+    def open(
+        cls, path: Path, schemas_dir: Path, *, read_only: bool = False, storage_version: str | None = None
+    ) -> Iterator[Store]:
+        """Open and always close; unless read-only, create the file, apply pending migrations and the views.
+
+        `storage_version` is the on-disk format a new file is written in (e.g. "v1.4.0", which DuckDB
+        1.x tools read); an existing file keeps the format it has.
+        """
         if read_only and not path.exists():
             raise FileNotFoundError(f"no database at {path}; run `newsflow ingest` first")
         if not read_only:
             path.parent.mkdir(parents=True, exist_ok=True)
-        con = duckdb.connect(str(path), read_only=read_only)
+        config = {"storage_compatibility_version": storage_version} if storage_version else {}
+        con = duckdb.connect(str(path), read_only=read_only, config=config)
         try:
             store = cls(con, path)
             if not read_only:
                 store.migrate(schemas_dir)
+                store.apply_views(schemas_dir)
             yield store
         finally:
             con.close()
@@ -148,6 +158,39 @@ class Store:
                 )
             done.append(migration.version)
         return done
+
+    def apply_views(self, schemas_dir: Path) -> list[str]:
+        """(Re)create the analysts' views from `schemas/views/<name>.sql`, in file-name order, in one transaction.
+
+        Views hold no data, so unlike migrations they are replaced on every open: an edited view file
+        takes effect on the next load and reaches the published file with it, and a view whose file
+        was deleted is dropped.
+        """
+        files = sorted((schemas_dir / "views").glob("*.sql"))
+        names = [path.stem for path in files]
+        with self.transaction():
+            stale = set(self._views()) - set(names)
+            for name in sorted(stale):
+                self.con.execute(f'DROP VIEW "{name}"')
+            for path in files:
+                self.con.execute(path.read_text(encoding="utf-8"))
+            missing = set(names) - set(self._views())
+            if missing:
+                raise MigrationError(f"{schemas_dir / 'views'}: each file must create the view it is named after: {sorted(missing)}")
+        return names
+
+    def _views(self) -> list[str]:
+        found = self.con.execute(
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal AND database_name = current_database()"
+        )
+        return [name for (name,) in found.fetchall()]
+
+    def storage_version(self) -> str:
+        """The on-disk format of this file as DuckDB tags it, e.g. 'v1.4.0+' or 'v2.0.0+'."""
+        row = self.con.execute(
+            "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = current_database()"
+        ).fetchone()
+        return str(row[0]) if row and row[0] else ""
 
     def schema_version(self) -> int:
         row = self.con.execute("SELECT coalesce(max(version), 0) FROM schema_migrations").fetchone()
@@ -230,6 +273,18 @@ class Store:
             "trigger": manifest.trigger, "error": error,
         }], on_conflict="REPLACE")
 
+    def loaded_run(self, run_id: str) -> LoadCounts | None:
+        """The counts of a run that already loaded successfully; None if it has not (or failed)."""
+        fields = [name for name in LoadCounts.__dataclass_fields__ if name != "stage_counts"]
+        found = self.con.execute(
+            f"SELECT {', '.join(fields)}, {', '.join(STAGE_COUNTS)} FROM ingest_runs WHERE run_id = ? AND status = 'success'",
+            [run_id],
+        ).fetchone()
+        if found is None:
+            return None
+        stage_counts = {name: value for name, value in zip(STAGE_COUNTS, found[len(fields):], strict=True) if value is not None}
+        return LoadCounts(*found[:len(fields)], stage_counts=stage_counts)
+
     def record_failed_run(self, manifest: Manifest, error: str) -> None:
         """Leave a trace of a failed load in its own transaction; the stage stays on disk for the retry."""
         with self.transaction():
@@ -310,13 +365,92 @@ class Store:
             history.setdefault(source_id, []).append(int(articles))
         return history
 
-    def known_entities(self) -> KnownEntities:
-        """Every stored entity and alias: name resolution in a new batch starts from them."""
-        entities = tuple(Entity(entity_id, name, type_) for entity_id, name, type_ in
-                         self.con.execute("SELECT entity_id, name, type FROM entities ORDER BY entity_id").fetchall())
-        aliases = tuple(EntityAlias(entity_id, alias) for entity_id, alias in
-                        self.con.execute("SELECT entity_id, alias FROM entity_aliases ORDER BY ALL").fetchall())
-        return KnownEntities(entities, aliases)
+    # --- entities across articles: pipelines.storage.load decides, these only read and write --------
+
+    def insert_article_entities(self, entities: Sequence[ArticleEntity]) -> None:
+        if entities:
+            table = pa.table({column: pa.array([getattr(entity, column) for entity in entities], ARROW_TYPES.get(kind))
+                              for column, kind in self._columns("article_entities").items()})
+            with self._arrow(table) as view:
+                self.con.execute(f"INSERT INTO article_entities SELECT * FROM {view}")
+
+    def drop_article_entities(self, article_ids: Sequence[str]) -> list[ArticleEntity]:
+        """Delete these articles' own entities (their mentions leave with them) and return them."""
+        rows = self._dicts("DELETE FROM article_entities WHERE article_id IN (SELECT unnest(?::VARCHAR[])) RETURNING *",
+                           [list(article_ids)])
+        return [ArticleEntity(**{**row, "votes": tuple(sorted(row["votes"].items()))}) for row in rows]
+
+    def mentions_without_article_entities(self) -> list[tuple[str, str, str, str]]:
+        """(article_id, local_id, text, label) of mentions stored before migration 008, until a load regroups them."""
+        return self.con.execute("SELECT article_id, local_id, mention_text, label FROM entity_mentions"
+                                " WHERE NOT EXISTS (SELECT 1 FROM article_entities) ORDER BY ALL").fetchall()
+
+    def name_forms(self, *, keys: Iterable[str] = (), words: Iterable[str] = (),
+                   full_words: Iterable[str] = ()) -> list[NameForm]:
+        """Stored names with one of `keys`, one-word names with one of `words`, full names with one of `full_words`."""
+        return [NameForm(*row) for row in self.con.execute(
+            "SELECT min(name), name_key, word, first_word, last_word FROM article_entities"
+            " WHERE name_key IN (SELECT unnest($1::VARCHAR[])) OR word IN (SELECT unnest($2::VARCHAR[]))"
+            " OR first_word IN (SELECT unnest($3::VARCHAR[])) OR last_word IN (SELECT unnest($3::VARCHAR[]))"
+            " GROUP BY ALL ORDER BY ALL", [sorted(keys), sorted(words), sorted(full_words)],
+        ).fetchall()]
+
+    def vote_totals(self, keys: Iterable[str]) -> tuple[list[tuple[str, str, float]], list[tuple[str, int]]]:
+        """Over all article entities: (name_key, label, votes) of `keys`, (surname_key, mentions) lent to them."""
+        wanted = [sorted(set(keys))]
+        own = self.con.execute(
+            "SELECT name_key, label, sum(weight) FROM (SELECT name_key, unnest(map_keys(votes)) AS label,"
+            " unnest(map_values(votes)) AS weight FROM article_entities WHERE name_key IN (SELECT unnest(?::VARCHAR[])))"
+            " GROUP BY ALL", wanted).fetchall()
+        lent = self.con.execute("SELECT surname_key, sum(mentions) FROM article_entities"
+                                " WHERE surname_key IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL", wanted).fetchall()
+        return own, lent
+
+    def reassign_entities(self, assigned: Mapping[tuple[str, str | None], tuple[str, str]]) -> set[str]:
+        """Set each (name_key, word)'s (entity_id, type), re-point mentions and speakers; the ids they had or have."""
+        units = pa.table({
+            "name_key": [key for key, _ in assigned], "word": pa.array([word for _, word in assigned], pa.string()),
+            "entity_id": [entity_id for entity_id, _ in assigned.values()], "type": [t for _, t in assigned.values()],
+        })
+        unit = "a.name_key = u.name_key AND a.word IS NOT DISTINCT FROM u.word"
+        with self._arrow(units) as view:
+            had = self.con.execute(f"SELECT DISTINCT a.entity_id FROM article_entities a JOIN {view} u ON {unit}")
+            before = {entity_id for (entity_id,) in had.fetchall()}
+            self.con.execute(f"UPDATE article_entities AS a SET entity_id = u.entity_id, type = u.type FROM {view} u"
+                             f" WHERE {unit} AND (a.entity_id <> u.entity_id OR a.type <> u.type)")
+            moved = f"FROM article_entities a WHERE a.name_key IN (SELECT name_key FROM {view})"
+            self.con.execute(f"UPDATE entity_mentions m SET entity_id = a.entity_id {moved} AND m.article_id ="
+                             " a.article_id AND m.local_id = a.local_id AND m.entity_id <> a.entity_id")
+            self.con.execute(f"UPDATE quotes q SET speaker_entity_id = a.entity_id {moved} AND q.article_id ="
+                             " a.article_id AND q.speaker_local_id = a.local_id AND q.speaker_entity_id <> a.entity_id")
+        return before | {entity_id for entity_id, _ in assigned.values()}
+
+    def entity_totals(self, entity_ids: Iterable[str]) -> tuple[dict[str, Counter[str]], dict[str, Counter[str]]]:
+        """Per entity: mentions per type its article entities were given, and mentions per surface form."""
+        wanted, where = [sorted(set(entity_ids))], "WHERE entity_id IN (SELECT unnest(?::VARCHAR[])) GROUP BY ALL"
+        types: dict[str, Counter[str]] = defaultdict(Counter)
+        forms: dict[str, Counter[str]] = defaultdict(Counter)
+        for entity_id, type_, mentions in self.con.execute(
+                f"SELECT entity_id, type, sum(mentions) FROM article_entities {where}", wanted).fetchall():
+            types[entity_id][type_] = mentions
+        for entity_id, text, mentions in self.con.execute(
+                f"SELECT entity_id, mention_text, count(*) FROM entity_mentions {where}", wanted).fetchall():
+            forms[entity_id][text] = mentions
+        return types, forms
+
+    def replace_entities(self, entity_ids: Iterable[str], entities: Sequence[Entity], aliases: Sequence[EntityAlias],
+                         now: datetime) -> None:
+        """Rewrite these entities as resolved: a changed name or type is stamped `now`, one without mentions goes."""
+        wanted = sorted(set(entity_ids))
+        stored = {row[0]: row[1:] for row in self.con.execute(
+            "SELECT entity_id, name, type FROM entities WHERE entity_id IN (SELECT unnest(?::VARCHAR[]))", [wanted]
+        ).fetchall()}
+        self.delete("entities", "entity_id", sorted(set(wanted) - {entity.entity_id for entity in entities}))
+        changed = [entity for entity in entities if stored.get(entity.entity_id) != (entity.name, entity.type)]
+        self.insert("entities", [{"entity_id": entity.entity_id, "name": entity.name, "type": entity.type,
+                                  "updated_at": now} for entity in changed], on_conflict="REPLACE")
+        self.delete("entity_aliases", "entity_id", wanted)
+        self.insert("entity_aliases", [{"entity_id": alias.entity_id, "alias": alias.alias} for alias in aliases])
 
     def feed_states(self) -> list[FeedState]:
         return [FeedState(**row) for row in self._dicts("SELECT * FROM feed_state ORDER BY name")]

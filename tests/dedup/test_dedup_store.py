@@ -38,6 +38,7 @@ from pipelines.evaluation.dedup import (
     with_typos,
 )
 from pipelines.ids import sha256_hex, stable_id
+from pipelines.nlp.entities import NO_RULES
 from pipelines.pipeline import ingest_folder
 from pipelines.records import ArticleRow, RawDocument, Source, Status
 from pipelines.storage.load import load_batch
@@ -99,7 +100,7 @@ class LoadedStore:
         self.batches += 1
         manifest = Manifest(f"run{self.batches}", "test", T0, SOURCE.uri)
         with Store.open(self.path, PROJECT_ROOT / "schemas") as store:
-            load_batch(store, manifest, _staged_rows(pieces), {}, PASSED, CFG)
+            load_batch(store, manifest, _staged_rows(pieces), {}, PASSED, CFG, NO_RULES)
 
     def ingest(self, piece: Piece) -> None:
         self.ingest_batch([piece])

@@ -243,9 +243,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(home / "passwords.json"),
         "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg_url,
-        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(32),
+        "AIRFLOW__API__SECRET_KEY": secrets.token_urlsafe(64),
         "AIRFLOW__API__BASE_URL": api,
-        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(32),
+        "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_urlsafe(64),
         "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{redis_db}",
         "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg2://{PG_USER}@{PG_HOST}:{PG_PORT}/{dbname}",
         # one task at a time per worker: two shards can only run at once on different workers
@@ -262,7 +262,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         "NEWSFLOW_DB": str(data / "news.duckdb"),
         "NEWSFLOW_STAGING_DIR": str(data / "staging"),
         "NEWSFLOW_SEEDS_DIR": str(PROJECT_ROOT / "seeds"),
-        "NEWSFLOW_READ_DB": str(data / "news_read.duckdb"),
         "NEWSFLOW_FEEDS": str(PROJECT_ROOT / "feeds.yaml"),
         "NEWSFLOW_STAGE_SHARDS": str(STAGE_SHARDS),
     }

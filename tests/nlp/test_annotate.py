@@ -6,13 +6,11 @@ from datetime import UTC, datetime
 
 from pipelines.config import Settings
 from pipelines.nlp.annotate import annotate
-from pipelines.nlp.entities import KnownEntities
-from pipelines.records import ArticleRow, Entity
+from pipelines.records import ArticleRow
 
 SETTINGS = Settings.from_env()
 FETCHED_AT = datetime(2024, 5, 2, tzinfo=UTC)
-# An id no rule would compute: an article naming only "Lavrov" can reach it through the store alone.
-STORED_LAVROV = Entity("stored-lavrov", "Sergey Lavrov", "PERSON")
+# A stored entity the stage is handed: it must not change what the stage writes for an article.
 
 
 def row(article_id: str, body: str, language: str | None = "en") -> ArticleRow:
@@ -29,25 +27,30 @@ def row(article_id: str, body: str, language: str | None = "en") -> ArticleRow:
 
 
 def test_an_empty_batch_has_no_annotations() -> None:
-    annotations = annotate([], KnownEntities(), SETTINGS)
+    annotations = annotate([], SETTINGS)
     assert annotations.articles == [] and all(not rows for rows in annotations.tables().values())
 
 
-def test_entities_resolve_to_known_ids_and_quotes_link_to_them() -> None:
+def test_each_article_is_resolved_alone_and_quotes_link_to_its_entities() -> None:
+    """What the stage writes for an article is the same alone or in any batch."""
     articles = [
         row("one", "“Talks are hard,” Lavrov said in Geneva.\n\nFumio Kishida met him on Monday."),
         row("two", "Prime Minister Fumio Kishida arrived.\n\n“We will keep working,” Kishida told reporters."),
     ]
-    annotations = annotate(articles, KnownEntities((STORED_LAVROV,)), SETTINGS)
+    annotations = annotate(articles, SETTINGS)
     entities = {entity.entity_id: entity for entity in annotations.entities}
     assert {m.entity_id for m in annotations.mentions} <= entities.keys()
-    lavrov = {m.entity_id for m in annotations.mentions if m.mention_text == "Lavrov"}
-    assert lavrov == {STORED_LAVROV.entity_id}
+    (lavrov,) = {m.entity_id for m in annotations.mentions if m.mention_text == "Lavrov"}
+    assert entities[lavrov].name == "Lavrov"
     kishida = {m.entity_id for m in annotations.mentions if "Kishida" in m.mention_text}
     assert len(kishida) == 1 and entities[next(iter(kishida))].name == "Fumio Kishida"
     speakers = {(q.article_id, q.speaker_entity_id) for q in annotations.quotes}
-    assert speakers == {("one", STORED_LAVROV.entity_id), ("two", next(iter(kishida)))}
+    assert speakers == {("one", lavrov), ("two", next(iter(kishida)))}
     assert [a.nlp_skip_reason for a in annotations.articles] == [None, None]
+    for article in articles:
+        alone = annotate([article], SETTINGS)
+        assert alone.mentions == [m for m in annotations.mentions if m.article_id == article.article_id]
+        assert alone.quotes == [q for q in annotations.quotes if q.article_id == article.article_id]
 
 
 def test_a_non_english_article_gets_a_reason_and_no_annotations() -> None:
@@ -55,7 +58,7 @@ def test_a_non_english_article_gets_a_reason_and_no_annotations() -> None:
         row("de", "„Die Gespräche sind schwer“, sagte Olaf Scholz in Berlin.", "de"),
         row("en", "“Talks are hard,” Olaf Scholz said in Berlin."),
     ]
-    annotations = annotate(articles, KnownEntities(), SETTINGS)
+    annotations = annotate(articles, SETTINGS)
     assert [a.article_id for a in annotations.articles] == ["de", "en"]
     german, english = annotations.articles
     assert german.nlp_skip_reason is not None and "'de'" in german.nlp_skip_reason

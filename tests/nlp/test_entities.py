@@ -16,18 +16,15 @@ import pytest
 from pipelines.config import Settings
 from pipelines.evaluation.entities import evaluate_entities, format_table, read_gold
 from pipelines.nlp.entities import (
-    NO_KNOWN,
     NO_RULES,
     AliasFileError,
     AliasRules,
     EntityBatch,
-    KnownEntities,
     load_alias_rules,
     resolve,
-    resolve_name,
 )
-from pipelines.nlp.keys import entity_id_for, name_key, person_key
-from pipelines.nlp.mentions import clean_span, link_article
+from pipelines.nlp.keys import canonical_name, entity_id_for, name_key, person_key
+from pipelines.nlp.mentions import ArticleEntities, clean_span, link_article
 from pipelines.nlp.model import (
     SKIP_UNKNOWN_LANGUAGE,
     load_pipeline,
@@ -47,12 +44,14 @@ def article(article_id: str, text: str, language: str | None = "en") -> ArticleT
     return ArticleText(article_id, text, language)
 
 
-def extract(
-    articles: Iterable[ArticleText], known: KnownEntities = NO_KNOWN, rules: AliasRules = NO_RULES
-) -> EntityBatch:
-    """Parse, link and resolve as the pipeline's annotate does, with the configured spaCy model."""
-    parsed = parse(load_pipeline(SETTINGS.spacy_model), articles)
-    return resolve((link_article(item) for item in parsed), known, rules)
+def link(articles: Iterable[ArticleText]) -> list[ArticleEntities]:
+    """Parse and link each article, with the configured spaCy model."""
+    return [link_article(item) for item in parse(load_pipeline(SETTINGS.spacy_model), articles)]
+
+
+def extract(articles: Iterable[ArticleText], rules: AliasRules = NO_RULES) -> EntityBatch:
+    """Parse, link and resolve across the given articles, as the load resolves across all stored ones."""
+    return resolve(link(articles), rules)
 
 
 def alias_rules() -> AliasRules:
@@ -85,8 +84,13 @@ def seed_articles(seeds_dir: Path) -> list[ArticleText]:
 
 
 @pytest.fixture(scope="module")
-def seed_batch(seed_articles: list[ArticleText]) -> EntityBatch:
-    return extract(seed_articles, rules=alias_rules())
+def seed_linked(seed_articles: list[ArticleText]) -> list[ArticleEntities]:
+    return link(seed_articles)
+
+
+@pytest.fixture(scope="module")
+def seed_batch(seed_linked: list[ArticleEntities]) -> EntityBatch:
+    return resolve(seed_linked, alias_rules())
 
 
 # --- keys and cleaning ---------------------------------------------------------------------------------
@@ -106,6 +110,17 @@ def test_entity_ids_are_deterministic_and_family_wide() -> None:
     assert entity_id_for("PERSON", "Sergei Lavrov") == entity_id_for("PERSON", "Sergey Lavrov")
     assert entity_id_for("GPE", "Iturup") == entity_id_for("LOC", "Iturup")
     assert entity_id_for("ORG", "Jordan") != entity_id_for("GPE", "Jordan")
+
+
+def test_canonical_name_is_the_most_frequent_full_form_whatever_the_order() -> None:
+    counts = {"Lavrov": 9, "Sergei Lavrov": 3, "Sergey Lavrov": 4}
+    assert canonical_name(counts) == "Sergey Lavrov"
+    assert canonical_name(dict(reversed(counts.items()))) == "Sergey Lavrov"
+    assert canonical_name({"Japan": 5, "JAPAN": 1}) == "Japan"
+    # ties: more words, then more capitalized words, then code-point order
+    assert canonical_name({"Vladimir Putin": 2, "Vladimir V. Putin": 2}) == "Vladimir V. Putin"
+    assert canonical_name({"Russian foreign Ministry": 1, "Russian Foreign Ministry": 1}) == "Russian Foreign Ministry"
+    assert canonical_name({"Sergei Lavrov": 2, "Sergey Lavrov": 2}) == "Sergei Lavrov"
 
 
 @pytest.mark.parametrize(
@@ -202,34 +217,27 @@ def test_shared_surname_is_not_merged_without_matching_full_names() -> None:
     assert entity_of(batch, "c", "Smith") not in {john, jane}
 
 
-def test_ids_do_not_depend_on_batch_order(seed_articles: list[ArticleText], seed_batch: EntityBatch) -> None:
-    reordered = extract(reversed(seed_articles), rules=alias_rules())
+def test_ids_do_not_depend_on_batch_order(seed_linked: list[ArticleEntities], seed_batch: EntityBatch) -> None:
+    reordered = resolve(reversed(seed_linked), alias_rules())
     assert set(reordered.entities) == set(seed_batch.entities)
     assert set(reordered.mentions) == set(seed_batch.mentions)
+    assert set(reordered.aliases) == set(seed_batch.aliases)
 
 
-def test_rerun_with_the_stored_rows_changes_nothing(
-    seed_articles: list[ArticleText], seed_batch: EntityBatch
-) -> None:
-    known = KnownEntities(seed_batch.entities, seed_batch.aliases)
-    again = extract(seed_articles, known=known, rules=alias_rules())
-    assert set(again.entities) == set(seed_batch.entities)
-    assert set(again.mentions) == set(seed_batch.mentions)
-
-
-def test_known_entities_resolve_surname_only_articles(seed_batch: EntityBatch) -> None:
-    known = KnownEntities(seed_batch.entities, seed_batch.aliases)
-    text = "Lavrov told reporters in Geneva that Kishida would visit."
-    later = extract([article("later", text)], known=known)
-    assert names(later)[entity_of(later, "later", "Lavrov")] == "Sergey Lavrov"
-    assert names(later)[entity_of(later, "later", "Kishida")] == "Fumio Kishida"
+def test_surname_only_articles_join_the_full_named_person(seed_linked: list[ArticleEntities]) -> None:
+    later = link([article("later", "Lavrov told reporters in Geneva that Kishida would visit.")])
+    alone, together = resolve(later), resolve([*seed_linked, *later], alias_rules())
+    assert names(alone)[entity_of(alone, "later", "Lavrov")] == "Lavrov"
+    assert names(together)[entity_of(together, "later", "Lavrov")] == "Sergey Lavrov"
+    assert names(together)[entity_of(together, "later", "Kishida")] == "Fumio Kishida"
 
 
 def test_alias_file_merges_reviewed_names() -> None:
     rules = alias_rules()
-    assert resolve_name("Etorofu", "GPE", rules=rules) == resolve_name("Iturup", "LOC", rules=rules)
+    assert rules.by_key[name_key("Etorofu")] == rules.by_key[name_key("Iturup")]
     batch = extract([article("a", "Japan claims Etorofu. Russia calls the island Iturup.")], rules=rules)
     assert {e.name for e in batch.entities if e.type in {"LOC", "GPE"}} >= {"Iturup"}
+    assert "Etorofu" not in {e.name for e in batch.entities}
 
 
 def test_alias_file_rejects_a_form_under_two_entities(tmp_path: Path) -> None:
@@ -256,19 +264,14 @@ def test_seed_required_forms_resolve_to_one_canonical_entity(
     shared_dir: Path, seed_articles: list[ArticleText], seed_batch: EntityBatch
 ) -> None:
     gold = [json.loads(line) for line in (shared_dir / "gold" / "seed_entities.jsonl").read_text().splitlines()]
-    known = KnownEntities(seed_batch.entities, seed_batch.aliases)
-    rules = alias_rules()
     bodies = {a.article_id: a.body_text for a in seed_articles}
     found = names(seed_batch)
     for entry in (g for g in gold if g["required"]):
-        target = resolve_name(entry["name"], entry["kind"], known, rules)
-        for form in entry["forms"]:
-            assert resolve_name(form, entry["kind"], known, rules) == target, (entry["name"], form)
-            linked = {m.entity_id for m in seed_batch.mentions if m.mention_text == form}
-            assert linked <= {target}, (entry["name"], form, linked)
+        linked = {m.entity_id for m in seed_batch.mentions if m.mention_text in entry["forms"]}
+        assert len(linked) <= 1, (entry["name"], linked)
         # An entity named only in a byline or dateline (Kyodo, TASS) is rightly never extracted.
         if any(outside_credit_lines(bodies[seed], form) for seed in entry["seeds"] for form in entry["forms"]):
-            assert found.get(target) == entry["name"], (entry["name"], found.get(target))
+            assert [found.get(entity_id) for entity_id in linked] == [entry["name"]], (entry["name"], linked)
 
 
 # --- evaluation ----------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from quality_batches import make_batch
 from pipelines.config import Settings
 from pipelines.quality import docs, gate
 from pipelines.quality.context import open_context
-from pipelines.quality.derived import DERIVED_COLUMNS
+from pipelines.quality.derived import DERIVED_COLUMNS, with_derived_columns
 from pipelines.quality.gate import (
     BatchHistory,
     BatchValidationError,
@@ -165,6 +165,16 @@ def test_mentions_and_quotes_of_a_quarantined_article_go_with_it(gx_project: Pat
     assert (children["raw_id"] == "r00000").all()
     valid = kept_frame("entity_mentions", batch["entity_mentions"], Refusals.of(outcome.rejected_rows))
     assert "a00000" not in set(valid["article_id"])
+
+
+def test_mentions_without_a_loading_article_still_get_integer_body_lengths() -> None:
+    """When no article of the batch loads, the mentions' derived body lengths are all missing, yet integers:
+    typed as text, the suite's offset comparisons would fail the whole batch."""
+    batch = make_batch(1)
+    for mentions in (batch["entity_mentions"], batch["entity_mentions"].iloc[0:0].astype({"article_id": "str"})):
+        derived = with_derived_columns("entity_mentions", mentions, {"articles": batch["articles"].iloc[0:0]})
+        assert str(derived["body_length"].dtype) == "Int64"
+        assert derived["body_length"].isna().all()
 
 
 def test_offsets_text_speakers_and_confidence_are_checked_against_the_body(gx_project: Path) -> None:

@@ -104,13 +104,13 @@ def test_formats_yield_articles_with_metadata(mixed_folder: Path, tmp_path: Path
 
 def test_rerun_adds_nothing_and_edit_becomes_a_new_version(mixed_folder: Path, tmp_path: Path) -> None:
     settings, first = _ingest(mixed_folder, tmp_path)
-    con = duckdb.connect(str(settings.db_path))
+    con = duckdb.connect(str(settings.db_path), read_only=True)
     tables = ("sources", "raw_documents", "articles", "article_versions", "quarantine")
     before = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
     con.close()
     _, second = _ingest(mixed_folder, tmp_path)
     assert (second.articles_new, second.quarantined, second.unchanged) == (0, 0, first.inputs)
-    con = duckdb.connect(str(settings.db_path))
+    con = duckdb.connect(str(settings.db_path), read_only=True)
     assert {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables} == before
     con.close()
 

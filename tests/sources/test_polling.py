@@ -39,7 +39,7 @@ def write_feeds(path: Path, server: NewsFake, max_items: int = 500) -> Path:
 def feed_settings(tmp_path: Path, news_server: NewsFake, monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("NEWSFLOW_ALLOW_HOSTS", "127.0.0.1")
     return Settings.from_env(
-        db_path=tmp_path / "news.duckdb", read_db_path=tmp_path / "news_read.duckdb",
+        db_path=tmp_path / "news.duckdb",
         staging_dir=tmp_path / "staging", feeds_file=write_feeds(tmp_path / "feeds.yaml", news_server),
     )
 
@@ -133,7 +133,7 @@ def test_max_items_defers_the_rest_to_the_next_poll(tmp_path: Path, news_server:
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWSFLOW_ALLOW_HOSTS", "127.0.0.1")
     feeds = _write(tmp_path / "feeds.yaml", f"feeds:\n  - {{url: '{news_server.url('/big-feed.xml')}', name: Big, max_items: 10}}\n")
-    settings = Settings.from_env(db_path=tmp_path / "n.duckdb", read_db_path=tmp_path / "r.duckdb",
+    settings = Settings.from_env(db_path=tmp_path / "n.duckdb",
                                  staging_dir=tmp_path / "st", feeds_file=feeds)
     totals = []
     with fetcher(settings) as client:
@@ -202,7 +202,7 @@ def test_the_feed_state_is_the_cursor_of_the_next_poll(news_server: NewsFake) ->
 def test_feed_ingest_dag_polls_the_local_server(airflow_env: dict[str, str], news_server: NewsFake, tmp_path: Path) -> None:
     env = {**airflow_env, "NEWSFLOW_ALLOW_HOSTS": "127.0.0.1",
            "NEWSFLOW_FEEDS": str(write_feeds(tmp_path / "feeds.yaml", news_server, max_items=3)),
-           "NEWSFLOW_DB": str(tmp_path / "feeds.duckdb"), "NEWSFLOW_READ_DB": str(tmp_path / "feeds_read.duckdb")}
+           "NEWSFLOW_DB": str(tmp_path / "feeds.duckdb")}
     result = run_dag_test(env, "feed_ingest.py", "feed_ingest_dag")
     assert result["state"].endswith("success")
     con = duckdb.connect(env["NEWSFLOW_DB"], read_only=True)
@@ -210,4 +210,4 @@ def test_feed_ingest_dag_polls_the_local_server(airflow_env: dict[str, str], new
     assert con.execute("SELECT count(*) FROM feed_state").fetchone()[0] == 6
     assert con.execute("SELECT status FROM ingest_runs").fetchall() == [("success",)]
     con.close()
-    assert Path(env["NEWSFLOW_READ_DB"]).is_file()
+    assert (tmp_path / ".writer" / "feeds.duckdb").is_file()  # the load task's private file, published above

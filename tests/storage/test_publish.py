@@ -1,44 +1,131 @@
-"""Publishing: a reader holding the read-only snapshot is never blocked by a load, and sees new rows when it reopens."""
+"""Publishing: the file analysts are given is a snapshot no load ever blocks or breaks, in a format DuckDB 1.x reads.
+
+Real processes throughout: a reader holding a read-only session on the published path across a
+`newsflow ingest`, a writer killed with SIGKILL while it publishes, the DuckDB CLI from PyPI.
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
+import pytest
+from conftest import HeldReader
 
 from pipelines.config import Settings
-from pipelines.pipeline import ingest_folder
+from pipelines.pipeline import ingest_folder, load_stages, stage_folder, validate_stages
+from pipelines.storage.publish import PUBLISHED_STORAGE_VERSION, TEMPORARY_SUFFIX
 
-READER = """
-import sys, duckdb
-con = duckdb.connect(sys.argv[1], read_only=True)
-print(con.execute("SELECT count(*) FROM articles").fetchone()[0], flush=True)
-sys.stdin.readline()  # hold the file open while the test loads more data
-print(con.execute("SELECT count(*) FROM articles").fetchone()[0], flush=True)
+LOAD = """
+import sys
+from pathlib import Path
+from pipelines.config import Settings
+from pipelines.pipeline import load_stages
+load_stages(Settings.from_env(), [Path(sys.argv[1])])
 """
 
+EXTRA_ARTICLE = ("A new headline\n\nThe council met again on Friday to discuss the budget, and agreed to publish "
+                 "the full figures before the vote next month.")
 
-def test_a_reader_holding_the_published_copy_never_blocks_a_load(tmp_path: Path, seeds_dir: Path) -> None:
+
+def _settings(tmp_path: Path, folder: Path) -> Settings:
+    return Settings.from_env(seeds_dir=folder, db_path=tmp_path / "news.duckdb", staging_dir=tmp_path / "stage")
+
+
+def _env(settings: Settings) -> dict[str, str]:
+    return {**os.environ, "NEWSFLOW_DB": str(settings.db_path), "NEWSFLOW_SEEDS_DIR": str(settings.seeds_dir),
+            "NEWSFLOW_STAGING_DIR": str(settings.staging_dir)}
+
+
+def _articles(path: Path) -> int:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute("SELECT count(*) FROM articles").fetchone()[0]
+    finally:
+        con.close()
+
+
+@pytest.fixture()
+def seeded(tmp_path: Path, seeds_dir: Path) -> Settings:
     folder = tmp_path / "seeds"
     shutil.copytree(seeds_dir, folder)
-    settings = Settings.from_env(seeds_dir=folder, db_path=tmp_path / "news.duckdb",
-                                 read_db_path=tmp_path / "news_read.duckdb", staging_dir=tmp_path / "stage")
+    settings = _settings(tmp_path, folder)
     ingest_folder(settings)
-    reader = subprocess.Popen([sys.executable, "-c", READER, str(settings.read_db_path)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert reader.stdout.readline().strip() == "5"
-        (folder / "extra.txt").write_text("A new headline\n\nThe council met again on Friday to discuss the budget, "
-                                          "and agreed to publish the full figures before the vote next month.")
-        counts = ingest_folder(settings)  # writes the database and publishes a new copy under the reader
-        assert counts.articles_new == 1
-        out, _ = reader.communicate("\n", timeout=60)
-        assert out.strip() == "5"  # the reader's session goes on, on the copy it opened
-    finally:
-        reader.kill()
-    con = duckdb.connect(str(settings.read_db_path), read_only=True)
-    assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 6
+    return settings
+
+
+def test_a_reader_on_the_published_path_never_blocks_a_cli_ingest(seeded: Settings) -> None:
+    with HeldReader(seeded.db_path) as reader:
+        assert reader.articles_at_start == 5
+        (seeded.seeds_dir / "extra.txt").write_text(EXTRA_ARTICLE)
+        ingest = subprocess.run([sys.executable, "-m", "pipelines.cli", "ingest", "--json"], env=_env(seeded),
+                                capture_output=True, text=True, timeout=600)
+        assert ingest.returncode == 0, ingest.stderr[-2000:]
+        assert '"articles_new": 1' in ingest.stdout
+        assert _articles(seeded.db_path) == 6  # a new session sees the load at once
+        assert reader.articles_at_end() == 5  # the held session goes on, unbroken, on the snapshot it opened
+
+
+def test_the_published_file_is_not_the_writers_and_holds_the_views(seeded: Settings) -> None:
+    assert seeded.writer_db_path.is_file() and seeded.writer_db_path != seeded.db_path
+    assert not seeded.writer_db_path.samefile(seeded.db_path)
+    con = duckdb.connect(str(seeded.db_path), read_only=True)
+    tags = con.execute("SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = current_database()")
+    assert tags.fetchone()[0].startswith(PUBLISHED_STORAGE_VERSION)
+    views = {name for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
+    con.close()
+    files = {path.stem for path in (seeded.schemas_dir / "views").glob("*.sql")}
+    assert files and files <= views
+
+
+def test_a_writer_killed_while_publishing_leaves_a_complete_snapshot(seeded: Settings) -> None:
+    # Ballast in the writer's file makes the copy take long enough to be caught in the act.
+    con = duckdb.connect(str(seeded.writer_db_path))
+    con.execute("CREATE TABLE ballast AS SELECT md5(i::VARCHAR) || md5((i + 1)::VARCHAR) AS junk FROM range(3000000) t(i)")
+    con.close()
+    (seeded.seeds_dir / "extra.txt").write_text(EXTRA_ARTICLE)
+    staged = stage_folder(seeded, "killed-run", "test")
+    validate_stages(seeded, [staged.path])
+
+    writer = subprocess.Popen([sys.executable, "-c", LOAD, str(staged.path)], env=_env(seeded))
+    pattern = f".{seeded.db_path.name}.*{TEMPORARY_SUFFIX}"
+    deadline = time.monotonic() + 300
+    while not list(seeded.db_path.parent.glob(pattern)):
+        assert writer.poll() is None, "the writer finished before it could be caught publishing"
+        assert time.monotonic() < deadline
+        time.sleep(0.001)
+    os.kill(writer.pid, signal.SIGKILL)
+    writer.wait(timeout=60)
+
+    assert _articles(seeded.db_path) in (5, 6)  # a complete snapshot, earlier or later, never a torn file
+    assert list(seeded.db_path.parent.glob(pattern))  # the half-written copy never took the published name
+    counts = load_stages(seeded, [staged.path])  # the next run completes: the stages stayed for it
+    assert counts.run_id == "killed-run"
+    assert _articles(seeded.db_path) == 6
+    assert not list(seeded.db_path.parent.glob(pattern))
+
+
+def test_an_older_install_is_adopted_not_lost(tmp_path: Path, seeded: Settings) -> None:
+    """Before the writer had a file of its own, the loads wrote NEWSFLOW_DB itself, in DuckDB 2's own format."""
+    legacy = _settings(tmp_path / "legacy", seeded.seeds_dir)
+    legacy.db_path.parent.mkdir()
+    con = duckdb.connect(str(legacy.db_path))  # DuckDB 2's default format, as the old writer left it
+    con.execute(f"ATTACH '{seeded.db_path}' AS published (READ_ONLY)")
+    con.execute("COPY FROM DATABASE published TO news")
+    assert con.execute("SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = 'news'"
+                       ).fetchone()[0].startswith("v2")
+    con.close()
+    (seeded.seeds_dir / "extra.txt").write_text(EXTRA_ARTICLE)
+    counts = ingest_folder(legacy)
+    assert (counts.articles_new, counts.unchanged) == (1, 5)  # the old rows were kept: the seeds are recognised
+    assert _articles(legacy.db_path) == 6
+    con = duckdb.connect(str(legacy.db_path), read_only=True)
+    tag = con.execute("SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = current_database()")
+    assert tag.fetchone()[0].startswith(PUBLISHED_STORAGE_VERSION)
     con.close()

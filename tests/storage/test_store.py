@@ -37,6 +37,27 @@ def test_an_applied_migration_cannot_be_edited(tmp_path: Path) -> None:
         pass
 
 
+def test_views_follow_their_files(tmp_path: Path) -> None:
+    """Views are replaced on every writer open: an edit takes effect, a deleted file drops its view."""
+    schemas = tmp_path / "schemas"
+    shutil.copytree(PROJECT_ROOT / "schemas", schemas)
+    views = schemas / "views"
+    shipped = {path.stem for path in views.glob("*.sql")}
+    (views / "run_count.sql").write_text("CREATE OR REPLACE VIEW run_count AS SELECT count(*) AS runs FROM ingest_runs;")
+    db = tmp_path / "news.duckdb"
+    with Store.open(db, schemas) as store:
+        assert set(store._views()) == shipped | {"run_count"}
+    (views / "run_count.sql").write_text("CREATE OR REPLACE VIEW run_count AS SELECT 7 AS runs;")
+    with Store.open(db, schemas) as store:
+        assert store.con.execute("SELECT runs FROM run_count").fetchone() == (7,)
+    (views / "run_count.sql").unlink()
+    with Store.open(db, schemas) as store:
+        assert set(store._views()) == shipped
+    (views / "misnamed.sql").write_text("CREATE OR REPLACE VIEW other_name AS SELECT 1 AS one;")
+    with pytest.raises(MigrationError, match="misnamed"), Store.open(db, schemas):
+        pass
+
+
 def test_a_failed_load_writes_nothing_and_keeps_the_stage(tmp_path: Path, seeds_dir: Path) -> None:
     settings = Settings.from_env(seeds_dir=seeds_dir, db_path=tmp_path / "news.duckdb", staging_dir=tmp_path / "stage")
     batch = stage_folder(settings, new_run_id("test"), "test")
