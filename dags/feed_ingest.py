@@ -1,6 +1,6 @@
 """feed_ingest: new articles from the feeds in feeds.yaml, every NEWSFLOW_POLL_MINUTES (default 5).
 
-plan  - the enabled feeds whose next poll is due (state read from the published read-only copy)
+plan  - the enabled feeds whose next poll is due at the run's tick (state read from the published snapshot)
 poll  - one mapped task per feed: conditional GET, parse, fetch new article pages, extract and
         normalize, then stage the batch as Parquet (no database access; runs on any worker)
 validate - the batch against the expectation suites (Great Expectations) before anything loads
@@ -11,7 +11,7 @@ load  - the single DuckDB writer (pool `duckdb`) loads every feed's stage in one
 from __future__ import annotations
 
 import os
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pendulum
 from airflow.sdk import dag, get_current_context, task
@@ -36,7 +36,7 @@ def feed_ingest() -> None:
         from pipelines.config import Settings
         from pipelines.pipeline import due_feeds
 
-        return [asdict(feed) for feed in due_feeds(Settings.from_env())]
+        return [asdict(feed) for feed in due_feeds(Settings.from_env(), now=tick())]
 
     @task(retries=1, retry_delay=timedelta(seconds=30))
     def poll(feed: dict[str, object]) -> str:
@@ -45,9 +45,16 @@ def feed_ingest() -> None:
         from pipelines.sources.feed_config import FeedConfig
 
         run_id = get_current_context()["run_id"]
-        return str(stage_feed(Settings.from_env(), FeedConfig(**feed), run_id, trigger="airflow").path)
+        return str(stage_feed(Settings.from_env(), FeedConfig(**feed), run_id, trigger="airflow",
+                              scheduled_at=tick()).path)
 
     load(validate(poll.expand(feed=plan())))
+
+
+def tick() -> datetime:
+    """The schedule's tick this run is for: feeds are due, and next due, against it, so N minutes mean N minutes."""
+    context = get_current_context()
+    return context.get("data_interval_end") or context["dag_run"].run_after
 
 
 feed_ingest_dag = feed_ingest()

@@ -264,11 +264,15 @@ def due_feeds(settings: Settings, *, force: bool = False, now: datetime | None =
     return [feed for feed in feeds if feed.enabled and (force or is_due(feed, states.get(feed.source_id), now))]
 
 
-def stage_feed(settings: Settings, feed: FeedConfig, run_id: str, trigger: str, fetcher: Fetcher | None = None) -> StagedBatch:
-    """Poll one feed and stage what it brought; reads state from the published copy, writes nothing to DuckDB."""
+def stage_feed(settings: Settings, feed: FeedConfig, run_id: str, trigger: str, fetcher: Fetcher | None = None,
+               scheduled_at: datetime | None = None) -> StagedBatch:
+    """Poll one feed and stage what it brought; reads state from the published copy, writes nothing to DuckDB.
+
+    `scheduled_at`: the schedule's tick this poll runs for; the feed's next poll is due an interval after it.
+    """
     started_at = datetime.now(UTC)
     with read_view(settings) as view, _fetcher(settings, fetcher) as client:
-        poll = poll_feed(feed, _history(view, feed), client, run_id, started_at)
+        poll = poll_feed(feed, _history(view, feed), client, run_id, started_at, scheduled_at)
         tables = _stage_drafts(settings, view, poll.batch)
     tables.update(feed_state=[poll.state], fetch_events=poll.events,
                   feed_items=feed_items(poll, tables["articles"], tables["quarantine"]))

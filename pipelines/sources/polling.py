@@ -73,6 +73,7 @@ class FeedPoll:
     events: list[FetchEvent] = field(default_factory=list)
     fresh: list[FreshItem] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    scheduled_at: datetime | None = None  # the tick the poll belongs to; the next one is due an interval after it
 
 
 def is_due(feed: FeedConfig, state: FeedState | None, now: datetime) -> bool:
@@ -91,12 +92,18 @@ def backoff(feed: FeedConfig, failures: int, retry_after: float | None) -> timed
     return delay
 
 
-def poll_feed(feed: FeedConfig, history: FeedHistory, fetcher: Fetcher, run_id: str, now: datetime) -> FeedPoll:
-    """Fetch the feed (conditionally) and, when it changed, the pages of its new items, as drafts."""
+def poll_feed(feed: FeedConfig, history: FeedHistory, fetcher: Fetcher, run_id: str, now: datetime,
+              scheduled_at: datetime | None = None) -> FeedPoll:
+    """Fetch the feed (conditionally) and, when it changed, the pages of its new items, as drafts.
+
+    `scheduled_at` is the schedule's tick the poll runs for (a DAG run's logical time). The next poll is
+    due one interval after the tick, not after the moment the poll started: a poll starts seconds after
+    its tick, and the next tick, one interval later, would find it not yet due and skip a whole interval.
+    """
     state = history.state or FeedState(feed.source_id, feed.url, feed.name)
     poll = FeedPoll(SourceBatch(feed_source(feed), [], [], []), run_id, now, state,
                     counts={"feeds_polled": 1, "feeds_failed": 0, "items_seen": 0, "items_already_seen": 0,
-                            "pages_fetched": 0, "volume_checked": 0})
+                            "pages_fetched": 0, "volume_checked": 0}, scheduled_at=scheduled_at)
     result = fetcher.fetch(feed.url, etag=state.etag, last_modified=state.last_modified)
     poll.events.append(_event(poll, "feed", result))
     if result.outcome is Outcome.NOT_MODIFIED:
@@ -187,6 +194,12 @@ def _event(poll: FeedPoll, kind: str, result: FetchResult) -> FetchEvent:
                       result.note or None)
 
 
+def _next_poll(poll: FeedPoll, interval: timedelta, retry_after: float | None) -> datetime:
+    """An interval after the poll's tick (its start when it has none), never before the server's Retry-After."""
+    due = (poll.scheduled_at or poll.polled_at) + interval
+    return max(due, poll.polled_at + timedelta(seconds=retry_after)) if retry_after else due
+
+
 def _finish(poll: FeedPoll, feed: FeedConfig, state: FeedState, result: FetchResult, *,
             outcome: str | None = None, error: str | None = None, remember_body: bool = True) -> FeedPoll:
     """The feed's next state: success resets the failure count, failure backs off (a broken feed never blocks others)."""
@@ -200,8 +213,8 @@ def _finish(poll: FeedPoll, feed: FeedConfig, state: FeedState, result: FetchRes
         last_modified=state.last_modified if keep or failed else result.last_modified,
         last_body_hash=state.last_body_hash if failed or not remember_body else (result.content_sha256 or state.last_body_hash),
         last_polled_at=now,
-        next_poll_at=now + (backoff(feed, failures, result.retry_after_seconds) if failed
-                            else timedelta(minutes=feed.poll_minutes)),
+        next_poll_at=_next_poll(poll, backoff(feed, failures, result.retry_after_seconds) if failed
+                                else timedelta(minutes=feed.poll_minutes), result.retry_after_seconds),
         consecutive_failures=failures, last_status=result.status,
         last_outcome=result.outcome.value if failed else outcome, last_error=error,
         last_success_at=state.last_success_at if failed else now,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import textwrap
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -16,7 +16,7 @@ from pipelines.http.fetcher import Fetcher, FetchPolicy
 from pipelines.pipeline import due_feeds, ingest_feeds
 from pipelines.records import NO_ARTICLE, FeedState, Rejection, Status
 from pipelines.sources.feed_config import FeedConfig, FeedConfigError, load_feeds
-from pipelines.sources.polling import FeedHistory, feed_items, poll_feed
+from pipelines.sources.polling import FeedHistory, feed_items, is_due, poll_feed
 
 REAL_FEED = "/feeds/feedjira/spec/sample_feeds/TechCrunch.xml"
 
@@ -178,6 +178,21 @@ def test_poll_returns_drafts_and_feed_rows_without_normalizing(news_server: News
     assert [(item.item_key, item.outcome, item.reason) for item in items[:2]] == [
         (first.key, Status.QUARANTINED, NO_ARTICLE), (rest[0].key, Status.QUARANTINED, refused.reason)]
     assert {(item.first_seen_at, item.run_id, item.source_id) for item in items} == {(NOW, "run-1", feed.source_id)}
+
+
+def test_an_interval_of_n_minutes_means_n_minutes(news_server: NewsFake) -> None:
+    """A poll starts seconds after its tick; the next is due an interval after the tick, so the next tick polls."""
+    news_server.reset()
+    feed = FeedConfig(news_server.url("/conditional/feed.xml"), "Conditional", 1)
+    started = NOW + timedelta(seconds=3)
+    with Fetcher(loopback_policy(total_timeout=10.0)) as client:
+        ticked = poll_feed(feed, FeedHistory(None, nothing_seen), client, "run-1", started, scheduled_at=NOW)
+        by_hand = poll_feed(feed, FeedHistory(None, nothing_seen), client, "run-2", started)  # the CLI: no schedule
+    assert ticked.state.last_polled_at == started
+    assert ticked.state.next_poll_at == NOW + timedelta(minutes=1)
+    assert is_due(feed, ticked.state, NOW + timedelta(minutes=1))  # the next tick polls it
+    assert by_hand.state.next_poll_at == started + timedelta(minutes=1)
+    assert not is_due(feed, by_hand.state, NOW + timedelta(minutes=1))
 
 
 def test_the_feed_state_is_the_cursor_of_the_next_poll(news_server: NewsFake) -> None:
