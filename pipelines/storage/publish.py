@@ -66,7 +66,7 @@ def open_writer(settings: Settings) -> Iterator[Store]:
     path = settings.writer_db_path
     if not path.exists() and settings.db_path.exists():
         copy_database(settings.db_path, path)
-    elif path.exists() and not _in_published_format(path):
+    elif path.exists() and not _in_published_format(path, settings.schemas_dir):
         converted = _temporary(path)
         copy_database(path, converted)
         os.replace(converted, path)
@@ -112,13 +112,9 @@ def _sql_string(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _in_published_format(path: Path) -> bool:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        store = Store(con, path)
+def _in_published_format(path: Path, schemas_dir: Path) -> bool:
+    with Store.open(path, schemas_dir, read_only=True) as store:
         return store.storage_version().startswith(PUBLISHED_STORAGE_VERSION)
-    finally:
-        con.close()
 
 
 def _temporary(path: Path) -> Path:
