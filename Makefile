@@ -14,20 +14,25 @@ export AIRFLOW__CORE__PLUGINS_FOLDER ?= $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES ?= False
 # The embedded Airflow (`make airflow`) serves this machine only, so its simple login is not taken for a
 # production shape; tasks reach the execution API on the same port, and wait for it as long as its first,
-# cold request takes while they share the CPUs (5 s, then retries and warnings); it runs one task per CPU,
-# not Airflow's 32 (32 forked LocalExecutor workers). Override any: `make airflow AIRFLOW__API__PORT=8081`.
+# cold request takes while they share the CPUs (5 s, then retries and warnings).
+# Sized to this machine, not to Airflow's defaults: one task per CPU (PARALLELISM is also the number of
+# LocalExecutor worker processes; Airflow's 32 meant 32 forked workers), one API server worker (one user),
+# one DAG parsing process (two small DAG files; a second one would only compete with the tasks for the CPUs).
+# Override any: `make airflow AIRFLOW__API__PORT=8081 AIRFLOW__CORE__PARALLELISM=4`.
 export AIRFLOW__API__HOST ?= 127.0.0.1
 export AIRFLOW__API__PORT ?= 8080
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL ?= http://127.0.0.1:$(AIRFLOW__API__PORT)/execution/
 export AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT ?= 30
 export AIRFLOW__CORE__PARALLELISM ?= $(shell getconf _NPROCESSORS_ONLN 2>/dev/null || echo 4)
+export AIRFLOW__API__WORKERS ?= 1
+export AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES ?= 1
 export NEWSFLOW_DB ?= $(CURDIR)/data/news.duckdb
 export NEWSFLOW_SEEDS_DIR ?= $(CURDIR)/seeds
 export NEWSFLOW_STAGING_DIR ?= $(CURDIR)/data/staging
 export NEWSFLOW_FEEDS ?= $(CURDIR)/feeds.yaml
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup run test airflow-init airflow bench bench-publish clean
+.PHONY: help setup run test airflow-init airflow bench bench-publish bench-stream clean
 
 help:
 	@echo "make run    - install, initialize Airflow, run the news_ingest DAG over seeds/, print a summary"
@@ -35,14 +40,17 @@ help:
 	@echo "make airflow - start Airflow (standalone: UI on http://localhost:8080) with the project's DAGs"
 	@echo "make bench  - print per-stage throughput and peak memory"
 	@echo "make bench-publish - what publishing the snapshot costs at 10k and 100k articles"
+	@echo "make bench-stream - seconds from a feed item's poll to its row in the published file, per task (make airflow)"
 	@echo "make clean  - remove the environment, the Airflow home and data/"
 
 $(CURDIR)/.tools/bin/uv:
 	$(PYTHON) -m venv $(CURDIR)/.tools
 	$(CURDIR)/.tools/bin/pip install --quiet uv
 
+# Bytecode is compiled once here: where PYTHONDONTWRITEBYTECODE is set, every process would otherwise
+# recompile the libraries it imports (Great Expectations' import alone: 12 CPU-seconds instead of 6).
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen
+	$(UV) sync --frozen --compile-bytecode
 	@touch $@
 
 setup: $(VENV)/.synced
@@ -75,6 +83,9 @@ bench: setup
 
 bench-publish: setup
 	$(BIN)/python bench/bench_publish.py
+
+bench-stream: setup
+	$(BIN)/python bench/bench_stream.py
 
 clean:
 	rm -rf $(VENV) $(CURDIR)/.tools "$(AIRFLOW_HOME)" $(CURDIR)/data

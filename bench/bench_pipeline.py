@@ -1,119 +1,198 @@
-"""Throughput and peak memory per stage of the seed-folder pipeline (a benchmark, not a test).
+"""Throughput and peak memory of the seed-folder pipeline against the floor of its unavoidable work (a benchmark, not a test).
 
-    python bench/bench_pipeline.py [--copies 100] [--folder DIR]
+    python bench/bench_pipeline.py [--folder DIR] [--workers N]
 
-Without --folder it copies seeds/ COPIES times into a temp folder (distinct file names, so every copy
-is a separate input). Each stage runs twice: once timed, once under tracemalloc for its peak.
+The corpus is distinct real news: every distinct page of ../shared/corpora/news-html and the article
+texts of ../shared/corpora/polnear-dev (or --folder). Nothing is copied twice.
+
+Each measurement runs in a fresh process, so start-up and per-process peak memory are its own:
+- the floor: trafilatura extraction of each page plus one spaCy parse (`nlp.pipe`, the pipeline's model),
+  on one process, then split over N processes (`nlp.pipe(n_process=N)`); imports and model loading excluded;
+- newsflow: stage (read, extract, normalize, parse, entities, quotes), validate and load + publish, into a
+  fresh database, timed from the process start (imports and model loading included);
+- the same folder ingested again by `newsflow ingest`: a batch with nothing new.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import json
+import os
+import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
-import tracemalloc
-from collections.abc import Callable
+from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
 
-import pandas  # noqa: F401  (pyarrow imports it on first use: keep that one-off cost out of the stage timings)
-
-from pipelines.config import PROJECT_ROOT, Settings
-from pipelines.dedup import DedupConfig
-from pipelines.nlp.annotate import annotate
-from pipelines.nlp.entities import load_alias_rules
-from pipelines.nlp.model import load_pipeline
-from pipelines.pipeline import new_run_id, validate_stages
-from pipelines.quality.verdict import apply_verdict
-from pipelines.sources.folder import folder_source, list_folder, read_file
-from pipelines.storage.load import load_batch
-from pipelines.storage.staging import (
-    Manifest,
-    merge_rows,
-    read_stage,
-    stage_path,
-    write_stage,
-)
-from pipelines.storage.store import Store
-from pipelines.text.articles import build_articles
-from pipelines.text.boilerplate import load_boilerplate_rules
-from pipelines.text.language import language_detector
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SHARED = PROJECT_ROOT.parent / "shared" / "corpora"
 
 
-def make_corpus(seeds: Path, copies: int, target: Path) -> Path:
-    target.mkdir(parents=True, exist_ok=True)
-    for copy in range(copies):
-        for seed in sorted(seeds.iterdir()):
-            shutil.copy(seed, target / f"{copy:04d}_{seed.name}")
-    return target
+def make_corpus(target: Path) -> str:
+    """Distinct real pages into `target` (each content once); the seeds when ../shared is missing."""
+    target.mkdir(parents=True)
+    seen: set[str] = set()
+    kinds = {"html": 0, "txt": 0}
+    sources = [*sorted((SHARED / "news-html").rglob("*.html")), *sorted((SHARED / "polnear-dev" / "text").glob("*.txt"))]
+    if not sources:
+        sources = sorted((PROJECT_ROOT / "seeds").iterdir())
+    for path in sources:
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        if digest not in seen:
+            seen.add(digest)
+            shutil.copy(path, target / f"{len(seen):04d}_{path.name}")
+            kinds[path.suffix.lstrip(".")] += 1
+    origin = "../shared news-html + polnear-dev" if SHARED.is_dir() else "seeds/ only (../shared missing: not representative)"
+    return f"{len(seen)} distinct documents ({kinds['html']} HTML pages, {kinds['txt']} texts) from {origin}"
 
 
-def measure(fn: Callable[[], Any]) -> tuple[Any, float, float]:
-    """(result, seconds, peak MiB): timed without tracemalloc, then re-run under it for the peak."""
-    start = time.perf_counter()
-    result = fn()
-    seconds = time.perf_counter() - start
-    tracemalloc.start()
-    fn()
-    peak = tracemalloc.get_traced_memory()[1] / 2**20
-    tracemalloc.stop()
-    return result, seconds, peak
+def peak_mib() -> dict[str, float]:
+    """This process's peak RSS, and the largest of its finished child processes (the workers)."""
+    return {"main": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "worker": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+def floor_text(path: Path) -> str:
+    """The least any pipeline must do to a document before parsing it: extract a page's text, read a text file."""
+    import trafilatura
+
+    data = path.read_text(encoding="utf-8", errors="replace")
+    return (trafilatura.extract(data) or "") if path.suffix == ".html" else data
+
+
+def measure_floor(folder: Path, processes: int) -> dict[str, object]:
+    import spacy
+
+    from pipelines.config import Settings
+    from pipelines.nlp.model import EXCLUDED_COMPONENTS
+
+    nlp = spacy.load(Settings.from_env().spacy_model, exclude=list(EXCLUDED_COMPONENTS))
+    paths = sorted(folder.iterdir())
+    started = time.perf_counter()
+    if processes == 1:
+        texts = [floor_text(path) for path in paths]
+    else:
+        with get_context("fork").Pool(processes) as pool:
+            texts = pool.map(floor_text, paths, chunksize=4)
+    extracted = time.perf_counter()
+    for _ in nlp.pipe(texts, n_process=processes, batch_size=16):
+        pass
+    parsed = time.perf_counter()
+    return {"seconds": {"extraction": extracted - started, "spaCy parse": parsed - extracted}, "peak": peak_mib()}
+
+
+def measure_pipeline(folder: Path, work: Path, workers: int, process_start: float) -> dict[str, object]:
+    """The CLI's `ingest_folder`, step by step, into a fresh database: timed from this process's start.
+
+    As in the CLI, GX and datasketch are imported during the stage, while its workers parse.
+    """
+    from functools import partial
+
+    from pipelines.config import Settings
+    from pipelines.pipeline import (
+        load_stages,
+        new_run_id,
+        stage_folder,
+        validate_stages,
+        warm_up_validate_and_load,
+    )
+
+    settings = Settings.from_env(seeds_dir=folder, db_path=work / "news.duckdb", staging_dir=work / "staging",
+                                 workers=workers)
+    imported = time.time()
+    batch = stage_folder(settings, new_run_id("bench"), "bench", meanwhile=partial(warm_up_validate_and_load, settings))
+    staged = time.time()
+    validate_stages(settings, [batch.path])
+    validated = time.time()
+    counts = load_stages(settings, [batch.path])
+    loaded = time.time()
+    return {
+        "seconds": {"start-up (interpreter, imports)": imported - process_start, "stage": staged - imported,
+                    "validate": validated - staged, "load + publish": loaded - validated},
+        "articles": counts.articles_new, "peak": peak_mib(),
+    }
+
+
+def run_measurement(kind: str, folder: Path, work: Path, processes: int) -> dict[str, object]:
+    """One measurement in a fresh interpreter; its wall time from Popen to exit comes back as `wall`."""
+    started = time.time()
+    command = [sys.executable, __file__, "--measure", kind, "--folder", str(folder), "--work", str(work),
+               "--workers", str(processes), "--started", repr(started)]
+    done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=PROJECT_ROOT)
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "wall": time.time() - started}
+
+
+def ingest_again(folder: Path, work: Path, workers: int) -> dict[str, object]:
+    """`newsflow ingest` over a folder it already loaded, wall time from the command's start."""
+    started = time.time()
+    env = {**os.environ, "NEWSFLOW_WORKERS": str(workers), "NEWSFLOW_STAGING_DIR": str(work / "staging")}
+    newsflow = Path(sys.executable).with_name("newsflow")
+    subprocess.run([str(newsflow), "ingest", "--seeds", str(folder), "--db", str(work / "news.duckdb"), "--json"],
+                   check=True, capture_output=True, text=True, env=env, cwd=PROJECT_ROOT)
+    return {"wall": time.time() - started}
+
+
+def row(name: str, docs: int, seconds: float, peak: dict[str, float] | None = None) -> str:
+    main, worker = (f"{peak['main']:.0f}", f"{peak['worker']:.0f}" if peak["worker"] else "-") if peak else ("", "")
+    return f"| {name} | {docs} | {seconds:.1f} | {docs / seconds:.1f} | {main} | {worker} |"
+
+
+def report(corpus: str, docs: int, workers: int, results: dict[str, dict[str, object]]) -> None:
+    cpus = len(os.sched_getaffinity(0))
+    print(f"corpus: {corpus}; {workers} worker processes on {cpus} CPUs\n")
+    print("| step | docs | seconds | docs/s | peak RSS, main process (MiB) | peak RSS, largest worker (MiB) |")
+    print("|---|---:|---:|---:|---:|---:|")
+    floors = {}
+    for processes in sorted({1, workers}):
+        floor = results[f"floor{processes}"]
+        seconds: dict[str, float] = floor["seconds"]  # type: ignore[assignment]
+        for step, value in seconds.items():
+            print(row(f"floor, {processes} process{'es' if processes > 1 else ''}: {step}", docs, value))
+        floors[processes] = sum(seconds.values())
+        print(row(f"**floor, {processes} process{'es' if processes > 1 else ''}**", docs, floors[processes],
+                  floor["peak"]))  # type: ignore[arg-type]
+    pipeline = results["pipeline"]
+    for step, value in pipeline["seconds"].items():  # type: ignore[union-attr]
+        print(row(f"newsflow: {step}", docs, value))
+    end_to_end = float(pipeline["wall"])  # type: ignore[arg-type]
+    print(row("**newsflow ingest, end to end**", docs, end_to_end, pipeline["peak"]))  # type: ignore[arg-type]
+    print(row("newsflow ingest again, nothing new (end to end)", docs, float(results["again"]["wall"])))  # type: ignore[arg-type]
+    print(f"\n{pipeline['articles']} articles loaded")
+    print(f"ratio, end to end / floor with {workers} processes: {floors[workers] / end_to_end:.2f} "
+          f"(docs/s {docs / end_to_end:.1f} vs {docs / floors[workers]:.1f})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--copies", type=int, default=100)
-    parser.add_argument("--folder", type=Path)
+    parser.add_argument("--folder", type=Path, help="documents to ingest (default: distinct pages from ../shared)")
+    parser.add_argument("--workers", type=int, default=len(os.sched_getaffinity(0)))
+    parser.add_argument("--measure", choices=["floor", "pipeline"], help=argparse.SUPPRESS)
+    parser.add_argument("--work", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--started", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure == "floor":
+        print(json.dumps(measure_floor(args.folder, args.workers)))
+        return
+    if args.measure == "pipeline":
+        print(json.dumps(measure_pipeline(args.folder, args.work, args.workers, args.started)))
+        return
     work = Path(tempfile.mkdtemp(prefix="newsflow-bench-"))
     try:
-        folder = args.folder or make_corpus(PROJECT_ROOT / "seeds", args.copies, work / "corpus")
-        settings = Settings.from_env(seeds_dir=folder, db_path=work / "bench.duckdb", staging_dir=work / "staging")
-        source = folder_source(folder)
-        rules = load_boilerplate_rules(settings.boilerplate_file)
-        detector = language_detector()
-        run_id = new_run_id("bench")
-        rows: list[tuple[str, int, float, float]] = []
-
-        files = list_folder(folder)
-        results, t, m = measure(lambda: [read_file(path, folder, source, settings) for path in files])
-        rows.append(("read (list + decode + parse)", len(files), t, m))
-        drafts = [draft for result in results for draft in result.drafts]
-        (articles, rejections), t, m = measure(lambda: build_articles(drafts, rules, detector))
-        rows.append(("extract + normalize", len(drafts), t, m))
-        load_pipeline(settings.spacy_model)  # the model loads once per process; keep that out of the per-article figure
-        annotations, t, m = measure(lambda: annotate(articles, settings))
-        rows.append(("entities + quotes (spaCy)", len(articles), t, m))
-        tables = {"sources": [source], "raw_documents": [r.raw for r in results], "articles": annotations.articles,
-                  "quarantine": rejections, **annotations.tables()}
-        manifest = Manifest(run_id, "bench", results[0].raw.fetched_at, source.uri)
-        path, t, m = measure(lambda: write_stage(stage_path(settings.staging_dir, run_id), manifest, tables))
-        rows.append(("stage (Parquet)", len(articles), t, m))
-        started = time.perf_counter()
-        validate_stages(settings, [path])  # the first call pays GX's import and context setup: reported apart
-        gx_cold = time.perf_counter() - started
-        validation, t, m = measure(lambda: validate_stages(settings, [path]))
-        rows.append(("validate (Great Expectations)", len(articles), t, m))
-
-        def load() -> Any:
-            settings.db_path.unlink(missing_ok=True)
-            with Store.open(settings.db_path, settings.schemas_dir) as store:
-                stage = read_stage(path)
-                rows = apply_verdict(merge_rows([stage]), validation.rejected)
-                return load_batch(store, stage.manifest, rows, {}, validation, DedupConfig(),
-                                  load_alias_rules(settings.alias_file))
-
-        counts, t, m = measure(load)
-        rows.append(("load + dedup (DuckDB, one transaction)", counts.articles_new, t, m))
-        total = sum(row[2] for row in rows)
-        rows.append(("end to end", len(files), total, max(row[3] for row in rows)))
-
-        print(f"{len(files)} input files -> {counts.articles_new} articles")
-        print(f"first validation in a process (GX import and context setup included): {gx_cold:.1f} s")
-        print(f"{'stage':40} {'docs':>6} {'seconds':>8} {'docs/s':>9} {'peak MiB':>9}")
-        for name, docs, seconds, peak in rows:
-            print(f"{name:40} {docs:6d} {seconds:8.2f} {docs / seconds:9.1f} {peak:9.1f}")
+        folder = args.folder
+        corpus = f"{folder}"
+        if folder is None:
+            folder = work / "corpus"
+            corpus = make_corpus(folder)
+        docs = sum(1 for _ in folder.iterdir())
+        results = {f"floor{processes}": run_measurement("floor", folder, work, processes)
+                   for processes in sorted({1, args.workers})}
+        results["pipeline"] = run_measurement("pipeline", folder, work, args.workers)
+        results["again"] = ingest_again(folder, work, args.workers)
+        report(corpus, docs, args.workers, results)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -10,14 +10,15 @@ load  - the single DuckDB writer (pool `duckdb`) loads every feed's stage in one
 
 from __future__ import annotations
 
-import os
 from datetime import datetime, timedelta
 
 import pendulum
 from airflow.sdk import dag, get_current_context, task
 from newsflow_common import load, validate
 
-POLL_MINUTES = int(os.environ.get("NEWSFLOW_POLL_MINUTES") or 5)
+from pipelines.config import poll_minutes_from_env
+
+POLL_MINUTES = poll_minutes_from_env()
 
 
 @dag(

@@ -1,8 +1,10 @@
 """news_ingest: the seed folder flows into DuckDB.
 
-shards - how many mapped `stage` tasks to split the folder into (NEWSFLOW_STAGE_SHARDS, default 2)
-stage  - each shard reads its files, normalizes them and stages them as Parquet (no database access,
-         so shards run in parallel on any worker)
+stage  - mapped over NEWSFLOW_STAGE_SHARDS shards (default 1, read when this file is parsed): each reads
+         its files, normalizes them and stages them as Parquet with NEWSFLOW_WORKERS processes (default:
+         the task's CPUs). No database access, so shards run in parallel on any worker; on one machine a
+         single shard already uses every core, and more shards only pay off spread over several Celery
+         workers (docker-compose sets 4)
 validate - the batch against the expectation suites in schemas/expectations (Great Expectations):
          failing rows go to quarantine at load, a batch-level failure stops the run here
 load   - the single DuckDB writer (pool `duckdb`, one slot) loads all stages in one transaction
@@ -16,6 +18,10 @@ import pendulum
 from airflow.sdk import dag, get_current_context, task
 from newsflow_common import load, validate
 
+from pipelines.config import stage_shards_from_env
+
+SHARDS = stage_shards_from_env()
+
 
 @dag(
     schedule=None,
@@ -27,13 +33,6 @@ from newsflow_common import load, validate
 )
 def news_ingest() -> None:
     @task
-    def shards() -> list[dict[str, int]]:
-        from pipelines.config import Settings
-
-        total = Settings.from_env().stage_shards
-        return [{"shard": shard, "shards": total} for shard in range(total)]
-
-    @task
     def stage(shard: int, shards: int) -> str:
         from pipelines.config import Settings
         from pipelines.pipeline import stage_folder
@@ -41,7 +40,7 @@ def news_ingest() -> None:
         batch = stage_folder(Settings.from_env(), get_current_context()["run_id"], "airflow", shard, shards)
         return str(batch.path)
 
-    load(validate(stage.expand_kwargs(shards())))
+    load(validate(stage.partial(shards=SHARDS).expand(shard=list(range(SHARDS)))))
 
 
 news_ingest_dag = news_ingest()

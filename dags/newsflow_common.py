@@ -22,8 +22,11 @@ def validate(stage_paths: list[str]) -> list[str]:
     from pipelines.config import Settings
     from pipelines.pipeline import validate_stages
 
-    validate_stages(Settings.from_env(), [Path(path) for path in stage_paths])
-    return list(stage_paths)
+    # One slice reads every mapped task's path at once; iterating the lazy sequence asks for one item past
+    # the end, which the API answers with a 404 that the task's supervisor logs as an error: "XCom not found".
+    paths = list(stage_paths[:])
+    validate_stages(Settings.from_env(), [Path(path) for path in paths])
+    return paths
 
 
 @task(pool=DUCKDB_POOL, outlets=[ARTICLES], retries=3, retry_delay=timedelta(seconds=20))

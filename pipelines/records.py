@@ -75,6 +75,15 @@ class Rejection:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceDocument:
+    """One distinct document a source gave, by its short opening and closing lines: the history boilerplate is learned from."""
+
+    source_id: str
+    document_hash: str  # of its extracted paragraphs: a document seen again (a re-run, a re-fetch) counts once
+    edge_lines: list[str]  # line keys of its short first and last paragraphs
+
+
+@dataclass(frozen=True, slots=True)
 class ArticleRow:
     """One article as staged for loading; columns match `articles` in schemas/ (the store adds run bookkeeping)."""
 

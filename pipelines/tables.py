@@ -14,12 +14,12 @@ DATA_TABLES = (
     "sources", "raw_documents", "articles", "article_versions", "article_duplicates", "article_stories",
     "article_signatures", "dedup_bands", "quarantine", "ingest_runs",
     "feed_state", "fetch_events", "feed_items", "run_source_counts",
-    "entities", "entity_aliases", "article_entities", "entity_mentions", "quotes",
+    "entities", "entity_aliases", "article_entities", "entity_mentions", "quotes", "source_documents",
 )
 # What a stage task writes to disk for the load.
 STAGED_TABLES = (
     "sources", "raw_documents", "articles", "quarantine", "fetch_events", "feed_state", "feed_items",
-    "entities", "entity_aliases", "entity_mentions", "quotes",
+    "entities", "entity_aliases", "entity_mentions", "quotes", "source_documents",
 )
 # Tables with an expectation suite, in validation order; a row of each is named in quarantine by its record id.
 RECORD_ID_COLUMNS: dict[str, tuple[str, ...]] = {

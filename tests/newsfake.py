@@ -46,7 +46,7 @@ import threading
 import time
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from email.utils import formatdate
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -179,6 +179,29 @@ class NewsFake:
         with self._lock:
             self._blobs[name] = (body, content_type)
         return self.url(f"/bytes/{name}")
+
+    def story_url(self, n: int) -> str:
+        """The article page item n of `stories_feed` links to (a real page, see `page_for`)."""
+        return self.url(f"/site/news.example/2026/story-{n}.html")
+
+    def distinct_stories(self, count: int, taken: Sequence[int] = ()) -> list[int]:
+        """`count` story numbers, past `taken`, whose pages differ from each other's and from those of `taken`:
+        two stories on one page would be one article, deduplicated."""
+        pages = {self.page_for(urlsplit(self.story_url(n)).path.removeprefix("/site/")) for n in taken}
+        chosen, n = [], max(taken, default=-1) + 1
+        while len(chosen) < count and len(pages) < len(self._pages):
+            page = self.page_for(urlsplit(self.story_url(n)).path.removeprefix("/site/"))
+            if page not in pages:
+                pages.add(page)
+                chosen.append(n)
+            n += 1
+        return chosen
+
+    def stories_feed(self, name: str, stories: Iterable[int]) -> str:
+        """Serve at /bytes/<name> an RSS feed of items story-<n>, each linking to `story_url(n)`; serving it again
+        with more stories is a feed that gained items. Returns the feed's URL."""
+        items = [_ITEM_TEMPLATE.format(n=n, guid=n, base=self.base_url) for n in stories]
+        return self.put(name, rss(items), CONTENT_TYPES[".rss"])
 
     def blob(self, name: str) -> tuple[bytes, str] | None:
         with self._lock:

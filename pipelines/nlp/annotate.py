@@ -9,11 +9,11 @@ load's, over every stored article (pipelines.storage.load).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from pipelines.config import Settings
-from pipelines.nlp.entities import load_alias_rules, resolve
+from pipelines.nlp.entities import AliasRules, load_alias_rules, resolve
 from pipelines.nlp.mentions import link_article
 from pipelines.nlp.model import load_pipeline, parse
 from pipelines.nlp.quotes.extract import extract_batch
@@ -25,6 +25,11 @@ from pipelines.records import (
     EntityMention,
     Quote,
 )
+from pipelines.text.language import language_detector
+from pipelines.workers import Mapper
+
+# Articles parsed together (one `nlp.pipe` call): a constant, so a parse never depends on the worker count.
+PARSE_CHUNK = 16
 
 
 @dataclass(slots=True)
@@ -40,18 +45,44 @@ class Annotations:
                 "entity_mentions": list(self.mentions), "quotes": list(self.quotes)}
 
 
-def annotate(articles: Sequence[ArticleRow], settings: Settings) -> Annotations:
-    """Entities and quotes of a batch, from one parse each, every article resolved alone with the alias file."""
-    if not articles:
-        return Annotations([])
-    texts = [ArticleText(row.article_id, row.body_text, row.language, row.title) for row in articles]
+def load_models(spacy_model: str) -> None:
+    """Load what annotating needs once per process: a worker pool runs this before it forks (or in each worker)."""
+    load_pipeline(spacy_model)
+    language_detector()
+
+
+def annotate(articles: Sequence[ArticleRow], settings: Settings, map_: Mapper = map,
+             meanwhile: Callable[[], object] | None = None) -> Annotations:
+    """Entities and quotes of a batch, from one parse each, every article resolved alone with the alias file.
+
+    Articles go to `map_` (the builtin map or a worker pool's) in chunks of a fixed size, parsed
+    together: the chunks never depend on how many workers there are. `meanwhile` runs in this process
+    while a pool's workers parse, the longest round of a stage.
+    """
+    chunks = [articles[start:start + PARSE_CHUNK] for start in range(0, len(articles), PARSE_CHUNK)]
     rules = load_alias_rules(settings.alias_file)
-    alone = [(item, resolve([link_article(item)], rules)) for item in parse(load_pipeline(settings.spacy_model), texts)]
-    skipped = {article_id: reason for _, batch in alone for article_id, reason in batch.skipped}
+    parsed = map_(_annotate_chunk, chunks, [settings.spacy_model] * len(chunks), [rules] * len(chunks))
+    if meanwhile and chunks:
+        meanwhile()
+    alone = [part for parts in parsed for part in parts]
     return Annotations(
-        articles=[replace(row, nlp_skip_reason=skipped.get(row.article_id)) for row in articles],
-        entities=[entity for _, batch in alone for entity in batch.entities],
-        aliases=[alias for _, batch in alone for alias in batch.aliases],
-        mentions=[mention for _, batch in alone for mention in batch.mentions],
-        quotes=[quote for item, batch in alone for quote in extract_batch([item], batch.mentions, batch.entities)],
+        articles=[row for part in alone for row in part.articles],
+        entities=[entity for part in alone for entity in part.entities],
+        aliases=[alias for part in alone for alias in part.aliases],
+        mentions=[mention for part in alone for mention in part.mentions],
+        quotes=[quote for part in alone for quote in part.quotes],
     )
+
+
+def _annotate_chunk(articles: Sequence[ArticleRow], spacy_model: str, rules: AliasRules) -> list[Annotations]:
+    """Each article's annotations, from one parse of the chunk, every article resolved alone."""
+    texts = [ArticleText(row.article_id, row.body_text, row.language, row.title) for row in articles]
+    annotations = []
+    for row, item in zip(articles, parse(load_pipeline(spacy_model), texts), strict=True):
+        batch = resolve([link_article(item)], rules)
+        skipped = dict(batch.skipped)
+        annotations.append(Annotations(
+            [replace(row, nlp_skip_reason=skipped.get(row.article_id))], list(batch.entities), list(batch.aliases),
+            list(batch.mentions), extract_batch([item], batch.mentions, batch.entities),
+        ))
+    return annotations

@@ -18,6 +18,7 @@ from pipelines.records import ArticleText
 from pipelines.text.datelines import byline_spans, dateline_spans
 
 if TYPE_CHECKING:
+    import numpy
     from spacy.language import Language
     from spacy.tokens import Doc
 
@@ -39,6 +40,7 @@ SKIP_LANGUAGE = "language {language!r} not covered by model {model!r} ({model_la
 
 # Letters outside Latin (Greek, Cyrillic, Arabic, Indic, CJK, ...): wrong-language text for a Latin model.
 NON_LATIN_LETTER_RE = re.compile(r"[\u0370-\u1dff\u2c00-\u2dff\u3040-\ud7ff\uf900-\ufaff\ufe70-\ufeff]")
+LINE_BREAK_RE = re.compile("\n")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,23 +77,48 @@ def register_guard() -> None:
 
 
 def guard_doc(doc: Doc) -> Doc:
-    """Block line breaks, credit lines, datelines and foreign-script tokens from NER; start a sentence at each line."""
+    """Block line breaks, credit lines, datelines and foreign-script tokens from NER; start a sentence at each line.
+
+    Matches are found in the text and mapped to tokens by their offsets, never by a Python loop over every
+    token, and blocked tokens go to spaCy as runs: the guard runs on every article, before the model.
+    """
+    from spacy.attrs import IDX, SENT_START
+
     text = doc.text  # spaCy rebuilds it on every access
-    foreign_script = doc.lang_ in LATIN_SCRIPT_LANGUAGES and NON_LATIN_LETTER_RE.search(text) is not None
-    blocked: set[int] = set()
-    after_break = False
-    for token in doc:
-        if after_break:
-            token.is_sent_start = True
-        after_break = token.is_space and "\n" in token.text
-        if after_break or (foreign_script and NON_LATIN_LETTER_RE.search(token.text)):
-            blocked.add(token.i)
+    starts = doc.to_array(IDX)
+    breaks = _tokens_at(starts, LINE_BREAK_RE, text)  # newlines only ever sit in whitespace tokens
+    blocked = set(breaks)
+    if doc.lang_ in LATIN_SCRIPT_LANGUAGES:
+        blocked.update(_tokens_at(starts, NON_LATIN_LETTER_RE, text))
     for start, end in structural_spans(text):
         span = doc.char_span(start, end, alignment_mode="expand")
         if span is not None:
             blocked.update(range(span.start, span.end))
-    doc.set_ents([], blocked=[doc[i : i + 1] for i in sorted(blocked)], default="unmodified")
+    if breaks:  # Token.is_sent_start's setter scans the whole doc on every call: set them in one array
+        sent_starts = doc.to_array(SENT_START)
+        sent_starts[[i + 1 for i in breaks if i + 1 < len(doc)]] = 1
+        doc.from_array([SENT_START], sent_starts)
+    doc.set_ents([], blocked=[doc[start:end] for start, end in _runs(sorted(blocked))], default="unmodified")
     return doc
+
+
+def _tokens_at(starts: numpy.ndarray, pattern: re.Pattern[str], text: str) -> list[int]:
+    """Indices of the tokens holding a match of `pattern` (token start offsets `starts`), ascending, once each."""
+    positions = [match.start() for match in pattern.finditer(text)]
+    if not positions:
+        return []
+    return sorted(set((starts.searchsorted(positions, side="right") - 1).tolist()))
+
+
+def _runs(indices: list[int]) -> list[tuple[int, int]]:
+    """Sorted token indices as (start, end) runs of consecutive ones: one blocked span each, not one per token."""
+    runs: list[tuple[int, int]] = []
+    for i in indices:
+        if runs and runs[-1][1] == i:
+            runs[-1] = (runs[-1][0], i + 1)
+        else:
+            runs.append((i, i + 1))
+    return runs
 
 
 def structural_spans(text: str) -> list[tuple[int, int]]:

@@ -3,12 +3,17 @@
 GX's templates load Bootstrap, jQuery and Vega from CDNs; every page written here is rewritten to
 use the copies vendored in gx/docs_assets/, so the docs work on a machine without internet access
 (`newsflow docs --serve`, or the Airflow UI's "Data quality" view).
+
+GX lists every stored validation result on each docs build, so a feed polled every few minutes would
+make each batch's docs slower by the day: the store keeps the newest KEPT_RESULTS results and older
+ones move to the archive next to it. Their pages stay where they are, linked from ingest_runs.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
@@ -32,16 +37,65 @@ MANIFEST = "manifest.json"
 SITE_VENDOR_DIR = "static/vendor"  # inside the Data Docs site
 SITE_IMAGES_DIR = "static/images"  # GX copies its logo and favicon there
 INDEX_PAGE = "index.html"
+# Results GX lists on each build, 40 runs of 5 suites: more than the index shows (its validation_results_limit).
+KEPT_RESULTS = 200
+ARCHIVE_DIRNAME = "archive"  # next to the result store: results past KEPT_RESULTS, same layout
+RESULT_PAGES_DIR = "validations"  # inside the site: result pages, laid out as the result store
 # The navbar logo is loaded from GX's web bucket; the site has the same file locally.
 GX_WEB_IMAGE = re.compile(r"https://great-expectations-web-assets\.s3\.[\w-]+\.amazonaws\.com/([\w.-]+)(?:\?[^\"']*)?(?=[\"'])")
 # GX counts one folder too few for result pages (their favicon 404s); relink from the site root.
 SITE_IMAGE_LINK = re.compile(r"(?<=[\"'])(?:\.\./)*static/images/")
 
 
+def _config(context_dir: Path) -> dict[str, Any]:
+    return yaml.safe_load((context_dir / GX_CONFIG_FILE).read_text(encoding="utf-8"))
+
+
 def site_dir(context_dir: Path) -> Path:
     """The Data Docs folder the context's config names, read from the YAML so readers (the CLI, the plugin) skip GX's import."""
-    config = yaml.safe_load((context_dir / GX_CONFIG_FILE).read_text(encoding="utf-8"))
-    return (context_dir / config["data_docs_sites"][SITE_NAME]["store_backend"]["base_directory"]).resolve()
+    return (context_dir / _config(context_dir)["data_docs_sites"][SITE_NAME]["store_backend"]["base_directory"]).resolve()
+
+
+def results_dir(context_dir: Path) -> Path:
+    """The folder of the stored validation results (JSON), as the context's config names it."""
+    config = _config(context_dir)
+    store = config["stores"][config["validation_results_store_name"]]
+    return (context_dir / store["store_backend"]["base_directory"]).resolve()
+
+
+def stored_results(context_dir: Path) -> list[Path]:
+    """The stored results, newest first: GX files each under <suite>/<run name>/<run start time>/.
+
+    os.walk, as GX's own listing, passes over a folder a concurrent validation archives meanwhile.
+    """
+    found = [Path(root, name) for root, _, names in os.walk(results_dir(context_dir)) for name in names if name.endswith(".json")]
+    return sorted(found, key=lambda path: (path.parent.name, str(path)), reverse=True)
+
+
+def result_page(context_dir: Path, result: Path) -> Path:
+    """The page of a stored result: the site files it under the same folders."""
+    relative = result.relative_to(results_dir(context_dir)).with_suffix(".html")
+    return site_dir(context_dir) / RESULT_PAGES_DIR / relative
+
+
+def archive_old_results(context_dir: Path, keep: int) -> None:
+    """Move all but the newest `keep` stored results to the archive (same folders), out of GX's sight; their pages stay."""
+    store = results_dir(context_dir)
+    archive = store.parent / ARCHIVE_DIRNAME
+    for result in stored_results(context_dir)[keep:]:
+        target = archive / result.relative_to(store)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            result.replace(target)
+        except FileNotFoundError:  # a concurrent validation archived it first
+            continue
+        folder = result.parent
+        while folder != store:  # GX walks every folder of the store: drop the emptied ones
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+            folder = folder.parent
 
 
 @functools.lru_cache(maxsize=4)
@@ -103,6 +157,7 @@ def build_result_docs(context_dir: Path, results: Sequence[ExpectationSuiteValid
     ]
     # Suite pages change only with the suite files; `build_docs` re-renders them, here only missing ones are.
     missing = [suite for suite in suites if not _page(context, suite).is_file()]
+    archive_old_results(context_dir, KEPT_RESULTS)  # before GX lists the store; this run's results are the newest
     context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[*identifiers, *missing])
     pages = {identifier.expectation_suite_identifier.name: _page(context, identifier) for identifier in identifiers}
     index = site_dir(context_dir) / INDEX_PAGE
@@ -111,11 +166,16 @@ def build_result_docs(context_dir: Path, results: Sequence[ExpectationSuiteValid
 
 
 def build_docs(context_dir: Path) -> Path:
-    """Rebuild the whole Data Docs site (all stored results, all suites), offline-ready; return its index page."""
+    """Re-render the pages of the stored results and of the suites, and the index, offline-ready; return the index.
+
+    Pages of archived results are left as they were rendered.
+    """
     context_dir = context_dir.resolve()
+    archive_old_results(context_dir, KEPT_RESULTS)
     open_context(context_dir).build_data_docs(site_names=[SITE_NAME])
     site = site_dir(context_dir)
-    _offline_site(context_dir, site.rglob("*.html"))
+    stored = (result_page(context_dir, result) for result in stored_results(context_dir))
+    _offline_site(context_dir, [site / INDEX_PAGE, *site.glob("expectations/**/*.html"), *stored])
     return site / INDEX_PAGE
 
 

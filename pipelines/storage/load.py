@@ -70,6 +70,8 @@ def load_batch(
         store.insert("fetch_events", unique_by(rows["fetch_events"], ("event_id",)), on_conflict="NOTHING")
         store.insert("feed_state", unique_by(rows["feed_state"], ("source_id",)), on_conflict="REPLACE")
         store.insert("feed_items", unique_by(rows["feed_items"], ("source_id", "item_key")), on_conflict="NOTHING")
+        store.insert("source_documents", unique_by(rows["source_documents"], ("source_id", "document_hash")),
+                     on_conflict="NOTHING")
         counts = LoadCounts(
             run_id=run_id,
             inputs=len({row["raw_id"] for row in raw_rows}),

@@ -1,19 +1,27 @@
-"""From drafts to article rows: extraction, normalization, ids and flags, for one batch at a time.
+"""From drafts to article rows: extraction, normalization, ids and flags.
 
-The batch matters for one rule only: short lines repeated at the edges of many different documents
-of one source are boilerplate. Everything else is per article.
+Everything is per article except one rule: short lines repeated at the edges of many different
+documents of one source are boilerplate, learned from the source's history and the batch between
+the two per-article rounds (extraction, then normalization), which may run in worker processes.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from pipelines.ids import sha256_hex, stable_id
-from pipelines.records import ArticleDraft, ArticleRow, Rejection
-from pipelines.text.boilerplate import BoilerplateRules, repeated_edge_lines
+from pipelines.records import ArticleDraft, ArticleRow, Rejection, SourceDocument
+from pipelines.text.boilerplate import (
+    BoilerplateRules,
+    SourceHistory,
+    no_history,
+    repeated_lines,
+    short_lines,
+    source_document,
+)
 from pipelines.text.extract import (
     EXTRACTOR_PLAIN,
     Extracted,
@@ -21,10 +29,11 @@ from pipelines.text.extract import (
     extract_html,
     plain_text,
 )
-from pipelines.text.language import LanguageDetector
+from pipelines.text.language import language_detector
 from pipelines.text.normalize import NormalizedText, normalize_paragraphs
 from pipelines.text.paragraphs import split_paragraphs
 from pipelines.urls import canonical_url_or_none
+from pipelines.workers import Mapper
 
 EARLIEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)
 CLOCK_SKEW = timedelta(days=1)
@@ -40,40 +49,76 @@ def article_id_for(draft: ArticleDraft, url: str | None) -> str:
     return stable_id("item", draft.source_id, draft.item_key)
 
 
-def build_articles(
-    drafts: Sequence[ArticleDraft], rules: BoilerplateRules, detect: LanguageDetector
-) -> tuple[list[ArticleRow], list[Rejection]]:
-    """Extract and normalize a batch; a draft with no usable text becomes a rejection, never an empty article."""
-    extracted: list[tuple[ArticleDraft, Extracted | None]] = [(draft, _extract(draft)) for draft in drafts]
-    paragraphs = {id(draft): split_paragraphs(found.text) for draft, found in extracted if found}
-    by_source: dict[str, list[list[str]]] = defaultdict(list)
-    for draft, found in extracted:
-        if found:
-            by_source[draft.source_id].append(paragraphs[id(draft)])
-    source_rules = {source: rules.with_repeated(repeated_edge_lines(docs)) for source, docs in by_source.items()}
+@dataclass(frozen=True, slots=True)
+class ExtractedDraft:
+    """A draft after extraction (a worker's first round): its text as paragraphs, or None when it had none."""
 
-    rows: list[ArticleRow] = []
-    rejections: list[Rejection] = []
-    for draft, found in extracted:
-        if found is None:
-            rejections.append(Rejection(draft.raw_id, "extract", "no article text could be extracted", draft.item_key))
-            continue
-        title = draft.title or found.title
-        text = normalize_paragraphs(
-            paragraphs[id(draft)],
-            source_rules[draft.source_id],
-            title=title,
-            detect_title=found.extractor == EXTRACTOR_PLAIN,
-            detect=detect,
-        )
-        if not text.body_text:
-            rejections.append(
-                Rejection(draft.raw_id, "normalize", "no article text left after removing title and boilerplate",
-                          draft.item_key)
-            )
-            continue
-        rows.append(_row(draft, found, text))
-    return rows, rejections
+    draft: ArticleDraft
+    found: Extracted | None
+    paragraphs: list[str]
+    document: SourceDocument | None
+
+
+def extract_draft(draft: ArticleDraft) -> ExtractedDraft:
+    found = _extract(draft)
+    paragraphs = split_paragraphs(found.text) if found else []
+    return ExtractedDraft(draft, found, paragraphs, source_document(draft.source_id, paragraphs) if found else None)
+
+
+def learn_rules(
+    rules: BoilerplateRules, extracted: Sequence[ExtractedDraft], history: SourceHistory = no_history
+) -> dict[str, BoilerplateRules]:
+    """Each source's rules: the reviewed patterns plus the lines its history and this batch repeat."""
+    documents: dict[str, list[SourceDocument]] = defaultdict(list)
+    wanted: dict[str, set[str]] = defaultdict(set)
+    for item in extracted:
+        if item.document:
+            documents[item.draft.source_id].append(item.document)
+            wanted[item.draft.source_id] |= short_lines(item.paragraphs)
+    learned = {}
+    for source, docs in documents.items():
+        stored = history(source, sorted(wanted[source]), sorted({doc.document_hash for doc in docs}))
+        learned[source] = rules.with_repeated(repeated_lines(stored, docs))
+    return learned
+
+
+def finish_article(item: ExtractedDraft, rules: BoilerplateRules) -> ArticleRow | Rejection:
+    """Normalize one extracted draft with its source's rules; no usable text is a rejection, never an empty article."""
+    draft, found = item.draft, item.found
+    if found is None:
+        return Rejection(draft.raw_id, "extract", "no article text could be extracted", draft.item_key)
+    title = draft.title or found.title
+    text = normalize_paragraphs(
+        item.paragraphs, rules, title=title, detect_title=found.extractor == EXTRACTOR_PLAIN, detect=language_detector()
+    )
+    if not text.body_text:
+        return Rejection(draft.raw_id, "normalize", "no article text left after removing title and boilerplate",
+                         draft.item_key)
+    return _row(draft, found, text)
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltArticles:
+    articles: list[ArticleRow]
+    rejections: list[Rejection]
+    documents: list[SourceDocument]  # the batch's distinct documents per source, for the boilerplate history
+
+
+def build_articles(
+    drafts: Sequence[ArticleDraft], rules: BoilerplateRules, history: SourceHistory = no_history, map_: Mapper = map
+) -> BuiltArticles:
+    """Extract, learn each source's repeated lines, normalize; `map_` may run the two per-draft rounds in workers.
+
+    Only the middle step sees the whole batch, so the result is the same whatever runs the rounds.
+    """
+    extracted = list(map_(extract_draft, drafts))
+    learned = learn_rules(rules, extracted, history)
+    built = list(map_(finish_article, extracted, [learned.get(item.draft.source_id, rules) for item in extracted]))
+    documents = {(item.document.source_id, item.document.document_hash): item.document
+                 for item in extracted if item.document}
+    return BuiltArticles([row for row in built if isinstance(row, ArticleRow)],
+                         [row for row in built if isinstance(row, Rejection)],
+                         [documents[key] for key in sorted(documents)])
 
 
 def _extract(draft: ArticleDraft) -> Extracted | None:

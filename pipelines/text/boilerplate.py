@@ -1,7 +1,9 @@
 """Boilerplate: the reviewed pattern file (schemas/boilerplate.yaml), and lines one source repeats.
 
-Patterns say where they apply (anywhere, the head, the tail, a byline among the opening paragraphs);
-lines repeated at the edges of many different documents of one source are found per batch.
+Patterns say where they apply (anywhere, the head, the tail, a byline among the opening paragraphs).
+Lines repeated at the edges of many different documents of one source are learned from the source's
+history (table `source_documents`) together with the batch, never from the batch alone, so a body
+does not change with how its files were batched or split among workers.
 """
 
 from __future__ import annotations
@@ -9,12 +11,14 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from pipelines.ids import sha256_hex
+from pipelines.records import SourceDocument
 from pipelines.text.datelines import byline_credit
 from pipelines.text.paragraphs import line_key
 
@@ -95,19 +99,46 @@ def strip_boilerplate(paragraphs: Sequence[str], rules: BoilerplateRules) -> Str
     return Stripped(kept, byline)
 
 
-def repeated_edge_lines(documents: Iterable[Sequence[str]]) -> set[str]:
-    """Short lines that open or close many *different* documents of one source are template text.
+@dataclass(frozen=True, slots=True)
+class EdgeCounts:
+    """A source's stored history: its distinct documents, and how many of them open or close with each line."""
 
-    Counting distinct documents (by their paragraph set) keeps copies of one story from voting
-    their own lines out, and only the first and last few paragraphs are considered, where site
-    chrome lives.
+    documents: int = 0
+    lines: Mapping[str, int] = field(default_factory=dict)
+
+
+# (source_id, the line keys wanted, document hashes to leave out because the batch brings them) -> counts
+SourceHistory = Callable[[str, Collection[str], Collection[str]], EdgeCounts]
+
+
+def no_history(source_id: str, keys: Collection[str], hashes: Collection[str]) -> EdgeCounts:
+    """Before the first load nothing is stored: the batch alone is the history."""
+    return EdgeCounts()
+
+
+def source_document(source_id: str, paragraphs: Sequence[str]) -> SourceDocument:
+    """The document as boilerplate learning counts it: only the first and last few paragraphs, where site chrome lives."""
+    edges = {*paragraphs[:EDGE_WINDOW], *paragraphs[-EDGE_WINDOW:]}
+    return SourceDocument(source_id, sha256_hex("\n".join(paragraphs)), sorted(short_lines(edges)))
+
+
+def short_lines(paragraphs: Iterable[str]) -> set[str]:
+    """Keys of the paragraphs short enough to be template text: what a learned line could remove."""
+    return {line_key(line) for line in paragraphs if len(line.split()) <= REPEATED_LINE_MAX_WORDS}
+
+
+def repeated_lines(history: EdgeCounts, documents: Iterable[SourceDocument]) -> frozenset[str]:
+    """Short lines that open or close many *different* documents of one source, history and batch together.
+
+    Distinct documents are counted (by hash, the history leaving out the batch's own), so copies of one
+    story never vote their own lines out, and a re-run counts nothing twice.
     """
-    distinct = {tuple(doc) for doc in documents}
-    if len(distinct) < REPEATED_LINE_MIN_DOCS:
-        return set()
-    counts: Counter[str] = Counter()
-    for doc in distinct:
-        edges = {*doc[:EDGE_WINDOW], *doc[-EDGE_WINDOW:]}
-        counts.update({line_key(line) for line in edges if len(line.split()) <= REPEATED_LINE_MAX_WORDS})
-    needed = max(REPEATED_LINE_MIN_DOCS, REPEATED_LINE_MIN_SHARE * len(distinct))
-    return {line for line, count in counts.items() if count >= needed}
+    distinct = {document.document_hash: document.edge_lines for document in documents}
+    total = history.documents + len(distinct)
+    if total < REPEATED_LINE_MIN_DOCS:
+        return frozenset()
+    counts: Counter[str] = Counter(history.lines)
+    for lines in distinct.values():
+        counts.update(set(lines))
+    needed = max(REPEATED_LINE_MIN_DOCS, REPEATED_LINE_MIN_SHARE * total)
+    return frozenset(line for line, count in counts.items() if count >= needed)

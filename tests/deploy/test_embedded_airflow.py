@@ -4,11 +4,14 @@ The `airflow` target runs (scripts/airflow-init.sh, then `airflow standalone`) w
 folder and free ports given on make's command line, as real processes. Then: the API reports every component
 healthy; the admin password file exists and its password buys a token at /auth/token; both DAGs are listed
 and paused; `airflow dags unpause feed_ingest` from another shell (only AIRFLOW_HOME set) unpauses it, and its
-first run succeeds, so tasks reach the execution API on the port make was given. Ctrl-C (SIGINT to make's
-process group, as a terminal sends it) must stop every process. The output must prove the API server started,
-on this machine only, and carry none of the warnings the embedded settings prevent: SimpleAuthManager's
-"looks like production" (API bound to 0.0.0.0), PyJWT's short-HMAC-key warning (Airflow's 16-byte default
-keys; scripts/airflow-init.sh writes 64-byte ones) and the task API client's retries (5 s timeout).
+first run polls a real feed with two items (the local news site on 127.0.0.1) and succeeds, so tasks reach the
+execution API on the port make was given and the items are in the published file. Neither the task logs nor
+Airflow's own output may hold an error line: a successful run logs none (reading the mapped `poll` results
+once asked the API for one past the end, which the task's supervisor logged as "XCom not found"). Ctrl-C
+(SIGINT to make's process group, as a terminal sends it) must stop every process. The output must prove the
+API server started, on this machine only, and carry none of the warnings the embedded settings prevent:
+SimpleAuthManager's "looks like production" (API bound to 0.0.0.0), PyJWT's short-HMAC-key warning (Airflow's
+16-byte default keys; scripts/airflow-init.sh writes 64-byte ones) and the task API client's retries (5 s timeout).
 """
 
 from __future__ import annotations
@@ -26,18 +29,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
+import duckdb
 import pytest
 from conftest import PROJECT_ROOT, require
+from newsfake import NewsFake
 
 pytestmark = pytest.mark.slow
 
 AIRFLOW = PROJECT_ROOT / ".venv" / "bin" / "airflow"  # what the Makefile puts first on PATH
 DAG_IDS = {"feed_ingest", "news_ingest"}
-START_BUDGET_S = 300  # bounds on waiting for a wedged process, not speed checks
+START_BUDGET_S = 600  # bounds on waiting for a wedged process, not speed checks (a loaded 2-core box: 5 min)
 STOP_BUDGET_S = 60
 FIXED_WARNINGS = ("deployment shape looks like production", "InsecureKeyLengthWarning", "The HMAC key is",
                   "Starting call to 'airflow.sdk.api.client.Client.request'")
 KEY_OPTIONS = (("api", "secret_key"), ("api_auth", "jwt_secret"))
+ERROR_MARKS = ("[error", '"level":"error"', '"level": "error"', "XCom not found")  # console and JSON log lines
+FEED = "embedded.xml"
 T = TypeVar("T")
 
 
@@ -88,6 +95,8 @@ class Embedded:
     log: Path
     api: str
     ports: tuple[int, ...]
+    db: Path
+    stories: list[str]
     groups: set[int] = field(default_factory=set)
     deadline: float = 0.0
 
@@ -123,11 +132,14 @@ class Embedded:
 
 
 @pytest.fixture(scope="module")
-def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
+def embedded(tmp_path_factory: pytest.TempPathFactory, news_server: NewsFake) -> Iterator[Embedded]:
     require(shutil.which("make") is not None, "make is not on PATH")
     require(AIRFLOW.exists(), "the project environment (.venv) is not set up")
     home = tmp_path_factory.mktemp("airflow_home")
     data = tmp_path_factory.mktemp("data")
+    stories = news_server.distinct_stories(2)
+    feeds = data / "feeds.yaml"
+    feeds.write_text(f'feeds:\n  - {{url: "{news_server.stories_feed(FEED, stories)}", name: Local, max_items: 2}}\n')
     api_port, worker_logs, trigger_logs = _free_port(), _free_port(), _free_port()
     log = home.parent / f"{home.name}-make-airflow.log"
     command = [
@@ -137,12 +149,14 @@ def embedded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Embedded]:
         f"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT={worker_logs}",
         f"AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT={trigger_logs}",
         f"NEWSFLOW_DB={data / 'news.duckdb'}", f"NEWSFLOW_STAGING_DIR={data / 'staging'}",
+        f"NEWSFLOW_FEEDS={feeds}", "NEWSFLOW_ALLOW_HOSTS=127.0.0.1",  # the README's way to poll a feed on 127.0.0.1
     ]
     with log.open("wb") as out:
         popen = subprocess.Popen(command, cwd=PROJECT_ROOT, env=_user_env(), stdout=out, stderr=subprocess.STDOUT,
                                  stdin=subprocess.DEVNULL, start_new_session=True)
     started = Embedded(popen, home, log, f"http://127.0.0.1:{api_port}", (api_port, worker_logs, trigger_logs),
-                       {popen.pid}, time.monotonic() + START_BUDGET_S)
+                       data / "news.duckdb", [news_server.story_url(n) for n in stories], {popen.pid},
+                       time.monotonic() + START_BUDGET_S)
     try:
         yield started
     finally:
@@ -189,12 +203,25 @@ def test_make_airflow_starts_clean_runs_a_dag_and_stops_on_ctrl_c(embedded: Embe
         assert unpause.returncode == 0, unpause.stdout[-2000:] + unpause.stderr[-2000:]
         assert listed() == {"feed_ingest": False, "news_ingest": True}
 
-        # Unpaused, feed_ingest runs at once (its feeds.yaml may be empty: the run still has tasks to execute).
-        def finished() -> str | None:
+        # Unpaused, feed_ingest runs at once: it polls the feed, stages, validates and loads both items.
+        def finished() -> dict | None:
             runs = http.get("/api/v2/dags/feed_ingest/dagRuns", headers=headers).json()["dag_runs"]
-            return runs[0]["state"] if runs and runs[0]["state"] in ("success", "failed") else None
+            return runs[0] if runs and runs[0]["state"] in ("success", "failed") else None
 
-        assert embedded.wait_for("the first feed_ingest run to end", finished) == "success"
+        run = embedded.wait_for("the first feed_ingest run to end", finished)
+        assert run["state"] == "success"
+
+    con = duckdb.connect(str(embedded.db), read_only=True)
+    loaded = con.execute("SELECT url, run_id FROM feed_items ORDER BY url").fetchall()
+    con.close()
+    assert loaded == sorted((url, run["dag_run_id"]) for url in embedded.stories)
+    run_logs = embedded.home / "logs" / "dag_id=feed_ingest" / f"run_id={run['dag_run_id']}"
+    task_logs = sorted(run_logs.rglob("*.log"))
+    assert {path.relative_to(run_logs).parts[0] for path in task_logs} == {
+        "task_id=plan", "task_id=poll", "task_id=validate", "task_id=load"}
+    errors = [line for path in task_logs for line in path.read_text(errors="replace").splitlines()
+              if any(mark in line for mark in ERROR_MARKS)]
+    assert errors == []
 
     assert embedded.interrupt(), "processes of `make airflow` outlived Ctrl-C"
     assert all(_port_free(port) for port in embedded.ports)
@@ -202,3 +229,4 @@ def test_make_airflow_starts_clean_runs_a_dag_and_stops_on_ctrl_c(embedded: Embe
     assert f"Uvicorn running on {embedded.api}" in output  # the API server started, on this machine only
     assert "standalone | Complete" in output  # standalone's own orderly shutdown, not a kill
     assert [line for line in output.splitlines() if any(warning in line for warning in FIXED_WARNINGS)] == []
+    assert [line for line in output.splitlines() if any(mark in line for mark in ERROR_MARKS)] == []

@@ -41,6 +41,16 @@ def test_no_entity_crosses_a_line_break(nlp) -> None:
     assert line_starts and all(token.is_sent_start for token in line_starts)
 
 
+def test_the_guard_blocks_breaks_and_foreign_words_and_starts_a_sentence_after_each_break(nlp) -> None:
+    # The guard maps text offsets to tokens: check it against what each token holds, token by token.
+    text = "Vladimir Putin (Владимир Путин) spoke.\nSergey Lavrov \n\n agreed in 東京 today.\n"
+    doc = nlp.get_pipe(GUARD_COMPONENT)(nlp.make_doc(text))
+    blocked = [token.text for token in doc if token.ent_iob_ == "B" and not token.ent_type_]
+    assert blocked == ["Владимир", "Путин", "\n", "\n\n ", "東京", "\n"]  # "Lavrov" owns the first space
+    assert [token.text for token in doc if token.i and token.is_sent_start] == ["Sergey", "agreed"]
+    assert [token.is_sent_start for token in doc[1:]].count(None) == len(doc) - 3
+
+
 def test_credit_lines_and_datelines_are_never_entities(nlp) -> None:
     text = "• Kyodo\n\nMOSCOW, September 21. /TASS/. Fumio Kishida met Sergey Lavrov.\n\nBy Jane Doe"
     doc = nlp(text)

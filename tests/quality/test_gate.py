@@ -40,8 +40,11 @@ CDN_LINK = re.compile(r"""<(?:script|link|img)\b[^>]*\b(?:src|href)=["'](https?:
 
 @pytest.fixture(scope="module")
 def gx_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return copy_gx_project(tmp_path_factory.mktemp("project"))
+
+
+def copy_gx_project(root: Path) -> Path:
     """A copy of the project's gx/ and suites, so runs write their results and docs under a temp dir."""
-    root = tmp_path_factory.mktemp("project")
     shutil.copytree(PROJECT_ROOT / "gx", root / "gx", ignore=shutil.ignore_patterns("uncommitted"))
     shutil.copytree(SUITES_DIR, root / "schemas" / "expectations")
     return root / "gx"
@@ -226,6 +229,46 @@ def test_without_enough_history_volume_is_not_judged(gx_project: Path) -> None:
     assert outcome.success
 
 
+def test_a_batch_with_nothing_new_passes_without_importing_gx(tmp_path: Path) -> None:
+    """GX's import costs seconds of CPU per process; a poll that brought nothing must not pay it (nor write results)."""
+    project = copy_gx_project(tmp_path / "project").parent
+    script = (
+        "import json, sys\n"
+        f"sys.path[:0] = [{str(PROJECT_ROOT)!r}]\n"
+        "from pipelines.quality.gate import BatchHistory, staged_frames, validate_batch\n"
+        f"outcome = validate_batch(staged_frames({{}}), {str(project / 'gx')!r}, 'nothing-new', history=BatchHistory({{}}))\n"
+        "print(json.dumps({'gx_imported': 'great_expectations' in sys.modules, 'success': outcome.success,\n"
+        "                  'counts': {t: [c.staged, c.valid, c.rejected] for t, c in outcome.counts.items()}, 'pages': list(outcome.pages),\n"
+        "                  'docs': str(outcome.docs_path)}))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
+    outcome = json.loads(run.stdout.splitlines()[-1])
+    assert outcome["gx_imported"] is False
+    assert outcome["success"] and outcome["pages"] == []
+    assert outcome["counts"] == {table: [0, 0, 0] for table in VALIDATED_TABLES}
+    assert Path(outcome["docs"]) == docs.site_dir(project / "gx") / docs.INDEX_PAGE
+    assert not (project / "data").exists(), "an empty batch wrote validation results or docs"
+
+
+def test_every_suite_passes_empty_frames_as_the_shortcut_assumes(gx_project: Path) -> None:
+    """The shortcut above stands for running the suites on empty frames; a suite that fails those must end it."""
+    context_dir = gx_project.resolve()
+    run = gate._gx_run(context_dir, "empty-suites")
+    frames = {table: with_derived_columns(table, frame, {}) for table, frame in gate.staged_frames({}).items()}
+    rule = gate._suite_meta(context_dir, gate.BATCH_SUITE)["expected_range"]
+    frames[gate.BATCH_SUITE] = gate._batch_frame(frames["articles"], (), None, rule)
+    for suite, frame in frames.items():
+        assert frame.empty and gate._run_suite(context_dir, suite, frame, run).success, suite
+
+
+def test_an_empty_batch_from_a_source_with_history_is_still_judged(gx_project: Path) -> None:
+    history = BatchHistory({"wire": [50, 48, 52]})
+    outcome = validate_batch(gate.staged_frames({}), gx_project, "silent-empty", history=history)
+    (failure,) = outcome.batch_failures
+    assert "source 'wire': 0 articles staged (expected 10–270)" in failure
+    assert set(outcome.pages) == {*VALIDATED_TABLES, gate.BATCH_SUITE}
+
+
 def test_a_table_without_a_suite_is_refused(gx_project: Path) -> None:
     with pytest.raises(ValueError, match="no expectation suite"):
         validate_batch({**make_batch(2), "entity_aliases": pd.DataFrame()}, gx_project, "unknown-table")
@@ -269,9 +312,7 @@ def test_full_rebuild_is_offline_too(gx_project: Path, clean_run: ValidationOutc
 
 def test_gx_stays_quiet_in_airflow_logs(tmp_path: Path) -> None:
     """After Airflow configures structlog, GX's import chatter and progress bars must not reach the log."""
-    project = tmp_path / "project"
-    shutil.copytree(PROJECT_ROOT / "gx", project / "gx")
-    shutil.copytree(SUITES_DIR, project / "schemas" / "expectations")
+    project = copy_gx_project(tmp_path / "project").parent
     script = (
         "import airflow.sdk, sys\n"
         f"sys.path[:0] = [{str(PROJECT_ROOT)!r}, {str(PROJECT_ROOT / 'tests')!r}]\n"

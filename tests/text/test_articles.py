@@ -17,7 +17,6 @@ from pipelines.records import ArticleDraft, ArticleRow, Rejection
 from pipelines.text.articles import EXTRACTOR_FEED_CONTENT, build_articles
 from pipelines.text.boilerplate import load_boilerplate_rules
 from pipelines.text.extract import EXTRACTOR_FRAGMENT, EXTRACTOR_PAGE, EXTRACTOR_PLAIN
-from pipelines.text.language import language_detector
 
 RULES = load_boilerplate_rules(PROJECT_ROOT / "schemas" / "boilerplate.yaml")
 FETCHED = datetime(2024, 3, 15, 12, 0, tzinfo=UTC)
@@ -45,7 +44,8 @@ def draft(item_key: str = "item-1", **fields: object) -> ArticleDraft:
 
 
 def build(*drafts: ArticleDraft) -> tuple[list[ArticleRow], list[Rejection]]:
-    return build_articles(list(drafts), RULES, language_detector())
+    built = build_articles(list(drafts), RULES)
+    return built.articles, built.rejections
 
 
 def only_row(one: ArticleDraft) -> ArticleRow:

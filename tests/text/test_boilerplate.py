@@ -8,8 +8,10 @@ import pytest
 
 from pipelines.config import PROJECT_ROOT
 from pipelines.text.boilerplate import (
+    EdgeCounts,
     load_boilerplate_rules,
-    repeated_edge_lines,
+    repeated_lines,
+    source_document,
     strip_boilerplate,
 )
 
@@ -28,10 +30,20 @@ def test_bulleted_lists_inside_the_body_are_kept() -> None:
 
 def test_repeated_edge_lines_need_many_different_documents() -> None:
     footer = "Sign in to read the rest"
-    docs = [[f"Story {i} lead paragraph with its own words number {i}.", f"Body {i}.", footer] for i in range(6)]
-    assert repeated_edge_lines(docs) == {footer.casefold()}
-    copies = [["Same story lead.", "Same body.", "Same closing line."]] * 10
-    assert repeated_edge_lines(copies) == set()
+    docs = [source_document("s", [f"Story {i} lead paragraph with its own words number {i}.", f"Body {i}.", footer])
+            for i in range(6)]
+    assert repeated_lines(EdgeCounts(), docs) == {footer.casefold()}
+    copies = [source_document("s", ["Same story lead.", "Same body.", "Same closing line."])] * 10
+    assert repeated_lines(EdgeCounts(), copies) == set()
+
+
+def test_the_history_of_a_source_counts_with_its_batch() -> None:
+    footer = "Sign in to read the rest"
+    one = [source_document("s", [f"Story {i} lead paragraph with its own words number {i}.", footer]) for i in range(2)]
+    assert repeated_lines(EdgeCounts(), one) == set()
+    assert repeated_lines(EdgeCounts(documents=2, lines={footer.casefold(): 2}), one) == {footer.casefold()}
+    # a share of the source's documents is needed, not only three of them
+    assert repeated_lines(EdgeCounts(documents=40, lines={footer.casefold(): 2}), one) == set()
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ introduced by "so-called"/"dubbed" is not a quote. The phrase found is handed to
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -330,6 +331,14 @@ def _kind(head: Sequence[Token], method: str) -> str:
     return DIRECT if opens_clause and method != "embedded" else PARTIAL
 
 
+@functools.cache
+def _event_cue_ids() -> frozenset[int]:
+    """spaCy's ids of the lower-case forms that may be a reporting verb of an event (ADJACENT_ONLY_CUES are not)."""
+    from spacy.strings import hash_string
+
+    return frozenset(hash_string(form) for form in (SPEECH_FORMS - ADJACENT_ONLY_CUES) | CALL_FORMS)
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     """A reporting verb outside quotes and its resolved speaker."""
@@ -340,9 +349,12 @@ class Event:
 
 def reported_speech(doc: Doc, owner: Sequence[int], context: Context) -> list[Event]:
     """Every reporting verb outside quotes with its speaker, in reading order; later pronouns refer back to them."""
+    from spacy.attrs import LOWER
+
     events: list[Event] = []
-    for token in doc:
-        if owner[token.i] >= 0 or not _is_cue(token) or token.lower_ in ADJACENT_ONLY_CUES:
+    words = _event_cue_ids()
+    for i, word in enumerate(doc.to_array(LOWER).tolist()):  # token objects only for the few cue words
+        if word not in words or owner[i] >= 0 or not _is_cue(token := doc[i]):
             continue
         region = [t for t in token.sent if owner[t.i] < 0 and not t.is_space]
         phrase = _speaker_tokens(token, region)

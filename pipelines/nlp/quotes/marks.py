@@ -21,6 +21,11 @@ _SINGLE_CLOSE_AFTER = re.compile(r"[^\w]|$")  # a closing ’ is not followed by
 PARAGRAPH_BREAK = "\n"
 MAX_QUOTE_CHARS = 5000  # a "quote" longer than this is an unbalanced mark, not speech
 TERMINATORS = frozenset({".", "!", "?"})  # a quotation ending in one closes its sentence
+# scanning jumps from mark to mark: the text between them is never read character by character
+_OPENING_MARK = re.compile("[" + re.escape("".join(QUOTE_PAIRS)) + "]")
+_CLOSE_OR_BREAK: Mapping[str, re.Pattern[str]] = {
+    opener: re.compile("[" + re.escape(PARAGRAPH_BREAK + closers) + "]") for opener, closers in QUOTE_PAIRS.items()
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,11 +69,12 @@ def _paragraph_reopens(text: str, j: int, opener: str) -> int | None:
 def _find_close(text: str, i: int) -> tuple[int, int] | None:
     """Where the quote opened at `i` ends: (end of the quoted text, index after the closing mark)."""
     opener = text[i]
-    j = i + 1
+    candidates = _CLOSE_OR_BREAK[opener]
     limit = min(len(text), i + MAX_QUOTE_CHARS)
-    while j < limit:
-        char = text[j]
-        if char == PARAGRAPH_BREAK:
+    j = i + 1
+    while found := candidates.search(text, j, limit):
+        j = found.start()
+        if text[j] == PARAGRAPH_BREAK:
             reopened = _paragraph_reopens(text, j, opener)
             if reopened is None:
                 return None
@@ -93,8 +99,9 @@ def find_quote_spans(text: str) -> list[QuoteSpan]:
     """Top-level quotations in reading order; marks nested inside a quotation belong to its text."""
     spans: list[QuoteSpan] = []
     i = 0
-    while i < len(text):
-        if text[i] in QUOTE_PAIRS and _opens_at(text, i):
+    while found := _OPENING_MARK.search(text, i):
+        i = found.start()
+        if _opens_at(text, i):
             closed = _find_close(text, i)
             if closed is not None:
                 start, end = _trimmed(text, i + 1, closed[0])
@@ -123,18 +130,17 @@ class Layout:
 
 
 def locate_quotes(doc: Doc, text: str) -> Layout:
-    """Find the quotations in `text` (the doc's text) and the tokens each one holds."""
+    """Find the quotations in `text` (the doc's text) and the tokens each one holds (by offset, not token by token)."""
+    from spacy.attrs import IDX
+
     spans = find_quote_spans(text)
+    starts = doc.to_array(IDX)
     owner = [-1] * len(doc)
     first: dict[int, int] = {}
     last: dict[int, int] = {}
-    k = 0
-    for token in doc:
-        while k < len(spans) and spans[k].close_end <= token.idx:
-            k += 1
-        if k < len(spans) and spans[k].open_start <= token.idx < spans[k].close_end:
-            owner[token.i] = k
-            first.setdefault(k, token.i)
-            last[k] = token.i
+    for k, span in enumerate(spans):  # disjoint and in order: each token lies in one span at most
+        low, high = starts.searchsorted([span.open_start, span.close_end]).tolist()
+        if low < high:
+            owner[low:high] = [k] * (high - low)
+            first[k], last[k] = low, high - 1
     return Layout(doc, text, spans, owner, first, last)
-

@@ -1,0 +1,50 @@
+"""Worker processes for a stage's CPU work (extraction, normalization, the spaCy parse), behind an ordered `map`.
+
+The caller's `prepare` (loading the models) runs in the parent before the workers fork, so they start
+at once and share what it loaded; where fork is missing (macOS, Windows) each worker runs it once.
+Results come back in input order, and a batch too small to share runs in-process, so the output
+never depends on the number of workers: the callers decide whatever needs the whole batch between rounds.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+# Fewer items than this per worker and the pool costs more than it saves.
+MIN_ITEMS_PER_WORKER = 4
+# Each round is cut into this many pieces per worker, so one slow page does not leave the others idle.
+CHUNKS_PER_WORKER = 4
+
+Mapper = Callable[..., Iterable[Any]]
+
+
+def worker_count(workers: int, items: int) -> int:
+    """The processes a batch of `items` gets: at most `workers`, and none when it is too small to share."""
+    return max(1, min(workers, items // MIN_ITEMS_PER_WORKER))
+
+
+@contextmanager
+def worker_map(workers: int, items: int, prepare: Callable[[], object]) -> Iterator[Mapper]:
+    """An ordered map over `workers` processes (the builtin map when one is enough); the pool ends with the block.
+
+    Like the builtin, the map returns at once: every chunk is submitted, and the caller may do other
+    work before it collects the results.
+    """
+    processes = worker_count(workers, items)
+    if processes == 1:
+        yield map
+        return
+    prepare()
+    start = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context(start), initializer=prepare) as pool:
+
+        def ordered_map(fn: Callable[..., Any], *iterables: Iterable[Any]) -> Iterable[Any]:
+            columns = [list(iterable) for iterable in iterables]
+            chunk = max(1, len(columns[0]) // (processes * CHUNKS_PER_WORKER)) if columns else 1
+            return pool.map(fn, *columns, chunksize=chunk)
+
+        yield ordered_map
