@@ -38,7 +38,7 @@ help:
 	@echo "make run    - install, initialize Airflow, run the news_ingest DAG over seeds/, print a summary"
 	@echo "make test   - install the dev environment and run the test suite"
 	@echo "make airflow - start Airflow (standalone: UI on http://localhost:8080) with the project's DAGs"
-	@echo "make bench  - print per-stage throughput and peak memory"
+	@echo "make bench  - newsflow ingest on distinct real pages against the floor (extraction + one spaCy parse)"
 	@echo "make bench-publish - what publishing the snapshot costs at 10k and 100k articles"
 	@echo "make bench-stream - seconds from a feed item's poll to its row in the published file, per task (make airflow)"
 	@echo "make clean  - remove the environment, the Airflow home and data/"
