@@ -1,7 +1,7 @@
 """Worker processes for a stage's CPU work (extraction, normalization, the spaCy parse), behind an ordered `map`.
 
 The caller's `prepare` (loading the models) runs in the parent before the workers fork, so they start
-at once and share what it loaded; where fork is missing (macOS, Windows) each worker runs it once.
+at once and share what it loaded; where forking is unsafe or missing each worker runs it once.
 Results come back in input order, and a batch too small to share runs in-process, so the output
 never depends on the number of workers: the callers decide whatever needs the whole batch between rounds.
 """
@@ -9,6 +9,7 @@ never depends on the number of workers: the callers decide whatever needs the wh
 from __future__ import annotations
 
 import multiprocessing
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -27,6 +28,18 @@ def worker_count(workers: int, items: int) -> int:
     return max(1, min(workers, items // MIN_ITEMS_PER_WORKER))
 
 
+def start_method() -> str:
+    """fork when this process runs no other thread: instant, and the workers share what it loaded.
+
+    Forking while another thread runs (a server, a client's pool) can copy a half-changed object into
+    a worker, which then crashes; then the workers start from a clean process (forkserver, or spawn).
+    """
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return "fork"
+    return "forkserver" if "forkserver" in methods else "spawn"
+
+
 @contextmanager
 def worker_map(workers: int, items: int, prepare: Callable[[], object]) -> Iterator[Mapper]:
     """An ordered map over `workers` processes (the builtin map when one is enough); the pool ends with the block.
@@ -38,8 +51,9 @@ def worker_map(workers: int, items: int, prepare: Callable[[], object]) -> Itera
     if processes == 1:
         yield map
         return
-    prepare()
-    start = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    start = start_method()
+    if start == "fork":
+        prepare()  # once, here: the workers inherit it
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context(start), initializer=prepare) as pool:
 
         def ordered_map(fn: Callable[..., Any], *iterables: Iterable[Any]) -> Iterable[Any]:

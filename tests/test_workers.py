@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import duckdb
@@ -16,7 +18,7 @@ import pytest
 from pipelines.config import Settings
 from pipelines.pipeline import ingest_folder
 from pipelines.tables import DATA_TABLES
-from pipelines.workers import worker_map
+from pipelines.workers import start_method, worker_map
 
 PAGES = 24
 # Columns that say when a file was read or a row written, or in which run, not what it holds.
@@ -27,6 +29,7 @@ RUN_TABLES = {"ingest_runs", "run_source_counts"}
 
 
 def _pid(_: object) -> int:
+    time.sleep(0.02)  # work that takes a moment, so one worker cannot drain the queue before the other starts
     return os.getpid()
 
 
@@ -39,6 +42,21 @@ def test_a_pool_of_two_runs_the_work_in_two_other_processes_in_order() -> None:
         pids = list(ordered(_pid, range(64)))
         assert list(ordered(abs, range(-32, 0))) == [abs(n) for n in range(-32, 0)]
     assert len(set(pids)) == 2 and os.getpid() not in pids
+
+
+def test_workers_start_from_a_clean_process_when_another_thread_runs() -> None:
+    """Forking beside a running thread (the tests' HTTP server, say) can crash a worker: the pool must not fork then."""
+    stop = threading.Event()
+    beside = threading.Thread(target=stop.wait)
+    beside.start()
+    try:
+        assert start_method() != "fork"
+        with worker_map(2, 16, _nothing) as ordered:
+            pids = set(ordered(_pid, range(16)))
+    finally:
+        stop.set()
+        beside.join()
+    assert os.getpid() not in pids and len(pids) == 2
 
 
 def test_a_batch_too_small_to_share_stays_in_process() -> None:
