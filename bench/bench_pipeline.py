@@ -27,6 +27,7 @@ import tempfile
 import time
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED = PROJECT_ROOT.parent / "shared" / "corpora"
@@ -56,6 +57,12 @@ def peak_mib() -> dict[str, float]:
             "worker": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the workers, once their pool is closed)."""
+    return sum(usage.ru_utime + usage.ru_stime
+               for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
+
+
 def floor_text(path: Path) -> str:
     """The least any pipeline must do to a document before parsing it: extract a page's text, read a text file."""
     import trafilatura
@@ -72,17 +79,20 @@ def measure_floor(folder: Path, processes: int) -> dict[str, object]:
 
     nlp = spacy.load(Settings.from_env().spacy_model, exclude=list(EXCLUDED_COMPONENTS))
     paths = sorted(folder.iterdir())
+    cpu_started = cpu_seconds()
     started = time.perf_counter()
     if processes == 1:
         texts = [floor_text(path) for path in paths]
     else:
         with get_context("fork").Pool(processes) as pool:
             texts = pool.map(floor_text, paths, chunksize=4)
-    extracted = time.perf_counter()
+    extracted, cpu_extracted = time.perf_counter(), cpu_seconds()
     for _ in nlp.pipe(texts, n_process=processes, batch_size=16):
         pass
-    parsed = time.perf_counter()
-    return {"seconds": {"extraction": extracted - started, "spaCy parse": parsed - extracted}, "peak": peak_mib()}
+    parsed, cpu_parsed = time.perf_counter(), cpu_seconds()
+    return {"seconds": {"extraction": extracted - started, "spaCy parse": parsed - extracted},
+            "cpu": {"extraction": cpu_extracted - cpu_started, "spaCy parse": cpu_parsed - cpu_extracted},
+            "peak": peak_mib()}
 
 
 def measure_pipeline(folder: Path, work: Path, workers: int, process_start: float) -> dict[str, object]:
@@ -103,16 +113,19 @@ def measure_pipeline(folder: Path, work: Path, workers: int, process_start: floa
 
     settings = Settings.from_env(seeds_dir=folder, db_path=work / "news.duckdb", staging_dir=work / "staging",
                                  workers=workers)
-    imported = time.time()
+    imported, cpu_imported = time.time(), cpu_seconds()
     batch = stage_folder(settings, new_run_id("bench"), "bench", meanwhile=partial(warm_up_validate_and_load, settings))
-    staged = time.time()
+    staged, cpu_staged = time.time(), cpu_seconds()
     validate_stages(settings, [batch.path])
-    validated = time.time()
+    validated, cpu_validated = time.time(), cpu_seconds()
     counts = load_stages(settings, [batch.path])
-    loaded = time.time()
+    loaded, cpu_loaded = time.time(), cpu_seconds()
+    steps = ["start-up (interpreter, imports)", "stage", "validate", "load + publish"]
+    marks = [(process_start, 0.0), (imported, cpu_imported), (staged, cpu_staged), (validated, cpu_validated),
+             (loaded, cpu_loaded)]
     return {
-        "seconds": {"start-up (interpreter, imports)": imported - process_start, "stage": staged - imported,
-                    "validate": validated - staged, "load + publish": loaded - validated},
+        "seconds": {step: end[0] - begin[0] for step, begin, end in zip(steps, marks, marks[1:], strict=False)},
+        "cpu": {step: end[1] - begin[1] for step, begin, end in zip(steps, marks, marks[1:], strict=False)},
         "articles": counts.articles_new, "peak": peak_mib(),
     }
 
@@ -136,34 +149,39 @@ def ingest_again(folder: Path, work: Path, workers: int) -> dict[str, object]:
     return {"wall": time.time() - started}
 
 
-def row(name: str, docs: int, seconds: float, peak: dict[str, float] | None = None) -> str:
+def row(name: str, docs: int, seconds: float, cpu: float | None = None, peak: dict[str, float] | None = None) -> str:
     main, worker = (f"{peak['main']:.0f}", f"{peak['worker']:.0f}" if peak["worker"] else "-") if peak else ("", "")
-    return f"| {name} | {docs} | {seconds:.1f} | {docs / seconds:.1f} | {main} | {worker} |"
+    cpu_cell = f"{cpu:.1f}" if cpu is not None else ""
+    return f"| {name} | {docs} | {seconds:.1f} | {docs / seconds:.1f} | {cpu_cell} | {main} | {worker} |"
 
 
-def report(corpus: str, docs: int, workers: int, results: dict[str, dict[str, object]]) -> None:
+def report(corpus: str, docs: int, workers: int, results: dict[str, dict[str, Any]]) -> None:
     cpus = len(os.sched_getaffinity(0))
     print(f"corpus: {corpus}; {workers} worker processes on {cpus} CPUs\n")
-    print("| step | docs | seconds | docs/s | peak RSS, main process (MiB) | peak RSS, largest worker (MiB) |")
-    print("|---|---:|---:|---:|---:|---:|")
-    floors = {}
+    print("| step | docs | seconds | docs/s | CPU-s | peak RSS, main process (MiB) | peak RSS, largest worker (MiB) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    floors, floor_cpu = {}, {}
     for processes in sorted({1, workers}):
         floor = results[f"floor{processes}"]
-        seconds: dict[str, float] = floor["seconds"]  # type: ignore[assignment]
-        for step, value in seconds.items():
-            print(row(f"floor, {processes} process{'es' if processes > 1 else ''}: {step}", docs, value))
-        floors[processes] = sum(seconds.values())
-        print(row(f"**floor, {processes} process{'es' if processes > 1 else ''}**", docs, floors[processes],
-                  floor["peak"]))  # type: ignore[arg-type]
+        label = f"floor, {processes} process{'es' if processes > 1 else ''}"
+        for step, value in floor["seconds"].items():
+            print(row(f"{label}: {step}", docs, value, floor["cpu"][step]))
+        floors[processes], floor_cpu[processes] = sum(floor["seconds"].values()), sum(floor["cpu"].values())
+        print(row(f"**{label}**", docs, floors[processes], floor_cpu[processes], floor["peak"]))
     pipeline = results["pipeline"]
-    for step, value in pipeline["seconds"].items():  # type: ignore[union-attr]
-        print(row(f"newsflow: {step}", docs, value))
-    end_to_end = float(pipeline["wall"])  # type: ignore[arg-type]
-    print(row("**newsflow ingest, end to end**", docs, end_to_end, pipeline["peak"]))  # type: ignore[arg-type]
-    print(row("newsflow ingest again, nothing new (end to end)", docs, float(results["again"]["wall"])))  # type: ignore[arg-type]
+    for step, value in pipeline["seconds"].items():
+        print(row(f"newsflow: {step}", docs, value, pipeline["cpu"][step]))
+    end_to_end, cpu = float(pipeline["wall"]), sum(pipeline["cpu"].values())
+    print(row("**newsflow ingest, end to end**", docs, end_to_end, cpu, pipeline["peak"]))
+    print(row("newsflow ingest again, nothing new (end to end)", docs, float(results["again"]["wall"])))
     print(f"\n{pipeline['articles']} articles loaded")
     print(f"ratio, end to end / floor with {workers} processes: {floors[workers] / end_to_end:.2f} "
           f"(docs/s {docs / end_to_end:.1f} vs {docs / floors[workers]:.1f})")
+    print(f"CPU-s, floor with {workers} processes / newsflow: {floor_cpu[workers] / cpu:.2f} "
+          f"({floor_cpu[workers]:.1f} vs {cpu:.1f})")
+    # The parse is the one step that must scale: when it does not, the machine's other CPUs were busy.
+    parse = {processes: results[f"floor{processes}"]["seconds"]["spaCy parse"] for processes in floors}
+    print(f"the floor's parse ran {parse[1] / parse[workers]:.2f}x faster on {workers} processes than on 1")
 
 
 def main() -> None:
@@ -178,8 +196,8 @@ def main() -> None:
         print(json.dumps(measure_floor(args.folder, args.workers)))
         return
     if args.measure == "pipeline":
-        print(json.dumps(measure_pipeline(args.folder, args.work, args.workers, args.started)))
-        return
+        print(json.dumps(measure_pipeline(args.folder, args.work, args.workers, args.started)), flush=True)
+        os._exit(0)  # as `newsflow` leaves (pipelines.cli.main): no teardown of the loaded models
     work = Path(tempfile.mkdtemp(prefix="newsflow-bench-"))
     try:
         folder = args.folder

@@ -40,8 +40,13 @@ def start_method() -> str:
     return "forkserver" if "forkserver" in methods else "spawn"
 
 
+def shares_memory(workers: int, items: int) -> bool:
+    """Whether what this process loads now reaches the work of `worker_map(workers, items)`: in-process, or forked."""
+    return worker_count(workers, items) == 1 or start_method() == "fork"
+
+
 @contextmanager
-def worker_map(workers: int, items: int, prepare: Callable[[], object]) -> Iterator[Mapper]:
+def worker_map(workers: int, items: int, prepare: Callable[[], object] | None = None) -> Iterator[Mapper]:
     """An ordered map over `workers` processes (the builtin map when one is enough); the pool ends with the block.
 
     Like the builtin, the map returns at once: every chunk is submitted, and the caller may do other
@@ -52,8 +57,9 @@ def worker_map(workers: int, items: int, prepare: Callable[[], object]) -> Itera
         yield map
         return
     start = start_method()
-    if start == "fork":
+    if start == "fork" and prepare:
         prepare()  # once, here: the workers inherit it
+        prepare = None
     with ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context(start), initializer=prepare) as pool:
 
         def ordered_map(fn: Callable[..., Any], *iterables: Iterable[Any]) -> Iterable[Any]:

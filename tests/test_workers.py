@@ -18,7 +18,7 @@ import pytest
 from pipelines.config import Settings
 from pipelines.pipeline import ingest_folder
 from pipelines.tables import DATA_TABLES
-from pipelines.workers import start_method, worker_map
+from pipelines.workers import shares_memory, start_method, worker_map
 
 PAGES = 24
 # Columns that say when a file was read or a row written, or in which run, not what it holds.
@@ -51,6 +51,7 @@ def test_workers_start_from_a_clean_process_when_another_thread_runs() -> None:
     beside.start()
     try:
         assert start_method() != "fork"
+        assert not shares_memory(2, 16) and shares_memory(2, 5)  # what this process loads reaches no new worker
         with worker_map(2, 16, _nothing) as ordered:
             pids = set(ordered(_pid, range(16)))
     finally:
@@ -60,6 +61,8 @@ def test_workers_start_from_a_clean_process_when_another_thread_runs() -> None:
 
 
 def test_a_batch_too_small_to_share_stays_in_process() -> None:
+    assert shares_memory(8, 5)  # in-process; a pool shares only when it forks (no other thread running)
+    assert shares_memory(2, 64) == (start_method() == "fork")
     with worker_map(8, 5, _nothing) as ordered:
         assert set(ordered(_pid, range(5))) == {os.getpid()}
 

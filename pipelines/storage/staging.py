@@ -8,10 +8,11 @@ This module only writes and reads stages and validation files; what a verdict do
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -132,5 +133,11 @@ def drop_stage(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
+@functools.cache
+def _field_names(record_type: type) -> tuple[str, ...]:
+    return tuple(column.name for column in fields(record_type))
+
+
 def _as_dict(row: Any) -> dict[str, Any]:
-    return row if isinstance(row, dict) else asdict(row)
+    """A record's columns as they are: its fields hold plain values, so `asdict`'s deep copy would only cost time."""
+    return row if isinstance(row, dict) else {name: getattr(row, name) for name in _field_names(type(row))}

@@ -2,7 +2,7 @@
 
 Everything is per article except one rule: short lines repeated at the edges of many different
 documents of one source are boilerplate, learned from the source's history and the batch between
-the two per-article rounds (extraction, then normalization), which may run in worker processes.
+the two per-article rounds (`extract_draft`, then `finish_articles`), which may run in worker processes.
 """
 
 from __future__ import annotations
@@ -104,14 +104,14 @@ class BuiltArticles:
     documents: list[SourceDocument]  # the batch's distinct documents per source, for the boilerplate history
 
 
-def build_articles(
-    drafts: Sequence[ArticleDraft], rules: BoilerplateRules, history: SourceHistory = no_history, map_: Mapper = map
+def finish_articles(
+    extracted: Sequence[ExtractedDraft], rules: BoilerplateRules, history: SourceHistory = no_history,
+    map_: Mapper = map,
 ) -> BuiltArticles:
-    """Extract, learn each source's repeated lines, normalize; `map_` may run the two per-draft rounds in workers.
+    """Learn each source's repeated lines from the extracted batch, then normalize; `map_` may run that round in workers.
 
-    Only the middle step sees the whole batch, so the result is the same whatever runs the rounds.
+    Only the learning sees the whole batch, so the result is the same whatever runs the rounds.
     """
-    extracted = list(map_(extract_draft, drafts))
     learned = learn_rules(rules, extracted, history)
     built = list(map_(finish_article, extracted, [learned.get(item.draft.source_id, rules) for item in extracted]))
     documents = {(item.document.source_id, item.document.document_hash): item.document

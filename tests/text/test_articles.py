@@ -1,4 +1,4 @@
-"""build_articles on drafts written for the test: ids, date flags, titles, fallbacks and rejections.
+"""extract_draft then finish_articles on drafts written for the test: ids, date flags, titles, fallbacks and rejections.
 
 Real parts only: the reviewed boilerplate file, py3langid and trafilatura on a hand-written news page.
 """
@@ -14,7 +14,11 @@ import pytest
 from pipelines.config import PROJECT_ROOT
 from pipelines.ids import stable_id
 from pipelines.records import ArticleDraft, ArticleRow, Rejection
-from pipelines.text.articles import EXTRACTOR_FEED_CONTENT, build_articles
+from pipelines.text.articles import (
+    EXTRACTOR_FEED_CONTENT,
+    extract_draft,
+    finish_articles,
+)
 from pipelines.text.boilerplate import load_boilerplate_rules
 from pipelines.text.extract import EXTRACTOR_FRAGMENT, EXTRACTOR_PAGE, EXTRACTOR_PLAIN
 
@@ -44,7 +48,7 @@ def draft(item_key: str = "item-1", **fields: object) -> ArticleDraft:
 
 
 def build(*drafts: ArticleDraft) -> tuple[list[ArticleRow], list[Rejection]]:
-    built = build_articles(list(drafts), RULES)
+    built = finish_articles([extract_draft(draft) for draft in drafts], RULES)
     return built.articles, built.rejections
 
 

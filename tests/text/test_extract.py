@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+from conftest import PROJECT_ROOT
 
 from pipelines.text.extract import (
     EXTRACTOR_FRAGMENT,
@@ -70,3 +74,26 @@ def test_a_fragment_trafilatura_rejects_falls_back_to_its_markup_text() -> None:
 
 def test_a_fragment_with_no_text_at_all_is_nothing() -> None:
     assert extract_fragment('<img src="bridge.jpg" alt="">') is None
+
+
+# A page whose only date-like text no markup rule reads ("Jun 13, 4:03" is a day and a time, no year).
+UNDATED_PAGE = (
+    "<html><head><title>Council approves the harbour budget</title></head><body><article>"
+    "<h1>Council approves the harbour budget</h1><p class='byline'>Updated Jun 13, 4:03</p>"
+    + "".join(f"<p>Paragraph {n} of the report on the harbour budget, which the council approved after a long "
+              "debate about the cost of repairs to the old bridge and the ferry terminal.</p>" for n in range(6))
+    + "</article></body></html>"
+)
+UNDATED_PROBE = f"""
+import sys
+from pipelines.text.extract import extract_page
+found = extract_page({UNDATED_PAGE!r})
+print(found.published_at, found.title, "dateparser" in sys.modules)
+"""
+
+
+def test_a_page_date_never_sends_free_text_to_dateparser() -> None:
+    """htmldate's extensive search would hand the string to dateparser, which tries every locale it has (seconds)."""
+    done = subprocess.run([sys.executable, "-c", UNDATED_PROBE], capture_output=True, text=True, check=True,
+                          cwd=PROJECT_ROOT)
+    assert done.stdout.split() == ["None", "Council", "approves", "the", "harbour", "budget", "False"], done.stderr
