@@ -26,10 +26,11 @@ _INTERNAL_SUBSET = re.compile(rb"<!DOCTYPE[^>\[]*\[", re.IGNORECASE)
 _ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _WHITESPACE_RUN = re.compile(rb"\s+")
 _JSON_START = re.compile(rb"^\s*[\[{]")
+_YEAR_MONTH = re.compile(r"^\d{4}(?:-\d{2})?$")
 _HTML_START = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b", re.IGNORECASE | re.DOTALL)
 MAX_WIDE_PROLOG_BYTES = 8 * 1024  # UTF-16/32 prologs cannot be compacted bytewise; longer ones are refused
 HTML_SNIFF_BYTES = 4096
-JSON_NOTE = "JSON (JSON Feed is not read: feedparser 6.0 parses RSS/Atom/RDF only)"
+JSON_NOTE = "JSON (feedparser 6.0 parses RSS/Atom/RDF only; JSON Feeds are read by pipelines.sources.jsonfeed)"
 
 
 class ParseProblem(StrEnum):
@@ -101,19 +102,35 @@ def compact_prolog(body: bytes) -> bytes:
     return _WHITESPACE_RUN.sub(b"\n", body[:prolog_end]) + body[prolog_end:]
 
 
-def _is_json(body: bytes) -> bool:
+def is_json(body: bytes) -> bool:
     """JSON (a JSON Feed, an API error): feedparser would spend seconds to find no feed in it."""
     return bool(_JSON_START.match(body[:HTML_SNIFF_BYTES].lstrip(b"\xef\xbb\xbf")))
 
 
-def _is_html(body: bytes) -> bool:
+def is_html(body: bytes) -> bool:
     """An HTML page, sniffed from its start (some pages wrap a feed, so this is asked only when none was found)."""
     return bool(_HTML_START.match(body[:HTML_SNIFF_BYTES].lstrip(b"\xef\xbb\xbf")))
 
 
-def _text(value: Any) -> str | None:
+def text_or_none(value: Any) -> str | None:
     """A stripped non-empty string, or None."""
     return value.strip() or None if isinstance(value, str) else None
+
+
+def iso_datetime(value: Any) -> datetime | None:
+    """An ISO 8601 / RFC 3339 / W3C-DTF time (JSON Feed, sitemaps) as aware UTC; None when absent or unreadable.
+
+    A time without a zone is taken as UTC; the W3C-DTF short forms YYYY and YYYY-MM mean their first day.
+    A bad date in one item must not cost the item, so nothing here raises.
+    """
+    text = value.strip() if isinstance(value, str) else ""
+    if _YEAR_MONTH.match(text):
+        text = f"{text}-01-01"[:10]
+    try:
+        parsed = datetime.fromisoformat(text.replace("z", "Z"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _utc(value: Any) -> datetime | None:
@@ -128,20 +145,20 @@ def _utc(value: Any) -> datetime | None:
 
 def _authors(entry: Mapping[str, Any]) -> tuple[str, ...]:
     """Distinct author names, from the structured list or else the single author string."""
-    names = [_text(author.get("name")) for author in entry.get("authors") or [] if isinstance(author, Mapping)]
+    names = [text_or_none(author.get("name")) for author in entry.get("authors") or [] if isinstance(author, Mapping)]
     found = tuple(dict.fromkeys(name for name in names if name))
-    return found or tuple(name for name in (_text(entry.get("author")),) if name)
+    return found or tuple(name for name in (text_or_none(entry.get("author")),) if name)
 
 
 def _content_html(entry: Mapping[str, Any]) -> str | None:
     """The first non-empty full-content block (content:encoded, atom:content); summaries are kept apart."""
-    return next((text for content in entry.get("content") or [] if (text := _text(content.get("value")))), None)
+    return next((text for content in entry.get("content") or [] if (text := text_or_none(content.get("value")))), None)
 
 
 def _entry_language(entry: Mapping[str, Any], feed_language: str | None) -> str | None:
     """An item's xml:lang if it has one, else the feed's language (items in a feed can differ)."""
     details = [*(entry.get("content") or []), entry.get("summary_detail") or {}, entry.get("title_detail") or {}]
-    return next((lang for detail in details if (lang := _text(detail.get("language")))), feed_language)
+    return next((lang for detail in details if (lang := text_or_none(detail.get("language")))), feed_language)
 
 
 def entry_key(guid: str | None, link: str | None) -> str | None:
@@ -152,20 +169,20 @@ def entry_key(guid: str | None, link: str | None) -> str | None:
 def _feed_entry(entry: dict[str, Any], feed_language: str | None) -> FeedEntry:
     """feedparser's loosely typed dict as a FeedEntry, so nothing downstream touches feedparser."""
     return FeedEntry(
-        guid=_text(entry.get("id")),
-        link=_text(entry.get("link")),
-        title=_text(entry.get("title")),
+        guid=text_or_none(entry.get("id")),
+        link=text_or_none(entry.get("link")),
+        title=text_or_none(entry.get("title")),
         # dict.get: FeedParserDict.get("updated_parsed") silently falls back to the published date
         published=_utc(dict.get(entry, "published_parsed")),
         updated=_utc(dict.get(entry, "updated_parsed")),
-        summary_html=_text(entry.get("summary")),
+        summary_html=text_or_none(entry.get("summary")),
         content_html=_content_html(entry),
         authors=_authors(entry),
         language=_entry_language(entry, feed_language),
     )
 
 
-def _unique(entries: Iterable[FeedEntry]) -> tuple[FeedEntry, ...]:
+def unique_entries(entries: Iterable[FeedEntry]) -> tuple[FeedEntry, ...]:
     """First occurrence of each GUID/link wins (feeds list newest first)."""
     seen: set[str] = set()
     kept: list[FeedEntry] = []
@@ -186,22 +203,22 @@ def parse_feed_bytes(body: bytes | None, headers: Mapping[str, str], url: str) -
         return replace(empty, problem=ParseProblem.EMPTY_BODY, note="the response body is empty")
     if hazard := xml_hazard(body):
         return replace(empty, problem=ParseProblem.HOSTILE_XML, note=hazard)
-    if _is_json(body):
+    if is_json(body):
         return replace(empty, problem=ParseProblem.NOT_A_FEED, note=JSON_NOTE)
     response_headers = {key.lower(): value for key, value in headers.items()}
     response_headers.setdefault("content-location", url)  # base for relative links in the feed
     # A stream, never bytes: feedparser opens bytes that name a path ("/etc/passwd", "/dev/zero") as a local file.
     parsed = feedparser.parse(io.BytesIO(compact_prolog(body)), response_headers=response_headers)
     feed = parsed.get("feed") or {}
-    language = _text(feed.get("language")) or _text(response_headers.get("content-language"))
+    language = text_or_none(feed.get("language")) or text_or_none(response_headers.get("content-language"))
     all_entries = [_feed_entry(entry, language) for entry in parsed.get("entries") or []]
-    entries = _unique(all_entries)
+    entries = unique_entries(all_entries)
     bozo = f"{type(parsed.bozo_exception).__name__}: {parsed.bozo_exception}" if parsed.get("bozo") else None
     result = ParsedFeed(
         url=url,
         version=parsed.get("version") or None,
-        title=_text(feed.get("title")),
-        link=_text(feed.get("link")),
+        title=text_or_none(feed.get("title")),
+        link=text_or_none(feed.get("link")),
         language=language,
         entries=entries,
         bozo=bozo,
@@ -210,7 +227,7 @@ def parse_feed_bytes(body: bytes | None, headers: Mapping[str, str], url: str) -
     if entries:
         return result
     content_type = response_headers.get("content-type", "no Content-Type")
-    if _is_html(body):  # sniffed, not trusted from Content-Type: servers label real feeds text/html too
+    if is_html(body):  # sniffed, not trusted from Content-Type: servers label real feeds text/html too
         return replace(result, problem=ParseProblem.NOT_A_FEED, note=f"HTML page ({content_type})")
     if not result.version:
         return replace(result, problem=ParseProblem.NOT_A_FEED, note=f"{bozo or 'no RSS/Atom/RDF root element'} ({content_type})")

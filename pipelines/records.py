@@ -199,6 +199,9 @@ class FeedState:
     last_outcome: str | None = None
     last_error: str | None = None
     last_success_at: datetime | None = None
+    learned_minutes: float | None = None  # how often it publishes, learned from its items' dates (sources.cadence)
+    newest_item_at: datetime | None = None  # the newest item date read so far: how long the feed has been quiet
+    read_through_at: datetime | None = None  # the last poll that took all the source listed (sitemap lastmods)
 
 
 @dataclass(frozen=True, slots=True)

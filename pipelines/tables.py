@@ -15,11 +15,12 @@ DATA_TABLES = (
     "article_signatures", "dedup_bands", "quarantine", "ingest_runs",
     "feed_state", "fetch_events", "feed_items", "run_source_counts",
     "entities", "entity_aliases", "article_entities", "entity_mentions", "quotes", "source_documents",
+    "robots_cache",
 )
 # What a stage task writes to disk for the load.
 STAGED_TABLES = (
     "sources", "raw_documents", "articles", "quarantine", "fetch_events", "feed_state", "feed_items",
-    "entities", "entity_aliases", "entity_mentions", "quotes", "source_documents",
+    "entities", "entity_aliases", "entity_mentions", "quotes", "source_documents", "robots_cache",
 )
 # Tables with an expectation suite, in validation order; a row of each is named in quarantine by its record id.
 RECORD_ID_COLUMNS: dict[str, tuple[str, ...]] = {

@@ -10,6 +10,7 @@ Not a mock: `Fetcher` talks to it over TCP exactly as to a news site. Routes (GE
 | /fp/<path under corpora/feedparser-tests/tests> | feedparser's test file as-is, with the headers its `Header:` lines name |
 | /private/<anything> | a feed robots.txt forbids |
 | /conditional/feed.xml | a real feed with ETag and Last-Modified; 304 when the request's validators match |
+| /conditional/feed.json | the same with a real JSON Feed |
 | /status/<code> | that status (404, 410, 500, ...) with a small body |
 | /retry/<code>?after=<value> | 429/503 with `Retry-After: <value>` (seconds or an HTTP date) |
 | /slow-drip | 200, then one byte every DRIP_INTERVAL seconds (gives up after DRIP_MAX_BYTES or a closed socket) |
@@ -25,7 +26,9 @@ Not a mock: `Fetcher` talks to it over TCP exactly as to a news site. Routes (GE
 | /big-feed.xml | an RSS feed with BIG_FEED_ITEMS items linking to /site/... pages |
 | /dup-guids.xml | a feed whose items repeat GUIDs |
 | /bytes/<name> | bytes registered with `NewsFake.put(name, body, content_type)` (hostile XML, etc.) |
+| /etag/<name> | the same bytes with an ETag (their hash); 304 when If-None-Match matches |
 | /hold/<anything> | a real article page after HOLD_SECONDS; `max_in_flight` records the most held at once |
+| any path given to `serve` | that response (status, body, headers), ahead of every route above: a site's own robots.txt, pages at /feed |
 
 `RunningServer(shared_dir, tls=True)` serves the same routes over HTTPS with a fresh self-signed certificate.
 
@@ -63,6 +66,7 @@ FEEDS_DIR = "corpora/feeds-real"
 PAGES_DIR = "corpora/news-html"
 FEEDPARSER_TESTS_DIR = "corpora/feedparser-tests/tests"
 CONDITIONAL_FEED = "rsparser/Tests/RSParserTests/Resources/DaringFireball.rss"
+CONDITIONAL_JSON_FEED = "rsparser/Tests/RSParserTests/Resources/inessential.json"
 WRONG_CHARSET_FEED = "rsparser/Tests/RSParserTests/Resources/aktuality.rss"  # Slovak news, UTF-8
 WRONG_CHARSET = "iso-8859-1"
 CONDITIONAL_ETAG = '"newsflow-fake-v1"'
@@ -91,7 +95,8 @@ CONTENT_TYPES = {
     ".json": "application/json",
     ".html": "text/html; charset=utf-8",
 }
-_ABSOLUTE_URL = re.compile(rb"""(xmlns(?::[\w.-]+)?\s*=\s*["'])?\bhttps?://([A-Za-z0-9.-]+)(?::\d+)?""")
+# group 1: where a URL names a vocabulary, not a place (an XML namespace, a JSON Feed's version)
+_ABSOLUTE_URL = re.compile(rb"""(xmlns(?::[\w.-]+)?\s*=\s*["']|"version"\s*:\s*")?\bhttps?://([A-Za-z0-9.-]+)(?::\d+)?""")
 _HEADER_LINE = re.compile(rb"^Header:\s*([\w-]+):\s?(.*?)\s*$", re.MULTILINE)
 _ITEM_TEMPLATE = (
     "<item><title>Item {n}</title><link>{base}/site/news.example/2026/story-{n}.html</link>"
@@ -101,10 +106,10 @@ _ITEM_TEMPLATE = (
 
 
 def rewrite_links(body: bytes, base: str) -> bytes:
-    """Point every absolute URL at this server (/site/<host>/...), leaving XML namespace names alone."""
+    """Point every absolute URL at this server (/site/<host>/...), leaving vocabulary names alone."""
 
     def swap(match: re.Match[bytes]) -> bytes:
-        if match.group(1):  # an xmlns="..." value names a vocabulary, not a place
+        if match.group(1):
             return match.group(0)
         return f"{base}/site/".encode() + match.group(2)
 
@@ -141,6 +146,7 @@ class NewsFake:
         self.hits: Counter[str] = Counter()
         self.request_headers: dict[str, list[dict[str, str]]] = {}
         self._blobs: dict[str, tuple[bytes, str]] = {}
+        self._served: dict[str, tuple[int, bytes, str, dict[str, str]]] = {}
         self._lock = threading.Lock()
         self.in_flight = 0
         self.max_in_flight = 0
@@ -152,7 +158,7 @@ class NewsFake:
             (re.compile(r"^/site/(?P<path>.+)$"), Handler.page),
             (re.compile(r"^/fp/(?P<path>.+)$"), Handler.feedparser_test),
             (re.compile(r"^/private/"), Handler.conditional),
-            (re.compile(r"^/conditional/feed\.xml$"), Handler.conditional),
+            (re.compile(r"^/conditional/feed\.(?P<ext>xml|json)$"), Handler.conditional),
             (re.compile(r"^/status/(?P<code>\d{3})$"), Handler.status),
             (re.compile(r"^/retry/(?P<code>\d{3})$"), Handler.retry),
             (re.compile(r"^/slow-drip$"), Handler.slow_drip),
@@ -168,6 +174,7 @@ class NewsFake:
             (re.compile(r"^/big-feed\.xml$"), Handler.big_feed),
             (re.compile(r"^/dup-guids\.xml$"), Handler.dup_guids),
             (re.compile(r"^/bytes/(?P<name>.+)$"), Handler.blob),
+            (re.compile(r"^/etag/(?P<name>.+)$"), Handler.etag_blob),
             (re.compile(r"^/hold/(?P<path>.+)$"), Handler.hold),
         ]
 
@@ -206,6 +213,18 @@ class NewsFake:
     def blob(self, name: str) -> tuple[bytes, str] | None:
         with self._lock:
             return self._blobs.get(name)
+
+    def serve(self, path: str, body: bytes, content_type: str = "text/html; charset=utf-8", *, status: int = 200,
+              headers: dict[str, str] | None = None) -> str:
+        """Answer GET `path` (query ignored) with this response instead of its route; returns its URL.
+        For servers a test starts itself: the session's shared server keeps its routes."""
+        with self._lock:
+            self._served[path] = (status, body, content_type, dict(headers or {}))
+        return self.url(path)
+
+    def served(self, path: str) -> tuple[int, bytes, str, dict[str, str]] | None:
+        with self._lock:
+            return self._served.get(path)
 
     def record(self, path: str, headers: dict[str, str]) -> None:
         with self._lock:
@@ -268,6 +287,10 @@ class Handler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         self.fake.record(parts.path, {key.lower(): value for key, value in self.headers.items()})
         query = parse_qs(parts.query)
+        if served := self.fake.served(parts.path):
+            status, body, content_type, headers = served
+            self.send_body(status, body, content_type, headers)
+            return
         for pattern, route in self.fake.routes:
             if match := pattern.match(parts.path):
                 route(self, match, query)
@@ -341,8 +364,10 @@ class Handler(BaseHTTPRequestHandler):
         if etag == CONDITIONAL_ETAG or since == CONDITIONAL_LAST_MODIFIED:
             self.send_body(304, b"", "application/rss+xml", validators)
             return
-        body = rewrite_links(self.corpus(FEEDS_DIR, CONDITIONAL_FEED) or b"", self.fake.base_url)
-        self.send_body(200, body, CONTENT_TYPES[".rss"], validators)
+        json_feed = match.groupdict().get("ext") == "json"
+        body = rewrite_links(self.corpus(FEEDS_DIR, CONDITIONAL_JSON_FEED if json_feed else CONDITIONAL_FEED) or b"",
+                             self.fake.base_url)
+        self.send_body(200, body, "application/feed+json" if json_feed else CONTENT_TYPES[".rss"], validators)
 
     # --- misbehaviour ----------------------------------------------------------------------
 
@@ -423,6 +448,17 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.send_body(200, found[0], found[1])
 
+    def etag_blob(self, match: re.Match[str], query: dict[str, list[str]]) -> None:
+        found = self.fake.blob(match["name"])
+        if found is None:
+            self.send_body(404, b"no such blob", "text/plain")
+            return
+        etag = f'"{hashlib.sha256(found[0]).hexdigest()[:16]}"'
+        if self.headers.get("If-None-Match") == etag:
+            self.send_body(304, b"", found[1], {"ETag": etag})
+            return
+        self.send_body(200, found[0], found[1], {"ETag": etag})
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -498,6 +534,16 @@ def http_date(seconds_from_now: float) -> str:
 @pytest.fixture(scope="session")
 def news_server(shared_dir: Path) -> Iterator[NewsFake]:
     """One local news site for the session; tests call `reset()` before counting requests."""
+    running = RunningServer(shared_dir)
+    try:
+        yield running.fake
+    finally:
+        running.stop()
+
+
+@pytest.fixture()
+def own_server(shared_dir: Path) -> Iterator[NewsFake]:
+    """A server for one test, its own site (origin): `serve` may change its robots.txt or pages without touching others."""
     running = RunningServer(shared_dir)
     try:
         yield running.fake

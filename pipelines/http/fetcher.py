@@ -10,9 +10,10 @@ read with a decoded-size cap (`body`), and per-host manners live in `manners`.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -24,7 +25,12 @@ from pipelines.http.body import ACCEPT_ENCODING, read_body
 from pipelines.http.guard import AllowList, deadline, guarded_transport
 from pipelines.http.manners import HostLimiter, parse_retry_after
 from pipelines.http.outcome import FetchRefused, FetchResult, Outcome, failure
-from pipelines.http.robots import ROBOTS_ACCEPT, ROBOTS_MAX_BYTES, RobotsCache
+from pipelines.http.robots import (
+    ROBOTS_ACCEPT,
+    ROBOTS_MAX_BYTES,
+    RobotsCache,
+    RobotsRecord,
+)
 
 
 def _package_version() -> str:
@@ -38,7 +44,8 @@ def _package_version() -> str:
 USER_AGENT = f"newsflow/{_package_version()} (+https://github.com/newsflow/newsflow)"
 
 FEED_ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
+    "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;q=0.9, application/xml;q=0.8,"
+    " text/xml;q=0.8, application/json;q=0.8, */*;q=0.5"
 )
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 
@@ -170,6 +177,18 @@ class Fetcher:
     def close(self) -> None:
         self._client.close()
 
+    def remember_robots(self, records: Iterable[RobotsRecord]) -> None:
+        """Start from robots.txt records earlier runs stored: a fresh one saves fetching that site's robots.txt."""
+        self._robots.remember(records)
+
+    def fetched_robots(self) -> list[RobotsRecord]:
+        """The robots.txt records this fetcher fetched, for the run to store."""
+        return self._robots.fetched()
+
+    def robots_sitemaps(self, url: str) -> list[str]:
+        """The sitemaps the robots.txt of `url`'s site names (fetching it if no fresh record is known)."""
+        return self._robots.sitemaps(url)
+
     def fetch(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None, accept: str = FEED_ACCEPT
     ) -> FetchResult:
@@ -192,7 +211,18 @@ class Fetcher:
             return list(pool.map(lambda url: self.fetch(url, accept=accept), urls))
 
     def _follow(self, url: str, headers: dict[str, str], max_bytes: int, *, check_robots: bool) -> FetchResult:
-        """Request `url`, following redirects by hand so every hop passes the scheme, robots and address checks."""
+        """`_hops`, stamped with the time its first request went out (or, refused unsent, the time it was refused)."""
+        sent: list[datetime] = []
+        result = self._hops(url, headers, max_bytes, sent, check_robots=check_robots)
+        result.requested_at = sent[0] if sent else datetime.now(UTC)
+        return result
+
+    def _hops(self, url: str, headers: dict[str, str], max_bytes: int, sent: list[datetime], *,
+              check_robots: bool) -> FetchResult:
+        """Request `url`, following redirects by hand so every hop passes the scheme, robots and address checks.
+
+        The wall time of each request is appended to `sent` once its per-host slot is taken.
+        """
         budget = self.policy.total_timeout
         current = url
         seen = {url}
@@ -206,6 +236,7 @@ class Fetcher:
                 note = f"{host} asked (Retry-After) to wait {wait:.0f}s more; not requested"
                 return FetchResult(url, current, None, Outcome.RETRY_LATER, retry_after_seconds=wait, note=note)
             with self._limiter.slot(host):
+                sent.append(datetime.now(UTC))
                 hop_started = time.monotonic()
                 result, location = self._request(url, current, headers, max_bytes, budget)
                 budget -= time.monotonic() - hop_started

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -47,6 +48,7 @@ class FetchResult:
     elapsed_ms: int = 0
     bytes_read: int = 0
     note: str = ""
+    requested_at: datetime | None = None  # when its first request went out (or it was refused unsent): set by Fetcher
 
     @property
     def ok(self) -> bool:

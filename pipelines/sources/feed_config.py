@@ -7,11 +7,18 @@
         language: en                         # optional ISO 639-1 hint
         enabled: true                        # optional, default true
         max_items: 100                       # optional, default 200: newest items taken per poll
+        min_minutes: 5                       # optional, default poll_minutes: the shortest interval learned
+        max_minutes: 360                     # optional, default 360 (or poll_minutes if more): the longest one
+        kind: feed                           # optional: feed (RSS, Atom, JSON Feed) or sitemap (a (news) sitemap or index)
+        max_age_days: 2                      # kind sitemap only, default 2: URLs older than this are not taken
 """
 
 from __future__ import annotations
 
+import io
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +28,13 @@ import yaml
 from pipelines.ids import stable_id
 
 DEFAULT_MAX_ITEMS = 200
-FIELDS = {"url", "name", "poll_minutes", "language", "enabled", "max_items"}
+# A feed's poll interval follows how often it publishes, up to this (a slow feed is still read four times a day).
+DEFAULT_MAX_MINUTES = 360
+FIELDS = {"url", "name", "poll_minutes", "language", "enabled", "max_items", "min_minutes", "max_minutes",
+          "kind", "max_age_days"}
+FEED, SITEMAP = "feed", "sitemap"  # source kinds: a feed lists items; a sitemap lists URLs (pages fetched)
+# Google News sitemaps list the last two days; older URLs in a sitemap are archive, not news.
+DEFAULT_MAX_AGE_DAYS = 2
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 
 
@@ -37,11 +50,22 @@ class FeedConfig:
     language: str | None = None
     enabled: bool = True
     max_items: int = DEFAULT_MAX_ITEMS
+    min_minutes: int | None = None
+    max_minutes: int | None = None
+    kind: str = FEED
+    max_age_days: int = DEFAULT_MAX_AGE_DAYS
 
     @property
     def source_id(self) -> str:
         """A feed is identified by its URL: renaming it in feeds.yaml keeps its history."""
         return stable_id("feed", self.url)
+
+    @property
+    def interval_bounds(self) -> tuple[int, int]:
+        """The least and most minutes between polls as publishing is learned: never more often than
+        `poll_minutes` unless `min_minutes` says so, never less often than DEFAULT_MAX_MINUTES unless `max_minutes` does."""
+        high = self.max_minutes or max(self.poll_minutes, self.min_minutes or 0, DEFAULT_MAX_MINUTES)
+        return (self.min_minutes or min(self.poll_minutes, high)), high
 
 
 def load_feeds(path: Path, default_poll_minutes: int) -> list[FeedConfig]:
@@ -50,6 +74,11 @@ def load_feeds(path: Path, default_poll_minutes: int) -> list[FeedConfig]:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise FeedConfigError(f"{path}: cannot read feeds file: {exc.strerror or exc}") from exc
+    return parse_feeds(text, path, default_poll_minutes)
+
+
+def parse_feeds(text: str, path: Path, default_poll_minutes: int) -> list[FeedConfig]:
+    """The feeds of feeds.yaml text, validated; errors name `path` and the line."""
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as exc:
@@ -102,7 +131,22 @@ def _feed(path: Path, index: int, node: yaml.Node, default_poll_minutes: int) ->
     max_items = values.get("max_items", DEFAULT_MAX_ITEMS)
     if not isinstance(max_items, int) or isinstance(max_items, bool) or max_items < 1:
         raise fail("max_items", "must be a whole number, at least 1")
-    return FeedConfig(url.strip(), name.strip(), poll_minutes, language, enabled, max_items)
+    bounds = {field: values.get(field) for field in ("min_minutes", "max_minutes")}
+    for field, minutes in bounds.items():
+        if minutes is not None and (not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1):
+            raise fail(field, "must be a whole number of minutes, at least 1")
+    if None not in bounds.values() and bounds["min_minutes"] > bounds["max_minutes"]:
+        raise fail("max_minutes", f"must not be less than min_minutes ({bounds['min_minutes']})")
+    kind = values.get("kind", FEED)
+    if kind not in (FEED, SITEMAP):
+        raise fail("kind", f"must be {FEED!r} or {SITEMAP!r}")
+    max_age_days = values.get("max_age_days", DEFAULT_MAX_AGE_DAYS)
+    if "max_age_days" in values and kind != SITEMAP:
+        raise fail("max_age_days", "applies to kind: sitemap only (a feed lists its recent items itself)")
+    if not isinstance(max_age_days, int) or isinstance(max_age_days, bool) or max_age_days < 1:
+        raise fail("max_age_days", "must be a whole number of days, at least 1")
+    return FeedConfig(url.strip(), name.strip(), poll_minutes, language, enabled, max_items, **bounds,
+                      kind=kind, max_age_days=max_age_days)
 
 
 def _check_unique(path: Path, node: yaml.SequenceNode, feeds: list[FeedConfig]) -> None:
@@ -119,3 +163,29 @@ def _check_unique(path: Path, node: yaml.SequenceNode, feeds: list[FeedConfig]) 
 
 def _line(node: yaml.Node) -> int:
     return node.start_mark.line + 1
+
+
+def append_feed(path: Path, entry: Mapping[str, Any], default_poll_minutes: int) -> FeedConfig:
+    """Append one entry to feeds.yaml (created if missing), keeping its comments; the whole new file is
+    validated before it replaces the old one, so a bad entry never reaches the file."""
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    document_yaml = YAML()  # round-trip: comments, key order and quoting survive
+    document_yaml.preserve_quotes = True
+    document_yaml.indent(mapping=2, sequence=4, offset=2)
+    document_yaml.width = 4096  # never fold a long URL
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    parse_feeds(text, path, default_poll_minutes)  # refuse to touch a file that is already broken
+    document = document_yaml.load(text) or CommentedMap()
+    if document.get("feeds") is None:
+        document["feeds"] = CommentedSeq()
+    document["feeds"].fa.set_block_style()  # `feeds: []` becomes a list with one entry per block
+    document["feeds"].append(CommentedMap(entry))
+    output = io.StringIO()
+    document_yaml.dump(document, output)
+    added = parse_feeds(output.getvalue(), path, default_poll_minutes)[-1]
+    temporary = path.with_name(f".{path.name}.adding")
+    temporary.write_text(output.getvalue(), encoding="utf-8")
+    os.replace(temporary, path)
+    return added

@@ -3,9 +3,10 @@
 Formats (by extension, case-insensitive):
 - `.txt`: one plain-text article; title, dateline and boilerplate are worked out by `normalize`.
 - `.html`, `.htm`: one web page; main text and metadata come from trafilatura (`extract`).
-- `.json`: one article object or a list of them; `.jsonl`: one article object per line.
-  Fields: `url`, `title`, `published_at` (ISO 8601), `body` (plain text) or `html`, optional
-  `authors` (list or string), `language` (ISO 639-1) and `source` (outlet name).
+- `.json`: one article object, a list of them, or a saved JSON Feed (1.0/1.1, each item an article);
+  `.jsonl`: one article object per line. Article fields: `url`, `title`, `published_at` (ISO 8601),
+  `body` (plain text) or `html`, optional `authors` (list or string), `language` (ISO 639-1) and
+  `source` (outlet name).
 - `.xml`, `.rss`, `.atom`: a saved RSS/Atom feed, each item an article (parsed by `feedparse`,
   hostile XML refused, without the HTTP stack).
 
@@ -21,8 +22,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from pipelines.feedparse import entry_key, parse_feed_bytes
+from pipelines.feedparse import ParsedFeed, entry_key, text_or_none
 from pipelines.records import ArticleDraft, RawDocument, Rejection
+from pipelines.sources.jsonfeed import is_json_feed, json_feed, parse_feed
 
 TEXT_SUFFIXES = {".txt": "text/plain"}
 HTML_SUFFIXES = {".html": "text/html", ".htm": "text/html"}
@@ -33,6 +35,9 @@ MEDIA_TYPES = {**TEXT_SUFFIXES, **HTML_SUFFIXES, **JSON_SUFFIXES, **FEED_SUFFIXE
 BINARY_SNIFF_BYTES = 8192
 CONTROL_CHAR_LIMIT = 0.05
 _ALLOWED_CONTROLS = {9, 10, 12, 13}
+NEITHER_ARTICLE_NOR_FEED = (
+    "neither an article (no non-empty 'body' or 'html') nor a JSON Feed (no 'version': 'https://jsonfeed.org/version/1.1')"
+)
 
 
 class InputError(ValueError):
@@ -108,9 +113,19 @@ def decode_html(data: bytes) -> str:
 
 
 def _read_json(text: str, raw: RawDocument, *, lines: bool) -> tuple[list[ArticleDraft], list[Rejection]]:
+    """Article objects one by one; a whole `.json` file may instead be a saved JSON Feed."""
+    if lines:
+        items = list(_json_lines(text))
+    else:
+        value = _json_value(text)
+        if is_json_feed(value):
+            return _feed_drafts(json_feed(value, raw.uri), raw)
+        if isinstance(value, dict) and not _has_text(value):
+            return [], [Rejection(raw.raw_id, "parse", NEITHER_ARTICLE_NOR_FEED, "item 1")]
+        items = list(enumerate(value if isinstance(value, list) else [value], start=1))
     drafts: list[ArticleDraft] = []
     rejections: list[Rejection] = []
-    for position, loaded in _json_items(text, lines=lines):
+    for position, loaded in items:
         key = f"{raw.uri}#{position}"
         try:
             drafts.append(_json_article(loaded, raw, key))
@@ -119,23 +134,28 @@ def _read_json(text: str, raw: RawDocument, *, lines: bool) -> tuple[list[Articl
     return drafts, rejections
 
 
-def _json_items(text: str, *, lines: bool) -> Iterator[tuple[int, Any]]:
-    """Yield (position, value); a broken JSONL line is yielded as an InputError for that item alone."""
-    if lines:
-        for number, line in enumerate(text.splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                yield number, json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, InputError(f"invalid JSON on line {number}, column {exc.colno}: {exc.msg}")
-        return
+def _json_value(text: str) -> Any:
     try:
-        value = json.loads(text)
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}") from exc
-    items = value if isinstance(value, list) else [value]
-    yield from enumerate(items, start=1)
+    except RecursionError as exc:
+        raise InputError("JSON nested too deeply to read") from exc
+
+
+def _json_lines(text: str) -> Iterator[tuple[int, Any]]:
+    """Yield (line number, value); a broken line is yielded as an InputError for that item alone."""
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, InputError(f"invalid JSON on line {number}, column {exc.colno}: {exc.msg}")
+
+
+def _has_text(article: dict[str, Any]) -> bool:
+    return any(isinstance(article.get(field), str) and article[field].strip() for field in ("body", "html"))
 
 
 def _json_article(value: Any, raw: RawDocument, key: str) -> ArticleDraft:
@@ -143,9 +163,9 @@ def _json_article(value: Any, raw: RawDocument, key: str) -> ArticleDraft:
         raise value
     if not isinstance(value, dict):
         raise InputError(f"expected an article object, got {type(value).__name__}")
-    body, html = value.get("body"), value.get("html")
-    if not (isinstance(body, str) and body.strip()) and not (isinstance(html, str) and html.strip()):
+    if not _has_text(value):
         raise InputError("article has neither a non-empty 'body' nor 'html'")
+    body, html = value.get("body"), value.get("html")
     authors = value.get("authors") or ()
     if isinstance(authors, str):
         authors = (authors,)
@@ -154,18 +174,14 @@ def _json_article(value: Any, raw: RawDocument, key: str) -> ArticleDraft:
         raw,
         url if isinstance(url, str) and url else key,
         url=url if isinstance(url, str) and url else None,
-        title=_optional_str(value.get("title")),
+        title=text_or_none(value.get("title")),
         text=body if isinstance(body, str) and body.strip() else None,
         html=None if isinstance(body, str) and body.strip() else html,
         published_at=parse_timestamp(value.get("published_at")),
         authors=tuple(str(author) for author in authors),
-        language=_optional_str(value.get("language")),
-        outlet=_optional_str(value.get("source")),
+        language=text_or_none(value.get("language")),
+        outlet=text_or_none(value.get("source")),
     )
-
-
-def _optional_str(value: Any) -> str | None:
-    return value.strip() or None if isinstance(value, str) else None
 
 
 def parse_timestamp(value: Any) -> datetime | None:
@@ -186,7 +202,11 @@ def parse_timestamp(value: Any) -> datetime | None:
 
 def _read_feed(data: bytes, raw: RawDocument) -> tuple[list[ArticleDraft], list[Rejection]]:
     """A saved feed goes through the same guarded parser as a fetched one (hostile XML refused)."""
-    parsed = parse_feed_bytes(data, {}, raw.uri)
+    return _feed_drafts(parse_feed(data, {}, raw.uri), raw)
+
+
+def _feed_drafts(parsed: ParsedFeed, raw: RawDocument) -> tuple[list[ArticleDraft], list[Rejection]]:
+    """Each item of a saved feed (RSS, Atom or JSON Feed) as a draft, or refused when it has no content."""
     if parsed.problem:
         raise InputError(f"feed has no items ({parsed.problem.value}: {parsed.note})")
     drafts: list[ArticleDraft] = []

@@ -5,7 +5,9 @@ and a lookup of items already seen) comes in as an argument, and out come the ra
 article drafts for the shared normalization path, plus the feed's rows for `store`. It never
 normalizes: once the pipeline has built articles from the drafts, `feed_items` accounts for every
 item taken: loaded or quarantined with a reason. Every item in the feed is accounted for once: new,
-already seen, a duplicate inside the feed, or deferred past `max_items` to the next poll.
+already seen, a duplicate inside the feed, deferred past `max_items` to the next poll, or without a key
+(no GUID or id, no http(s) link: nothing to know it by next time); a sitemap's URLs (`kind: sitemap`,
+read by `sitemaps`) may also be older than `max_age_days`, or undated.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from pipelines.feedparse import FeedEntry, entry_key, parse_feed_bytes
+from pipelines.feedparse import FeedEntry, ParseProblem, entry_key
 from pipelines.http.outcome import FetchResult, Outcome
 from pipelines.ids import stable_id
 from pipelines.records import (
@@ -31,8 +33,11 @@ from pipelines.records import (
     SourceBatch,
     Status,
 )
-from pipelines.sources.feed_config import FeedConfig
+from pipelines.sources.cadence import learn, newest_item, observe, poll_interval
+from pipelines.sources.feed_config import SITEMAP, FeedConfig
 from pipelines.sources.formats import decode_html
+from pipelines.sources.jsonfeed import parse_feed
+from pipelines.sources.sitemaps import SitemapRead, read_sitemaps
 from pipelines.urls import canonical_url_or_none
 
 if TYPE_CHECKING:
@@ -74,6 +79,7 @@ class FeedPoll:
     fresh: list[FreshItem] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     scheduled_at: datetime | None = None  # the tick the poll belongs to; the next one is due an interval after it
+    published: list[datetime | None] = field(default_factory=list)  # the read items' dates: how often it publishes
 
 
 def is_due(feed: FeedConfig, state: FeedState | None, now: datetime) -> bool:
@@ -81,12 +87,12 @@ def is_due(feed: FeedConfig, state: FeedState | None, now: datetime) -> bool:
 
 
 def feed_source(feed: FeedConfig) -> Source:
-    return Source(feed.source_id, "feed", feed.url, feed.name)
+    return Source(feed.source_id, feed.kind, feed.url, feed.name)
 
 
-def backoff(feed: FeedConfig, failures: int, retry_after: float | None) -> timedelta:
+def backoff(interval: timedelta, failures: int, retry_after: float | None) -> timedelta:
     """The poll interval doubled per consecutive failure, capped at a day, never sooner than the server asked."""
-    delay = min(timedelta(minutes=feed.poll_minutes) * (2 ** min(failures, 16)), MAX_BACKOFF)
+    delay = min(interval * (2 ** min(failures, 16)), MAX_BACKOFF)
     if retry_after:
         delay = max(delay, timedelta(seconds=retry_after))
     return delay
@@ -103,9 +109,11 @@ def poll_feed(feed: FeedConfig, history: FeedHistory, fetcher: Fetcher, run_id: 
     state = history.state or FeedState(feed.source_id, feed.url, feed.name)
     poll = FeedPoll(SourceBatch(feed_source(feed), [], [], []), run_id, now, state,
                     counts={"feeds_polled": 1, "feeds_failed": 0, "items_seen": 0, "items_already_seen": 0,
-                            "pages_fetched": 0, "volume_checked": 0}, scheduled_at=scheduled_at)
+                            "items_without_key": 0, "pages_fetched": 0, "volume_checked": 0, "items_too_old": 0,
+                            "items_undated": 0},
+                    scheduled_at=scheduled_at)
     result = fetcher.fetch(feed.url, etag=state.etag, last_modified=state.last_modified)
-    poll.events.append(_event(poll, "feed", result))
+    poll.events.append(_event(poll, feed.kind, result))
     if result.outcome is Outcome.NOT_MODIFIED:
         return _finish(poll, feed, state, result, outcome=Outcome.NOT_MODIFIED.value)
     if not result.ok:
@@ -115,14 +123,23 @@ def poll_feed(feed: FeedConfig, history: FeedHistory, fetcher: Fetcher, run_id: 
         return _finish(poll, feed, state, result, outcome=UNCHANGED)
 
     raw = _raw(feed, result, now)
-    parsed = parse_feed_bytes(result.body, result.headers, result.final_url)
+    # A sitemap lists URLs without content; an index is walked to its recent sitemaps (each request recorded).
+    sitemaps = read_sitemaps(result, fetcher, now - timedelta(days=feed.max_age_days),
+                             state.read_through_at) if feed.kind == SITEMAP else None
+    parsed = sitemaps.parsed if sitemaps else parse_feed(result.body, result.headers, result.final_url)
     if parsed.problem:
-        reason = f"{parsed.problem.value}: {parsed.note}" if parsed.note else parsed.problem.value
+        reason = _reason(parsed.problem, parsed.note)
         poll.batch.raw_documents.append(replace(raw, status=Status.QUARANTINED, reason=reason))
         poll.batch.rejections.append(Rejection(raw.raw_id, "parse", reason, feed.url))
         return _finish(poll, feed, state, result, error=reason)
+    if sitemaps:
+        _record_sitemaps(poll, feed, sitemaps, now)
+        if sitemaps.failure:
+            poll.batch.raw_documents.append(raw)
+            return _finish(poll, feed, state, result, error=sitemaps.failure)
 
     entries = list(parsed.entries)
+    poll.published = [entry.published or entry.updated for entry in entries]
     keys = [entry_key(entry.guid, entry.link) for entry in entries]
     urls = [canonical_url_or_none(entry.link) for entry in entries]
     known = history.seen(feed.source_id, [k for k in keys if k], [u for u in urls if u])
@@ -130,8 +147,9 @@ def poll_feed(feed: FeedConfig, history: FeedHistory, fetcher: Fetcher, run_id: 
               if key and key not in known and not (url and url in known)]
     # max_items bounds the work of one poll; the newest unseen items go first, the rest wait for the next.
     fresh, deferred = unseen[: feed.max_items], unseen[feed.max_items :]
-    poll.counts["items_seen"] = len(entries) + parsed.duplicates
-    poll.counts["items_already_seen"] = len(entries) - len(unseen)
+    poll.counts["items_seen"] = len(entries) + parsed.duplicates + poll.counts["items_too_old"] + poll.counts["items_undated"]
+    poll.counts["items_without_key"] = keyless = sum(key is None for key in keys)
+    poll.counts["items_already_seen"] = len(entries) - len(unseen) - keyless
     poll.counts["items_duplicate_in_feed"] = parsed.duplicates
     poll.counts["items_deferred"] = len(deferred)
     # Batch volume checks apply when the feed brought new items; a feed with nothing new is not "too few".
@@ -147,11 +165,18 @@ def poll_feed(feed: FeedConfig, history: FeedHistory, fetcher: Fetcher, run_id: 
         page_raw = _raw(feed, page, now) if page is not None and page.ok else None
         if page_raw:
             poll.batch.raw_documents.append(page_raw)
-        poll.batch.drafts.append(_draft(feed, parsed.title, entry, key, url, page, page_raw or raw, now))
+        if page_raw is None and not (entry.content_html or entry.summary_html):  # nothing to read: say why
+            poll.batch.rejections.append(Rejection(raw.raw_id, "fetch", _unread(page), key))
+        else:
+            poll.batch.drafts.append(_draft(feed, parsed.title, entry, key, url, page, page_raw or raw, now))
         poll.fresh.append(FreshItem(key, entry.guid, url))
     poll.batch.raw_documents.append(raw)
-    # With items deferred past max_items, forget the validators so the next poll reads the feed again.
-    return _finish(poll, feed, state, result, outcome=Outcome.OK.value, remember_body=not deferred)
+    # With items deferred past max_items (or an index's sitemaps failed or left over), the validators are not
+    # updated, so the next poll reads it again. An index listing sitemaps without <lastmod> is read every poll:
+    # they change while the index does not; with every sitemap dated, an unchanged index is a 304.
+    complete = not deferred and (sitemaps is None or sitemaps.complete)
+    return _finish(poll, feed, state, result, outcome=Outcome.OK.value, read_through=complete,
+                   remember_body=complete and not (sitemaps and sitemaps.undated_sitemaps))
 
 
 def feed_items(poll: FeedPoll, articles: Sequence[ArticleRow], rejections: Sequence[Rejection]) -> list[FeedItem]:
@@ -164,6 +189,35 @@ def feed_items(poll: FeedPoll, articles: Sequence[ArticleRow], rejections: Seque
                  None if item.key in loaded else refused.get(item.key, NO_ARTICLE), poll.polled_at, poll.run_id)
         for item in poll.fresh
     ]
+
+
+def _record_sitemaps(poll: FeedPoll, feed: FeedConfig, read: SitemapRead, now: datetime) -> None:
+    """An index's sitemaps: a request each, and a raw document for each body read (quarantined if it is no sitemap)."""
+    for result, parsed in read.children:
+        poll.events.append(_event(poll, SITEMAP, result))
+        if parsed is None:
+            continue
+        raw = _raw(feed, result, now)
+        if parsed.problem:
+            reason = _reason(parsed.problem, parsed.note)
+            poll.batch.raw_documents.append(replace(raw, status=Status.QUARANTINED, reason=reason))
+            poll.batch.rejections.append(Rejection(raw.raw_id, "parse", reason, result.url))
+        else:
+            poll.batch.raw_documents.append(raw)
+    read_ok = sum(parsed is not None and parsed.problem is None for _, parsed in read.children)
+    poll.counts.update(sitemaps_read=read_ok, sitemaps_failed=len(read.children) - read_ok,
+                       sitemaps_skipped=read.sitemaps_skipped, items_too_old=read.too_old, items_undated=read.undated)
+
+
+def _reason(problem: ParseProblem, note: str) -> str:
+    return f"{problem.value}: {note}" if note else problem.value
+
+
+def _unread(page: FetchResult | None) -> str:
+    """Why an item without content of its own became no article: its page could not be fetched, or it has none."""
+    if page is None:
+        return "item has no link to fetch and no content of its own"
+    return f"page not fetched ({page.outcome.value}{f': {page.note}' if page.note else ''}) and the item has no content"
 
 
 def _draft(feed: FeedConfig, feed_title: str | None, entry: FeedEntry, key: str, url: str | None,
@@ -188,10 +242,11 @@ def _raw(feed: FeedConfig, fetched: FetchResult, now: datetime) -> RawDocument:
 
 
 def _event(poll: FeedPoll, kind: str, result: FetchResult) -> FetchEvent:
-    """One request of the poll as its `fetch_events` row; the id is per run, so a later poll records its own."""
+    """One request of the poll as its `fetch_events` row, at the time the request went out; the id is per run,
+    so a later poll records its own."""
     return FetchEvent(stable_id(poll.run_id, kind, result.url), poll.run_id, poll.batch.source.source_id, result.url, kind,
-                      poll.polled_at, result.status, result.outcome.value, result.bytes_read, result.elapsed_ms,
-                      result.note or None)
+                      result.requested_at or poll.polled_at, result.status, result.outcome.value, result.bytes_read,
+                      result.elapsed_ms, result.note or None)
 
 
 def _next_poll(poll: FeedPoll, interval: timedelta, retry_after: float | None) -> datetime:
@@ -200,12 +255,22 @@ def _next_poll(poll: FeedPoll, interval: timedelta, retry_after: float | None) -
     return max(due, poll.polled_at + timedelta(seconds=retry_after)) if retry_after else due
 
 
-def _finish(poll: FeedPoll, feed: FeedConfig, state: FeedState, result: FetchResult, *,
-            outcome: str | None = None, error: str | None = None, remember_body: bool = True) -> FeedPoll:
-    """The feed's next state: success resets the failure count, failure backs off (a broken feed never blocks others)."""
+def _finish(poll: FeedPoll, feed: FeedConfig, state: FeedState, result: FetchResult, *, outcome: str | None = None,
+            error: str | None = None, remember_body: bool = True, read_through: bool = False) -> FeedPoll:
+    """The feed's next state: success resets the failure count, failure backs off (a broken feed never blocks others).
+
+    The interval follows how often the feed publishes (`cadence`), learned from the dates of the items read
+    and, once it is read or found unchanged, from how long it has been quiet. `read_through`: the poll took
+    all the source listed (its `read_through_at` moves to this poll).
+    """
     now = poll.polled_at
     failed = error is not None
     failures = state.consecutive_failures + 1 if failed else 0
+    newest = newest_item(poll.published, state.newest_item_at, now)
+    current = state.learned_minutes if state.learned_minutes is not None else feed.poll_minutes
+    observed = None if failed else observe(poll.published, newest, current, feed.interval_bounds[1], now)
+    learned = learn(state.learned_minutes, observed)
+    interval = poll_interval(learned, feed.poll_minutes, feed.interval_bounds)
     keep = result.outcome is Outcome.NOT_MODIFIED or (not failed and not remember_body)
     poll.state = FeedState(
         source_id=feed.source_id, url=feed.url, name=feed.name,
@@ -213,11 +278,12 @@ def _finish(poll: FeedPoll, feed: FeedConfig, state: FeedState, result: FetchRes
         last_modified=state.last_modified if keep or failed else result.last_modified,
         last_body_hash=state.last_body_hash if failed or not remember_body else (result.content_sha256 or state.last_body_hash),
         last_polled_at=now,
-        next_poll_at=_next_poll(poll, backoff(feed, failures, result.retry_after_seconds) if failed
-                                else timedelta(minutes=feed.poll_minutes), result.retry_after_seconds),
+        next_poll_at=_next_poll(poll, backoff(interval, failures, result.retry_after_seconds) if failed else interval,
+                                result.retry_after_seconds),
         consecutive_failures=failures, last_status=result.status,
         last_outcome=result.outcome.value if failed else outcome, last_error=error,
-        last_success_at=state.last_success_at if failed else now,
+        last_success_at=state.last_success_at if failed else now, learned_minutes=learned, newest_item_at=newest,
+        read_through_at=now if read_through and not failed else state.read_through_at,
     )
     poll.counts["feeds_failed"] = int(failed)
     return poll

@@ -72,6 +72,9 @@ def load_batch(
         store.insert("feed_items", unique_by(rows["feed_items"], ("source_id", "item_key")), on_conflict="NOTHING")
         store.insert("source_documents", unique_by(rows["source_documents"], ("source_id", "document_hash")),
                      on_conflict="NOTHING")
+        # Stages sharing a fetcher each carry what it fetched so far: the latest record of a site wins.
+        latest_robots = sorted(rows["robots_cache"], key=lambda row: row["fetched_at"], reverse=True)
+        store.insert("robots_cache", unique_by(latest_robots, ("origin",)), on_conflict="REPLACE")
         counts = LoadCounts(
             run_id=run_id,
             inputs=len({row["raw_id"] for row in raw_rows}),

@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from pipelines.dedup import Candidate, DedupEntry, as_utc
+from pipelines.http.robots import RobotsRecord
 from pipelines.ids import sha256_hex
 from pipelines.nlp.entities import ArticleEntity, NameForm
 from pipelines.records import Entity, EntityAlias, FeedState
@@ -454,6 +455,10 @@ class Store:
 
     def feed_states(self) -> list[FeedState]:
         return [FeedState(**row) for row in self._dicts("SELECT * FROM feed_state ORDER BY name")]
+
+    def robots_records(self) -> list[RobotsRecord]:
+        """Every site's last robots.txt fetch: a fetcher starts from these instead of fetching each again."""
+        return [RobotsRecord(**row) for row in self._dicts("SELECT * FROM robots_cache ORDER BY origin")]
 
     def seen_items(self, source_id: str, keys: list[str], urls: list[str]) -> set[str]:
         """Item keys of this feed, and canonical URLs from any feed or article, that were seen before."""

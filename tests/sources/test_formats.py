@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from newsfake import BILLION_LAUGHS
@@ -129,6 +130,51 @@ def test_each_refusal_of_a_whole_input_names_its_reason(data: bytes, suffix: str
     assert str(refused.value).startswith(reason), str(refused.value)
 
 
-def test_json_without_a_body_refuses_the_item_not_the_file() -> None:
+def test_a_json_object_that_is_neither_an_article_nor_a_json_feed_says_so() -> None:
     drafts, (rejection,) = read_drafts(json.dumps({"title": "no body", "body": "  "}).encode(), RAW, ".json")
-    assert drafts == [] and (rejection.detail, rejection.reason) == ("item 1", "article has neither a non-empty 'body' nor 'html'")
+    assert drafts == [] and rejection.detail == "item 1"
+    assert rejection.reason.startswith("neither an article") and "nor a JSON Feed" in rejection.reason
+
+
+@pytest.fixture(scope="module")
+def json_feeds(shared_dir: Path) -> Path:
+    return shared_dir / "corpora/feeds-real/rsparser/Tests/RSParserTests/Resources"
+
+
+def test_a_saved_json_feed_gives_a_draft_per_item(json_feeds: Path) -> None:
+    """A real JSON Feed 1.1 (a German blog): ids, links, dates, authors, language and content as drafts."""
+    drafts, rejections = read_drafts((json_feeds / "3960.json").read_bytes(), RAW, ".json")
+    assert len(drafts) == 20 and rejections == []
+    first = drafts[0]
+    assert first.item_key == "user/posts/2020-02-21-lecker-lecker/index.md"  # the item's id, as a feed item's GUID
+    assert (first.url, first.title) == ("https://journal.3960.org/posts/2020-02-21-lecker-lecker/", "Lecker, lecker")
+    assert first.published_at == datetime(2020, 2, 21, 17, 8, 6, tzinfo=UTC)
+    assert (first.authors, first.language, first.outlet) == (("Frank Boës",), "de-DE", "fboës - Der Blog | Startseite")
+    assert first.html and "<p>" in first.html
+
+
+def test_json_feed_1_0_authors_text_content_and_broken_json(json_feeds: Path) -> None:
+    """1.1 `authors` beat the 1.0 `author`, an item without any has the feed's; content_text is escaped into
+    paragraphs; a truncated JSON Feed is refused as invalid JSON."""
+    document = json.loads((json_feeds / "authors.json").read_bytes())
+    for item in document["items"]:
+        item["content_text"] = "Prices <rose> 5%.\n\nTraders & brokers agreed."
+        del item["content_html"]
+    drafts, rejections = read_drafts(json.dumps(document).encode(), RAW, ".json")
+    assert rejections == [] and [draft.authors for draft in drafts] == [
+        ("Root Author 1", "Root Author 2"), ("Legacy Item Author",), ("Item Author 1", "Item Author 2"),
+        ("Item Author 1", "Item Author 2")]
+    assert drafts[0].html == "<p>Prices &lt;rose&gt; 5%.</p><p>Traders &amp; brokers agreed.</p>"
+    with pytest.raises(InputError, match="^invalid JSON at line 1, column 12171"):
+        read_drafts((json_feeds / "allthis-partial.json").read_bytes(), RAW, ".json")
+
+
+def test_json_that_is_another_feed_syntax_is_neither(json_feeds: Path) -> None:
+    """RSS written as JSON (Scripting News' rss-in-json) is not a JSON Feed and not an article."""
+    drafts, (rejection,) = read_drafts((json_feeds / "ScriptingNews.json").read_bytes(), RAW, ".json")
+    assert drafts == [] and rejection.reason.startswith("neither an article")
+
+
+def test_a_json_feed_without_items_is_refused_whole() -> None:
+    with pytest.raises(InputError, match=r"^feed has no items \(no_items: jsonfeed1.1 feed without items\)"):
+        read_drafts(b'{"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": []}', RAW, ".json")

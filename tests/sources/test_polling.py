@@ -183,7 +183,7 @@ def test_poll_returns_drafts_and_feed_rows_without_normalizing(news_server: News
 def test_an_interval_of_n_minutes_means_n_minutes(news_server: NewsFake) -> None:
     """A poll starts seconds after its tick; the next is due an interval after the tick, so the next tick polls."""
     news_server.reset()
-    feed = FeedConfig(news_server.url("/conditional/feed.xml"), "Conditional", 1)
+    feed = FeedConfig(news_server.url("/conditional/feed.xml"), "Conditional", 1, max_minutes=1)  # not learned
     started = NOW + timedelta(seconds=3)
     with Fetcher(loopback_policy(total_timeout=10.0)) as client:
         ticked = poll_feed(feed, FeedHistory(None, nothing_seen), client, "run-1", started, scheduled_at=NOW)
