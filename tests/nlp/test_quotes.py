@@ -12,6 +12,7 @@ from pipelines.config import Settings
 from pipelines.evaluation.quotes import evaluate_quotes, gold_share, normalize_quote
 from pipelines.ids import stable_id
 from pipelines.nlp.model import load_pipeline, parse
+from pipelines.nlp.quotes.cues import cue_lexicon
 from pipelines.nlp.quotes.extract import extract_batch, extract_quotes
 from pipelines.nlp.quotes.marks import find_quote_spans
 from pipelines.records import ArticleText, Entity, EntityMention, Quote
@@ -301,3 +302,184 @@ def test_seed_gold_meets_the_issue_targets(shared_dir: Path, seeds_dir: Path) ->
     assert scores.f1 >= 0.95, scores.errors
     assert scores.not_quotes_extracted == 0, scores.errors
     assert scores.speaker_accuracy >= 0.90, scores.errors
+
+
+# --- issue 14: wider attribution, one family at a time (made-up sentences) ------------------
+
+
+def spoken(nlp, text: str) -> list[tuple[str, str | None, str]]:
+    """(quote text, speaker phrase, method) for every quote extracted from `text` without an entity layer."""
+    quotes = extract_quotes(nlp(text), ArticleText("a", text, "en"), [], {})
+    return [(q.quote_text, q.speaker_text, q.method.split(":")[1]) for q in quotes]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("She called the plan “a betrayal of working families” on Monday.",
+         ("a betrayal of working families", "She", "embedded")),
+        ("The mayor dismissed the report as “fake news from the usual suspects.”",
+         ("fake news from the usual suspects.", "The mayor", "embedded")),
+        ("Lavrov repeated his claim that the “system is rigged against us.”",
+         ("system is rigged against us.", "Lavrov", "embedded")),
+        ("Lavrov described the firm as “a family piggy bank for years.”",
+         ("a family piggy bank for years.", "Lavrov", "embedded")),
+        ('The coach\'s claim that his players were "tired of losing every week" drew laughs.',
+         ("tired of losing every week", "The coach", "embedded")),
+    ],
+)
+def test_partial_quotes_inside_reported_or_characterizing_speech(nlp, text: str, expected: tuple) -> None:
+    assert spoken(nlp, text) == [expected]
+
+
+@pytest.mark.parametrize("cue", ["fumed", "implored", "sighed", "shouted", "chimed in", "wrote", "advises",
+                                 "quipped", "tweeted", "added", "insisted", "warned", "noted", "recalled"])
+def test_cue_verbs_beyond_said_come_from_the_lexicon(nlp, cue: str) -> None:
+    assert spoken(nlp, f"“We will keep working on it,” Kishida {cue}.") == [
+        ("We will keep working on it,", "Kishida", "post-cue")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker"),
+    [
+        ("Smith, 54, told a local radio host, “I will not go quietly.”", "Smith"),
+        ("Jones, who chaired the panel, shouted, “You will not silence us!”", "Jones"),
+        ("“We are not done,” Ortiz, a retired teacher, said on Monday.", "Ortiz"),
+        ("“We are not done,” Denver fire Chief Ana Ruiz said Monday.", "Denver fire Chief Ana Ruiz"),
+    ],
+)
+def test_speakers_with_appositions_or_objects(nlp, text: str, speaker: str) -> None:
+    assert [s for _, s, _ in spoken(nlp, text)] == [speaker]
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker", "method"),
+    [
+        ("The league issued a short statement: “We will review the tape.”", "The league", "colon"),
+        ('After Smith resigned, the board issued a statement: "We will review the tape."', "the board", "colon"),
+        ("The union warned the talks could fail.\n\n“We will review the tape.”", "The union", "after-statement"),
+    ],
+)
+def test_a_speaker_named_before_or_after_a_colon(nlp, text: str, speaker: str, method: str) -> None:
+    assert spoken(nlp, text) == [("We will review the tape.", speaker, method)]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'The menu lists three dishes: "chicken with rice and beans."',
+        'The slogan on the banner was simple: "Jobs for every worker in the county."',
+    ],
+)
+def test_a_colon_announces_a_quote_only_after_a_statement(nlp, text: str) -> None:
+    assert spoken(nlp, text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('The governor\'s promise to "fix every road in the state" won applause.',
+         [("fix every road in the state", "The governor", "embedded")]),
+        ("Brown’s speech followed months of “quiet talks behind closed doors” with donors.", []),
+    ],
+)
+def test_a_statement_noun_speaks_only_for_the_quote_in_its_phrase(nlp, text: str, expected: list) -> None:
+    assert spoken(nlp, text) == expected
+
+
+def test_a_name_in_quote_marks_inside_the_attribution_does_not_end_it(nlp) -> None:
+    text = "“The budget is sound,” Ng told reporters on “Morning Edition.” “We will not raise taxes.”"
+    assert spoken(nlp, text) == [
+        ("The budget is sound,", "Ng", "post-cue"), ("We will not raise taxes.", "Ng", "continuation")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "speaker"),
+    [
+        ("“The company misled investors,” court filings show.", "court filings"),
+        ("“Costs rose by a third,” the report says.", "the report"),
+        ("“The mayor must resign,” wrote the paper's editorial board.", "the paper's editorial board"),
+        ('Critics say court filings show the firm "misled its own investors for years" before the crash.',
+         "court filings"),
+    ],
+)
+def test_documents_and_organisations_speak(nlp, text: str, speaker: str) -> None:
+    assert [s for _, s, _ in spoken(nlp, text)] == [speaker]
+
+
+def test_a_dash_and_a_name_sign_a_quote(nlp) -> None:
+    text = "“We deserve better than this.” ― Maria Lopez\n“Nobody asked us first.”― Tom Reyes."
+    assert [(s, m) for _, s, m in spoken(nlp, text)] == [("Maria Lopez", "dash"), ("Tom Reyes", "dash")]
+
+
+def test_a_quoted_clause_in_a_sentence_closed_by_its_cue(nlp) -> None:
+    text = "The new rules would “gut the budget for rural schools” by next year, the governor said."
+    assert spoken(nlp, text) == [("gut the budget for rural schools", "the governor", "sentence-end")]
+
+
+def test_a_nearer_cue_in_the_clause_wins_over_the_closing_one(nlp) -> None:
+    text = "The senator called the bill “a gift to the largest polluters” during the debate, aides said."
+    assert spoken(nlp, text) == [("a gift to the largest polluters", "The senator", "embedded")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Residents, who call the area "the forgotten corner of the city," packed the meeting, the mayor said.',
+        'The group, known as "friends of the river valley," met on Tuesday, the mayor said.',
+        'The company will launch its "next generation of smart phones" in May, analysts said.',
+    ],
+)
+def test_a_closing_cue_does_not_make_a_name_or_scare_quote_speech(nlp, text: str) -> None:
+    assert spoken(nlp, text) == []
+
+
+def test_a_fragment_closing_its_sentence_takes_no_cue_from_the_next(nlp) -> None:
+    text = "The league branded the ruling “a blow to every small club.” Fans insisted that the match go on."
+    assert spoken(nlp, text) == [("a blow to every small club.", "The league", "embedded")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Security experts call such attacks “living off the land”.",
+        "A group called “Citizens for a Better Tomorrow” met on Friday.",
+        "She had shown “remarkable restraint in the matter” at the time.",
+        "The band played “It Is Our Time Now” twice.",
+    ],
+)
+def test_usages_names_and_non_cues_stay_out(nlp, text: str) -> None:
+    assert spoken(nlp, text) == []
+
+
+def test_mixed_straight_and_curly_marks_pair_but_an_inch_mark_does_not_close() -> None:
+    text = ('The fund was "a waste of public money,” he said.\n“We will appeal the ruling," she said.\n'
+            "The “6'4\" shelf” fell.")
+    assert [text[s.start : s.end] for s in find_quote_spans(text)] == [
+        "a waste of public money,", "We will appeal the ruling,", "6'4\" shelf"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ('“Trump said "we will win this time" and I laughed,” she said.',
+         'Trump said "we will win this time" and I laughed,'),
+        ('"He told me “that is not going to happen” and left," she said.',
+         "He told me “that is not going to happen” and left,"),
+    ],
+)
+def test_a_nested_quote_in_the_other_style_stays_inside(nlp, text: str, quoted: str) -> None:
+    assert spoken(nlp, text) == [(quoted, "she", "post-cue")]
+
+
+def test_the_cue_lexicon_expands_inflections_and_names_a_bad_file(tmp_path: Path) -> None:
+    lexicon = cue_lexicon()
+    assert {"fumed", "implores", "sighing", "chimed", "wrote", "quipped"} <= lexicon.speech
+    assert {"likened", "describes"} <= lexicon.characterize and "said" not in lexicon.characterize
+    broken = tmp_path / "cues.yaml"
+    broken.write_text("speech: [say]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="cues.yaml"):
+        cue_lexicon(broken)

@@ -1,7 +1,7 @@
 """Quotes of an article from the parse the entity stage already made: marks, then attribution, then speakers.
 
-Rows carry `method` = "rules-v1:<how>" (post-cue, pre-cue, according-to, embedded, continuation,
-after-statement) and a confidence: the speaker evidence (mention 0.9 … unresolved 0.3) times how direct
+Rows carry `method` = "rules-v1:<how>" (post-cue, pre-cue, according-to, embedded, sentence-end, dash,
+colon, continuation, after-statement) and a confidence: the speaker evidence (mention 0.9 … unresolved 0.3) times how direct
 the attribution was.
 """
 
@@ -64,10 +64,12 @@ def extract_quotes(
     for k, span in enumerate(layout.spans):
         if k not in layout.first:
             continue
-        previous = attribute(layout, k, previous, [q.speaker for q in attributed], events, context)
-        if previous is not None:
-            attributed.append(previous)
-            quotes.append(_to_quote(article.article_id, span, text[span.start : span.end], previous))
+        found = attribute(layout, k, previous, [q.speaker for q in attributed], events, context)
+        if found is not None:
+            attributed.append(found)
+            quotes.append(_to_quote(article.article_id, span, text[span.start : span.end], found))
+        if found is not None or previous is None or span.close_end > previous.region_end:
+            previous = found  # a name inside the attribution (`said on "Meet the Press."`) does not end it
     return quotes
 
 

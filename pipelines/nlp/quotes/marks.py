@@ -14,17 +14,21 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from spacy.tokens import Doc
 
-# opening mark -> the marks that may close it
+# opening mark -> the marks that close it
 QUOTE_PAIRS: Mapping[str, str] = {"“": "”", "«": "»", "„": "“”", '"': '"', "‘": "’"}
+# opening mark -> the other style's marks: they nest inside it, or close it as a typo when its own style does not
+OTHER_STYLE: Mapping[str, str] = {"“": '"', '"': "“”"}
 _OPEN_CONTEXT = re.compile(r"[\s(\[{—–\-:;,/]")  # what may stand right before an opening mark
 _SINGLE_CLOSE_AFTER = re.compile(r"[^\w]|$")  # a closing ’ is not followed by a letter ("don’t")
 PARAGRAPH_BREAK = "\n"
+STRAIGHT = '"'
 MAX_QUOTE_CHARS = 5000  # a "quote" longer than this is an unbalanced mark, not speech
 TERMINATORS = frozenset({".", "!", "?"})  # a quotation ending in one closes its sentence
 # scanning jumps from mark to mark: the text between them is never read character by character
 _OPENING_MARK = re.compile("[" + re.escape("".join(QUOTE_PAIRS)) + "]")
 _CLOSE_OR_BREAK: Mapping[str, re.Pattern[str]] = {
-    opener: re.compile("[" + re.escape(PARAGRAPH_BREAK + closers) + "]") for opener, closers in QUOTE_PAIRS.items()
+    opener: re.compile("[" + re.escape(PARAGRAPH_BREAK + closers + OTHER_STYLE.get(opener, "")) + "]")
+    for opener, closers in QUOTE_PAIRS.items()
 }
 
 
@@ -58,6 +62,18 @@ def _closes_at(text: str, j: int, opener: str) -> bool:
     return not (text[j - 1] == "s" and after[:1] == " " and after[1:2].islower())
 
 
+def _other_style(text: str, j: int, opener: str) -> int:
+    """+1 for a mark opening a nested quote of the other style, -1 for one closing it or closing `opener` as a typo.
+
+    A `"` after a space opens; after a digit it is an inch mark (`“a 6'3" man”`) and counts for nothing.
+    """
+    mark = text[j]
+    if mark == STRAIGHT:
+        before = text[j - 1]
+        return 0 if before.isdigit() else (1 if before.isspace() else -1)
+    return 1 if mark == "“" else -1 if mark == "”" else 0
+
+
 def _paragraph_reopens(text: str, j: int, opener: str) -> int | None:
     """Past a paragraph break, the index after the opening mark that continues the same quote, else None."""
     k = j
@@ -67,23 +83,34 @@ def _paragraph_reopens(text: str, j: int, opener: str) -> int | None:
 
 
 def _find_close(text: str, i: int) -> tuple[int, int] | None:
-    """Where the quote opened at `i` ends: (end of the quoted text, index after the closing mark)."""
+    """Where the quote opened at `i` ends: (end of the quoted text, index after the closing mark).
+
+    The same style closes first, so a nested quote in the other style stays inside (`“he said "no" twice”`);
+    an other-style close that no nested quote claims counts only when its own style never closes in the paragraph.
+    """
     opener = text[i]
     candidates = _CLOSE_OR_BREAK[opener]
     limit = min(len(text), i + MAX_QUOTE_CHARS)
+    mixed: int | None = None
+    nested = 0  # other-style quotes open inside this one
     j = i + 1
     while found := candidates.search(text, j, limit):
         j = found.start()
         if text[j] == PARAGRAPH_BREAK:
-            reopened = _paragraph_reopens(text, j, opener)
+            reopened = None if mixed is not None else _paragraph_reopens(text, j, opener)
             if reopened is None:
-                return None
-            j = reopened
+                break
+            j, nested = reopened, 0
             continue
         if _closes_at(text, j, opener):
             return j, j + 1
+        if text[j] in OTHER_STYLE.get(opener, ""):
+            step = _other_style(text, j, opener)
+            if step < 0 and nested == 0 and mixed is None:
+                mixed = j
+            nested = max(0, nested + step)
         j += 1
-    return None
+    return (mixed, mixed + 1) if mixed is not None else None
 
 
 def _trimmed(text: str, start: int, end: int) -> tuple[int, int]:

@@ -1,0 +1,225 @@
+"""Speaker phrases around a cue: the cue words themselves, and the subject, inverted or "according to" source.
+
+The parse decides first (a cue's subject, climbing from "adding" to the verb that has one); where it is
+known to fail (inverted "said Putin", a parenthetical "…, said Nagel, …", a document's author) word-order
+rules take over. Pure functions over tokens; which region to search is attribution.py's concern.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from typing import TYPE_CHECKING
+
+from pipelines.nlp.quotes.cues import cue_lexicon
+from pipelines.nlp.quotes.speakers import SUBJECT_DEPS
+
+if TYPE_CHECKING:
+    from spacy.tokens import Token
+
+SOURCE_PHRASES = (("according", "to"), ("in", "the", "words", "of"))  # they name the speaker that follows
+SOURCE_PREPOSITIONS = frozenset({"by", "from", "of"})
+QUOTED = "quoted"
+SAYING = "saying"
+FINITE_TAGS = frozenset({"VBD", "VBZ", "VBP"})  # "said Putin" inverts; "highlighting the importance" does not
+INVERTED_TAGS = FINITE_TAGS | {"VBN"}  # after a comma the tagger often reads "added KCNA" as a participle
+OBJECT_DEPS = frozenset({"dobj", "obj"})
+NOMINAL_POS = frozenset({"PROPN", "NOUN", "PRON"})
+NOT_SPEAKER_ENTS = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "PERCENT", "MONEY", "QUANTITY"})
+RELATIVE_PRONOUNS = frozenset({"who", "which", "that"})
+NOT_SPEAKER_SUBJECTS = frozenset({"that", "this", "these", "those", "what", "there"})  # "that was not her view"
+SPEAKER_INNER_POS = frozenset({"DET", "ADJ", "PROPN", "NOUN", "NUM", "PART", "PRON"})
+NOT_A_VERB_POS = frozenset({"NOUN", "PROPN", "ADJ", "NUM"})
+POSSESSIVE_TAGS = frozenset({"POS", "PRP$"})  # "'s" and "his" come before nouns, not verbs
+ARTICLES = frozenset({"the", "a", "an"})
+SKIPPABLE_BEFORE_CUE = frozenset({"AUX", "ADV", "PART"})  # "Lavrov has also said"
+MAX_SUBJECT_HOPS = 2  # "X said …, adding" -> the subject of "said"
+HYPHEN_TAG = "HYPH"
+CUES = cue_lexicon()
+SPEECH_FORMS = CUES.speech
+CALL_FORMS = CUES.call
+ADJACENT_ONLY_CUES = CUES.adjacent_only
+SOURCE_NOUNS = CUES.document_nouns  # a document speaks for its author: "a report by the board"
+STATEMENT_NOUNS = CUES.statement_nouns
+DOCUMENT_VERB_FORMS = CUES.document_verbs
+CHARACTERIZE_FORMS = CUES.characterize
+GENERIC_PLURAL_TAG = "NNS"  # "experts", "researchers": bare plurals speak for a usage
+CALL_DEMANDS = frozenset({"for", "on"})  # "called for a ban", "called on Congress to …"
+DASHES = "―—–-"  # a dash before a name signs a quote: `"…" ― Jane Doe`
+
+
+def _verb_like(token: Token) -> bool:
+    """Not a noun the tagger took for a verb: "his client's answers", "the report"."""
+    before = token.nbor(-1) if token.i > 0 else None
+    noun_context = before is not None and (before.tag_ in POSSESSIVE_TAGS or before.lower_ in ARTICLES)
+    return token.pos_ not in NOT_A_VERB_POS and not noun_context
+
+
+def is_cue(token: Token) -> bool:
+    """A reporting verb ("said", "fumed", "was quoted as saying", "called for", "called on")."""
+    if not _verb_like(token):
+        return False
+    if token.lower_ in CALL_FORMS:  # "called for" reports a demand; "called it 'unacceptable'" characterizes
+        return token.i + 1 < len(token.doc) and token.nbor().lower_ in CALL_DEMANDS
+    if token.lower_ in DOCUMENT_VERB_FORMS:  # "court filings show", not "she had shown bad judgment"
+        return any(c.dep_ in SUBJECT_DEPS and c.lower_ in SOURCE_NOUNS for c in token.children)
+    return token.lower_ in SPEECH_FORMS
+
+
+def is_characterizing(token: Token) -> bool:
+    """A verb that sums something up in someone's words: `called the plan "…"`, `described X as "…"`.
+
+    A generic plural subject states a usage, not what someone said: `researchers call such attacks "…"`,
+    `residents, who call the area "…"`.
+    """
+    return token.lower_ in CHARACTERIZE_FORMS and _verb_like(token) and not _generic_subject(token)
+
+
+def _generic_subject(verb: Token) -> bool:
+    """A bare plural ("experts") is the verb's subject, directly or through "who" of a relative clause."""
+    subjects = [c for c in verb.children if c.dep_ in SUBJECT_DEPS]
+    if verb.dep_ == "relcl" and any(c.lower_ in RELATIVE_PRONOUNS for c in subjects):
+        subjects.append(verb.head)
+    return any(s.tag_ == GENERIC_PLURAL_TAG and not any(d.dep_ in ("det", "poss") for d in s.children) for s in subjects)
+
+
+def statement_owner(region: Sequence[Token], quote_first: int) -> tuple[list[Token], str]:
+    """The possessor of the nearest statement noun whose phrase holds the quote, and the noun.
+
+    `Lee's claim that "…"`, `her promise to "…"`, `his words, "…"`; not `Lee's speech followed months of "…"`.
+    """
+    allowed = {t.i for t in region}
+    for token in reversed(region):
+        if token.lower_ in STATEMENT_NOUNS and token.pos_ == "NOUN" and token.left_edge.i <= quote_first <= token.right_edge.i:
+            possessor = next((c for c in token.children if c.dep_ == "poss" and c.i in allowed), None)
+            if possessor is not None:
+                return phrase_of(possessor, allowed), token.text
+    return [], ""
+
+
+def signature(tokens: Sequence[Token]) -> list[Token]:
+    """ `"…" ― Jane Doe`: after a dash, a capitalized name that closes the sentence signs the quote without a cue."""
+    phrase = nominal_after(tokens, 0)
+    rest = tokens[len(phrase) :]
+    named = any(t.pos_ == "PROPN" for t in phrase) and all(t.text[:1].isupper() for t in phrase)
+    return phrase if named and all(t.is_punct for t in rest) else []
+
+
+def nominal_after(tokens: Sequence[Token], i: int) -> list[Token]:
+    """The noun phrase starting at `tokens[i]` ("said Japanese Prime Minister"), or [] when none starts there."""
+    phrase: list[Token] = []
+    for token in tokens[i:]:
+        if token.pos_ not in SPEAKER_INNER_POS or token.ent_type_ in NOT_SPEAKER_ENTS:  # "said Monday"
+            break
+        phrase.append(token)
+        if token.pos_ == "PRON" and token.tag_ not in POSSESSIVE_TAGS:  # "their attorneys" goes on
+            break
+    while phrase and (phrase[-1].pos_ not in NOMINAL_POS or phrase[-1].tag_ in POSSESSIVE_TAGS):
+        phrase.pop()
+    return phrase
+
+
+def nominal_before(tokens: Sequence[Token], i: int) -> list[Token]:
+    """The noun phrase ending just before `tokens[i]`, skipping auxiliaries and adverbs ("Lavrov has also said")."""
+    j = i - 1
+    while j >= 0 and tokens[j].pos_ in SKIPPABLE_BEFORE_CUE:
+        j -= 1
+    end = j + 1
+    while j >= 0 and tokens[j].pos_ in SPEAKER_INNER_POS:
+        j -= 1
+    phrase = list(tokens[j + 1 : end])
+    return phrase if phrase and phrase[-1].pos_ in NOMINAL_POS else []
+
+
+def phrase_of(head: Token, allowed: set[int]) -> list[Token]:
+    """The speaker phrase headed by `head`: its left modifiers and name parts, without relative clauses."""
+    left = [t for t in head.subtree if t.i < head.i and t.i in allowed]
+    right = [t for t in head.rights if t.dep_ in ("flat", "compound") and t.i in allowed]
+    tokens = sorted({*left, head, *right}, key=lambda t: t.i)
+    # keep only the contiguous run that ends at the head: "Morgulov, who …" or a stray left edge is cut
+    run = [head]
+    for token in reversed([t for t in tokens if t.i < head.i]):
+        if token.i != run[0].i - 1 or (token.is_punct and token.tag_ != HYPHEN_TAG):  # "Al-Maeena" stays whole
+            break
+        run.insert(0, token)
+    run.extend(t for t in tokens if t.i > head.i)
+    return run
+
+
+def subject_of(cue: Token, allowed: Collection[int] = ()) -> Token | None:
+    """The grammatical speaker of a cue, climbing from "adding"/"saying" to the verb that has a subject.
+
+    Of two subjects, one in `allowed` (outside quotations) wins: `Ng said on "Meet the Press"`.
+    """
+    quoted = cue.head.head if cue.head.lower_ == "as" else cue.head
+    if cue.lower_ == SAYING and quoted.lower_ == QUOTED:  # "Reuters quoted X as saying" / "X was quoted as saying"
+        for dep_set in (OBJECT_DEPS, SUBJECT_DEPS):
+            found = next((c for c in quoted.children if c.dep_ in dep_set), None)
+            if found is not None:
+                return found
+    verb = cue
+    for _ in range(MAX_SUBJECT_HOPS + 1):
+        # two subjects ("Malaysia's Prime Minister, Najib Razak said") is a misparsed apposition: the nearer name
+        subjects = [
+            c for c in verb.children
+            if c.dep_ in SUBJECT_DEPS and (c.lower_ not in NOT_SPEAKER_SUBJECTS or verb.dep_ == "relcl")
+        ]
+        subject = min(subjects, key=lambda c: (c.i not in allowed, c.pos_ != "PROPN", abs(c.i - verb.i)), default=None)
+        if subject is not None and subject.lower_ in RELATIVE_PRONOUNS and verb.dep_ == "relcl":
+            return verb.head  # "Morales, who proceeded to tell his employees" -> Morales
+        if subject is not None:
+            return subject
+        if verb.head is verb:
+            break
+        verb = verb.head
+    return None
+
+
+def speaker_tokens(cue: Token, region: Sequence[Token]) -> list[Token]:
+    """The speaker phrase of a cue inside `region`: its subject, else the noun phrase after or before it."""
+    allowed = {t.i for t in region}
+    subject = subject_of(cue, allowed)
+    named_subject = subject is not None and subject.i in allowed and subject.pos_ in ("PROPN", "PRON")
+    inverts = cue.lower_ in SPEECH_FORMS  # "said Putin" inverts; "likened the rules to" has an object
+    parenthetical = parenthetical_speaker(cue, region) if inverts and not named_subject else []
+    if parenthetical:  # "The initiative, said Nagel, …": the parser takes "initiative" for the subject
+        return parenthetical
+    if subject is not None and subject.i in allowed:
+        return source_owner(phrase_of(subject, allowed), region)
+    position = next(k for k, t in enumerate(region) if t.i == cue.i)
+    inverted = nominal_after(region, position + 1) if inverts and cue.tag_ in FINITE_TAGS else []
+    return source_owner(inverted or nominal_before(region, position), region)
+
+
+def parenthetical_speaker(cue: Token, region: Sequence[Token]) -> list[Token]:
+    """ "The initiative, said Nagel, "…"": after a comma, an inverted cue names its speaker right after it."""
+    position = next(k for k, t in enumerate(region) if t.i == cue.i)
+    if cue.tag_ not in INVERTED_TAGS or (position > 0 and not region[position - 1].is_punct):
+        return []
+    return nominal_after(region, position + 1)
+
+
+def source_owner(phrase: list[Token], region: Sequence[Token]) -> list[Token]:
+    """ "a statement from the ministry said", "according to a report by the board": the author speaks."""
+    if not phrase or phrase[-1].lower_ not in SOURCE_NOUNS:
+        return phrase
+    possessor = next((c for c in phrase[-1].children if c.dep_ == "poss" and c.pos_ in ("PROPN", "NOUN")), None)
+    if possessor is not None:  # "PC World's recent analysis concluded", "the ministry's statement said"
+        return phrase_of(possessor, {t.i for t in region})
+    after = [k + 1 for k, t in enumerate(region) if t.i == phrase[-1].i and k + 1 < len(region)]
+    if after and region[after[0]].lower_ in SOURCE_PREPOSITIONS:
+        return nominal_after(region, after[0] + 1) or phrase
+    return phrase
+
+
+def named_source_at(region: Sequence[Token], k: int) -> list[Token]:
+    """The X when "according to X" or "in the words of X" starts at `region[k]`, else []."""
+    lowers = tuple(t.lower_ for t in region[k : k + max(map(len, SOURCE_PHRASES))])
+    for phrase in SOURCE_PHRASES:
+        if lowers[: len(phrase)] == phrase:
+            return source_owner(nominal_after(region, k + len(phrase)), region)
+    return []
+
+
+def according_to(region: Sequence[Token]) -> list[Token]:
+    """The X of the first "according to X" or "in the words of X" in the region, or []."""
+    return next(filter(None, (named_source_at(region, k) for k in range(len(region)))), [])
