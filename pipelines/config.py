@@ -91,6 +91,7 @@ class Settings:
             "workers": max(1, int(os.environ.get("NEWSFLOW_WORKERS") or default_workers())),
             "spacy_model": os.environ.get("NEWSFLOW_SPACY_MODEL") or DEFAULT_SPACY_MODEL,
             "allow_hosts": os.environ.get(ALLOW_HOSTS_ENV, ""),
+            "gx_dir": _env_path("NEWSFLOW_GX_DIR", str(PROJECT_ROOT / "gx")),
         }
         values.update({key: value for key, value in overrides.items() if value is not None})
         if values["writer_db_path"] is None:  # beside the file it publishes: data/news.duckdb -> data/.writer/news.duckdb

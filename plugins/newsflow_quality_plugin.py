@@ -1,7 +1,9 @@
-"""Airflow UI entry "Data quality": newsflow's GX Data Docs served by the API server, to signed-in users only.
+"""Airflow UI entry "Data quality": newsflow's data-quality page and the GX Data Docs, served by the API server to signed-in users only.
 
-Airflow mounts a plugin's FastAPI app without its own authentication, so every route here depends on
-the UI's access check; the browser's UI session cookie authenticates the embedded page.
+The page (`pipelines.quality_page`) is built from the published snapshot on every request, so feed states and
+next polls are current; the Data Docs' files are served beside it, so its relative links to result pages work.
+Airflow mounts a plugin's FastAPI app without its own authentication, so every route here depends on the UI's
+access check; the browser's UI session cookie authenticates the embedded page.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ from airflow.api_fastapi.auth.managers.models.resource_details import AccessView
 from airflow.api_fastapi.core_api.security import requires_access_view
 from airflow.plugins_manager import AirflowPlugin
 from fastapi import Depends, FastAPI, HTTPException
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 from pipelines.config import Settings
 from pipelines.quality.docs import INDEX_PAGE, site_dir
+from pipelines.quality.page import PAGE_NAME
 
 URL_PREFIX = "/newsflow-quality"
 # Plugin pages sit beside the UI's own, so the same permission that shows plugins shows this one.
@@ -33,9 +36,17 @@ def docs_file(docs_dir: Path, path: str) -> Path:
     return target
 
 
-def create_app(docs_dir: Path) -> FastAPI:
-    """The docs folder's pages, each behind the UI's access check."""
+def create_app(settings: Settings) -> FastAPI:
+    """The quality page (built per request) and the docs folder's pages, each behind the UI's access check."""
     app = FastAPI(title="newsflow data quality", dependencies=[Depends(require_ui_access)])
+    docs_dir = site_dir(settings.gx_dir)
+
+    @app.get(f"/{PAGE_NAME}", response_class=HTMLResponse)
+    def quality_page() -> str:
+        # Imported on first request: processes that only load plugins (scheduler, workers) never pay for it.
+        from pipelines.quality_page import build_quality_page
+
+        return build_quality_page(settings)
 
     @app.get("/{path:path}")
     def serve(path: str) -> FileResponse:
@@ -46,11 +57,11 @@ def create_app(docs_dir: Path) -> FastAPI:
 
 class NewsflowQualityPlugin(AirflowPlugin):
     name = "newsflow_quality"
-    fastapi_apps = [{"app": create_app(site_dir(Settings.from_env().gx_dir)), "url_prefix": URL_PREFIX, "name": "newsflow Data Docs"}]
+    fastapi_apps = [{"app": create_app(Settings.from_env()), "url_prefix": URL_PREFIX, "name": "newsflow data quality"}]
     external_views = [
         {
             "name": "Data quality",
-            "href": f"{URL_PREFIX.lstrip('/')}/{INDEX_PAGE}",
+            "href": f"{URL_PREFIX.lstrip('/')}/{PAGE_NAME}",
             "destination": "nav",
             "url_route": "data-quality",
         }

@@ -1,40 +1,26 @@
 """Data Docs in a real headless Chromium with the network cut off: styled by the vendored assets, showing the results.
 
-Chromium is driven through chromedriver's W3C WebDriver HTTP API with httpx, so no extra Python package is needed.
+Chromium is driven through chromedriver's W3C WebDriver HTTP API with httpx (tests/browser.py).
 """
 
 from __future__ import annotations
 
-import base64
 import shutil
-import socket
-import subprocess
 import threading
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from conftest import PROJECT_ROOT, require
+from browser import WebDriver
+from conftest import PROJECT_ROOT
 from quality_batches import make_batch
 
 from pipelines.quality.docs import docs_server
 from pipelines.quality.gate import validate_batch
 
-CHROMIUM = shutil.which("chromium")
-CHROMEDRIVER = shutil.which("chromedriver")
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    # Any host but the local docs server is unreachable: a CDN link left in the HTML would fail to load.
-    "--host-resolver-rules=MAP * ~NOTFOUND , EXCLUDE 127.0.0.1",
-    "--window-size=1400,1800",
-]
+pytest_plugins = ("browser",)  # the `browser` fixture: headless Chromium
+
 # What the page looks like to a person, gathered after its scripts ran and its fonts loaded.
 PAGE_STATE_SCRIPT = """
 const done = arguments[arguments.length - 1];
@@ -61,64 +47,6 @@ document.fonts.ready.then(() => {
   });
 });
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@dataclass
-class WebDriver:
-    """Just enough of the W3C WebDriver protocol: open a page, run a script, take a screenshot."""
-
-    http: httpx.Client
-    session: str
-
-    def _command(self, method: str, path: str, payload: dict[str, Any] | None = None) -> Any:
-        response = self.http.request(method, f"/session/{self.session}{path}", json=payload)
-        response.raise_for_status()
-        return response.json()["value"]
-
-    def open(self, url: str) -> None:
-        self._command("POST", "/url", {"url": url})
-
-    def page_state(self) -> dict[str, Any]:
-        return self._command("POST", "/execute/async", {"script": PAGE_STATE_SCRIPT, "args": []})
-
-    def screenshot(self, path: Path) -> Path:
-        path.write_bytes(base64.b64decode(self._command("GET", "/screenshot")))
-        return path
-
-
-@pytest.fixture
-def browser() -> Iterator[WebDriver]:
-    require(bool(CHROMIUM and CHROMEDRIVER), "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
-    port = _free_port()
-    driver = subprocess.Popen([CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if http.get("/status").json()["value"]["ready"]:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "chromedriver did not start"
-            time.sleep(0.2)
-        options = {"binary": CHROMIUM, "args": CHROMIUM_FLAGS}
-        capabilities = {"alwaysMatch": {"browserName": "chrome", "goog:chromeOptions": options}}
-        created = http.post("/session", json={"capabilities": capabilities})
-        created.raise_for_status()
-        session = created.json()["value"]["sessionId"]
-        yield WebDriver(http, session)
-        http.delete(f"/session/{session}")
-    finally:
-        http.close()
-        driver.terminate()
-        driver.wait(timeout=20)
 
 
 @pytest.fixture
@@ -162,7 +90,7 @@ def test_validation_results_render_styled_with_the_network_cut_off(
 ) -> None:
     base, pages = served_docs
     browser.open(base + pages["articles"])
-    state = browser.page_state()
+    state = browser.execute_async(PAGE_STATE_SCRIPT)
     shot = browser.screenshot(tmp_path / "articles_results.png")
     assert shot.stat().st_size > 20_000, "the screenshot is (nearly) blank"
     _assert_styled_and_offline(state, base)
@@ -176,6 +104,6 @@ def test_validation_results_render_styled_with_the_network_cut_off(
 def test_the_index_lists_the_run(browser: WebDriver, served_docs: tuple[str, dict[str, str]]) -> None:
     base, pages = served_docs
     browser.open(base + pages["index"])
-    state = browser.page_state()
+    state = browser.execute_async(PAGE_STATE_SCRIPT)
     _assert_styled_and_offline(state, base)
     assert "browser-run" in state["text"]

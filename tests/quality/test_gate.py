@@ -344,7 +344,13 @@ def _signed_in(app: FastAPI, plugin) -> FastAPI:
     return app
 
 
-def test_the_plugin_adds_a_data_quality_view_backed_by_its_app(plugin, clean_run: ValidationOutcome) -> None:
+def _plugin_settings(gx_project: Path) -> Settings:
+    """The copied project's gx/ and suites; no database yet, so the quality page is the empty one."""
+    root = gx_project.parent
+    return Settings(gx_dir=gx_project, schemas_dir=root / "schemas", db_path=root / "data" / "none.duckdb")
+
+
+def test_the_plugin_adds_a_data_quality_view_backed_by_its_app(plugin, clean_run: ValidationOutcome, gx_project: Path) -> None:
     (view,) = plugin.NewsflowQualityPlugin.external_views
     (app,) = plugin.NewsflowQualityPlugin.fastapi_apps
     assert view["name"] == "Data quality" and view["url_route"]
@@ -354,16 +360,22 @@ def test_the_plugin_adds_a_data_quality_view_backed_by_its_app(plugin, clean_run
     assert routes and all(
         any(dependency.call is plugin.require_ui_access for dependency in route.dependant.dependencies) for route in routes
     )
-    # Mounted as Airflow's API server mounts plugin apps, the menu entry's link opens the docs' index.
+    # Mounted as Airflow's API server mounts plugin apps, the menu entry's link opens the quality page,
+    # whose link to the GX Data Docs opens their index beside it.
     server = FastAPI()
-    server.mount(app["url_prefix"], _signed_in(plugin.create_app(clean_run.docs_path.parent), plugin))
-    page = TestClient(server).get("/" + view["href"])
-    assert page.status_code == 200 and page.text == clean_run.docs_path.read_text()
+    server.mount(app["url_prefix"], _signed_in(plugin.create_app(_plugin_settings(gx_project)), plugin))
+    client = TestClient(server)
+    page = client.get("/" + view["href"])
+    assert page.status_code == 200 and "newsflow · data quality" in page.text
+    assert 'href="index.html">GX Data Docs</a>' in page.text
+    index = client.get("/" + view["href"].rsplit("/", 1)[0] + "/index.html")
+    assert index.status_code == 200 and index.text == clean_run.docs_path.read_text()
 
 
-def test_the_plugin_serves_docs_only_to_signed_in_users(plugin, clean_run: ValidationOutcome) -> None:
-    client = TestClient(plugin.create_app(clean_run.docs_path.parent))
+def test_the_plugin_serves_docs_only_to_signed_in_users(plugin, clean_run: ValidationOutcome, gx_project: Path) -> None:
+    client = TestClient(plugin.create_app(_plugin_settings(gx_project)))
     assert client.get("/index.html").status_code == 401
+    assert client.get("/quality.html").status_code == 401
     _signed_in(client.app, plugin)
     page = client.get("/")
     assert page.status_code == 200 and "Validation" in page.text

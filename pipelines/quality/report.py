@@ -1,0 +1,413 @@
+"""What the data-quality page shows, aggregated in SQL on the published snapshot: runs, refusals, feeds, trends, suites.
+
+Every function here takes an open read-only DuckDB connection (the caller opens the snapshot) and returns
+typed rows small enough for a page, whatever the size of the history: counting happens in DuckDB, never in
+Python or in the browser. The suites' pass rates come from `suite_rates`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+
+from pipelines.quality.suite_rates import (
+    RUNS_SHOWN,
+    SuiteBound,
+    SuiteReport,
+    ValidatedRun,
+    load_suites,
+    suite_reports,
+    suite_threshold,
+    validated_runs,
+)
+
+TOP_REASONS = 8  # refusal reasons listed with examples; the rest are "other" in the plot
+EXAMPLES_PER_REASON = 3
+TOP_SOURCES = 8  # sources drawn by name in the volume plots; the rest are summed as OTHER
+OTHER = "other"
+TREND_DAYS = 90
+# Batches of a source's history the volume check compares to (Store.recent_source_counts, read by validate_stages).
+HISTORY_BATCHES = 10
+FEED_WINDOW_DAYS = 7  # items per day and the share of 304s are over this window
+DETAIL_CHARS = 400
+FAILING_AFTER = 3  # consecutive failures after which a feed that worked before counts as failing, not backing off
+NOT_MODIFIED_OUTCOMES = ("not_modified", "unchanged")
+# The stage of rows validation quarantined: gate.VALIDATE_STAGE, repeated because the gate imports GX and the page must not.
+VALIDATE_STAGE = "validate"
+# A reason with its numbers masked: "line 12: …" and "line 40: …" are one reason.
+REASON_KEY = "regexp_replace(reason, '[0-9]+', '#', 'g')"
+
+
+def utc_day(column: str) -> str:
+    """A TIMESTAMPTZ column's calendar day in UTC, whatever the session's time zone."""
+    return f"CAST(timezone('UTC', {column}) AS DATE)"
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RunRow:
+    run_id: str
+    trigger: str | None
+    status: str
+    started_at: datetime
+    seconds: float | None  # stage start to load end
+    validation_seconds: float | None
+    inputs: int | None
+    unchanged: int | None
+    loaded: int | None  # new articles
+    updated: int | None
+    duplicates: int
+    skipped: int | None
+    quarantined: int | None
+    validation_success: bool | None
+    error: str | None
+    pages: dict[str, str]  # suite -> its result page (absolute path)
+
+    @property
+    def stage_and_load_seconds(self) -> float | None:
+        """Reading, extracting, parsing and loading: the run's time less validation."""
+        if self.seconds is None:
+            return None
+        return max(0.0, self.seconds - (self.validation_seconds or 0.0))
+
+
+RUNS_SQL = """
+SELECT r.run_id, r.trigger, r.status, r.started_at,
+       date_diff('millisecond', r.started_at, r.finished_at) / 1000.0 AS seconds, r.validation_seconds,
+       r.inputs, r.unchanged, r.articles_new, r.articles_updated, coalesce(d.duplicates, 0) AS duplicates,
+       r.skipped, r.quarantined, r.validation_success, r.error, r.quality_pages
+FROM (SELECT * FROM ingest_runs ORDER BY started_at DESC, run_id DESC LIMIT ?) r
+LEFT JOIN (SELECT run_id, count(*) AS duplicates FROM article_duplicates GROUP BY run_id) d USING (run_id)
+ORDER BY r.started_at DESC, r.run_id DESC
+"""
+
+
+def recent_runs(con: duckdb.DuckDBPyConnection, limit: int = RUNS_SHOWN) -> list[RunRow]:
+    rows = con.execute(RUNS_SQL, [limit]).fetchall()
+    return [RunRow(*row[:-1], pages=json.loads(row[-1]) if row[-1] else {}) for row in rows]  # type: ignore[misc]
+
+
+# --- refusals --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalExample:
+    source: str | None
+    uri: str
+    reason: str
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RefusalReason:
+    stage: str
+    reason: str  # the newest wording of the reason
+    refused: int
+    first_at: datetime
+    last_at: datetime
+    examples: list[RefusalExample] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class DailyRefusals:
+    day: date
+    reason: str  # "stage: reason" for the top reasons, else OTHER
+    refused: int
+
+
+REFUSED_ROWS = f"""
+refused AS (
+    SELECT q.quarantine_id, q.stage, q.reason, left(q.detail, {DETAIL_CHARS}) AS detail, q.created_at,
+           {REASON_KEY.replace('reason', 'q.reason')} AS reason_key,
+           coalesce(s.name, r.source_id) AS source,
+           coalesce(r.uri, q.table_name || ':' || q.record_id) AS uri
+    FROM quarantine q
+    LEFT JOIN raw_documents r ON r.raw_id = q.raw_id
+    LEFT JOIN sources s ON s.source_id = r.source_id
+),
+reasons AS (
+    SELECT stage, reason_key, count(*) AS refused, min(created_at) AS first_at, max(created_at) AS last_at,
+           arg_max(reason, (created_at, reason)) AS label,
+           row_number() OVER (ORDER BY count(*) DESC, stage, reason_key) AS rank
+    FROM refused GROUP BY stage, reason_key
+)"""
+
+TOP_REASONS_SQL = f"""
+WITH {REFUSED_ROWS},
+examples AS (
+    SELECT stage, reason_key, source, uri, reason, detail,
+           row_number() OVER (PARTITION BY stage, reason_key ORDER BY created_at DESC, quarantine_id) AS n
+    FROM refused
+)
+SELECT g.rank, g.stage, g.label, g.refused, g.first_at, g.last_at, e.source, e.uri, e.reason, e.detail
+FROM reasons g JOIN examples e USING (stage, reason_key)
+WHERE g.rank <= ? AND e.n <= ?
+ORDER BY g.rank, e.n
+"""
+
+DAILY_REFUSALS_SQL = f"""
+WITH {REFUSED_ROWS}
+SELECT {utc_day('r.created_at')} AS day,
+       CASE WHEN g.rank <= ? THEN g.stage || ': ' || g.label ELSE '{OTHER}' END AS reason, count(*) AS refused
+FROM refused r JOIN reasons g USING (stage, reason_key)
+WHERE r.created_at >= ?
+GROUP BY ALL ORDER BY day, reason
+"""
+
+
+def top_refusals(con: duckdb.DuckDBPyConnection, limit: int = TOP_REASONS) -> list[RefusalReason]:
+    """The most frequent refusal reasons (numbers in a reason do not split it), each with its newest examples."""
+    reasons: dict[int, RefusalReason] = {}
+    for rank, stage, label, refused, first_at, last_at, *example in con.execute(
+        TOP_REASONS_SQL, [limit, EXAMPLES_PER_REASON]
+    ).fetchall():
+        group = reasons.setdefault(rank, RefusalReason(stage, label, refused, first_at, last_at))
+        group.examples.append(RefusalExample(*example))
+    return list(reasons.values())
+
+
+def daily_refusals(con: duckdb.DuckDBPyConnection, since: datetime, top: int = TOP_REASONS) -> list[DailyRefusals]:
+    return [DailyRefusals(*row) for row in con.execute(DAILY_REFUSALS_SQL, [top, since]).fetchall()]
+
+
+# --- feeds -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    source_id: str
+    name: str
+    url: str
+    status: str
+    last_outcome: str | None
+    last_status: int | None
+    last_polled_at: datetime | None
+    last_success_at: datetime | None
+    next_poll_at: datetime | None
+    consecutive_failures: int
+    last_error: str | None
+    items_per_day: float
+    polls: int
+    not_modified_share: float | None
+
+
+# Worst first: the order feeds are listed in.
+FEED_STATUSES = ("failing", "backing off", "ok", "not modified", "disabled")
+
+FEEDS_SQL = """
+WITH items AS (SELECT source_id, count(*) AS items FROM feed_items WHERE first_seen_at >= ? GROUP BY source_id),
+polls AS (
+    SELECT source_id, count(*) AS polls, count(*) FILTER (WHERE http_status = 304) AS not_modified
+    FROM fetch_events WHERE kind <> 'page' AND "at" >= ? GROUP BY source_id
+)
+SELECT f.source_id, f.name, f.url, f.last_outcome, f.last_status, f.last_polled_at, f.last_success_at, f.next_poll_at,
+       f.consecutive_failures, f.last_error, coalesce(i.items, 0), coalesce(p.polls, 0), coalesce(p.not_modified, 0)
+FROM feed_state f LEFT JOIN items i USING (source_id) LEFT JOIN polls p USING (source_id)
+"""
+
+
+def feed_status(failures: int, last_outcome: str | None, last_success_at: datetime | None, disabled: bool) -> str:
+    """One word for a feed: a failure after earlier successes is backing off until FAILING_AFTER in a row."""
+    if disabled:
+        return "disabled"
+    if failures == 0:
+        return "not modified" if last_outcome in NOT_MODIFIED_OUTCOMES else "ok"
+    if last_success_at is not None and failures < FAILING_AFTER:
+        return "backing off"
+    return "failing"
+
+
+def feeds(con: duckdb.DuckDBPyConnection, now: datetime, disabled: Iterable[str] = ()) -> list[FeedRow]:
+    """Every polled feed, failing ones first, then by name; `disabled`: source ids feeds.yaml switched off."""
+    off = set(disabled)
+    since = now - timedelta(days=FEED_WINDOW_DAYS)
+    rows = []
+    for (source_id, name, url, outcome, status, polled, success, next_poll, failures, error, items, polls,
+         not_modified) in con.execute(FEEDS_SQL, [since, since]).fetchall():
+        rows.append(FeedRow(
+            source_id, name, url, feed_status(failures, outcome, success, source_id in off), outcome, status, polled,
+            success, next_poll, failures, error, items / FEED_WINDOW_DAYS, polls, not_modified / polls if polls else None,
+        ))
+    return sorted(rows, key=lambda row: (FEED_STATUSES.index(row.status), -row.consecutive_failures, row.name))
+
+
+# --- trends ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SourceVolume:
+    day: date
+    source: str
+    articles: int
+
+
+@dataclass(frozen=True, slots=True)
+class RunVolume:
+    """A source's articles in one loaded batch, against the range the batch suite expected from its history, and
+    how many of them validation quarantined (the batch suite's `rejected_share` is rejected / articles)."""
+
+    loaded_at: datetime
+    source: str
+    articles: int
+    rejected: int
+    expected_min: float | None
+    expected_max: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DailyStats:
+    day: date
+    articles: int
+    duplicates: int
+    duplicate_share: float | None
+    inputs: int
+    quarantined_inputs: int
+    quarantine_share: float | None
+    words_per_article: float | None
+    entities_per_article: float | None
+    quotes_per_article: float | None
+
+
+SOURCE_NAMES = """
+named AS (
+    SELECT a.source_id, coalesce(s.name, a.source_id) AS name,
+           row_number() OVER (ORDER BY count(*) DESC, coalesce(s.name, a.source_id)) <= ? AS shown
+    FROM articles a LEFT JOIN sources s USING (source_id) WHERE a.first_seen_at >= ? GROUP BY a.source_id, s.name
+)"""
+
+VOLUME_SQL = f"""
+WITH {SOURCE_NAMES}
+SELECT {utc_day('a.first_seen_at')} AS day, CASE WHEN n.shown THEN n.name ELSE '{OTHER}' END AS source, count(*)
+FROM articles a JOIN named n USING (source_id)
+WHERE a.first_seen_at >= ?
+GROUP BY ALL ORDER BY day, source
+"""
+
+RUN_VOLUME_SQL = f"""
+WITH rejected AS (  -- articles validation quarantined, per batch and source (as the batch suite counts them)
+    SELECT q.run_id, r.source_id, count(DISTINCT q.record_id) AS rejected
+    FROM quarantine q JOIN raw_documents r USING (raw_id)
+    WHERE q.stage = '{VALIDATE_STAGE}' AND q.table_name = 'articles' GROUP BY ALL
+),
+history AS (
+    SELECT c.run_id, c.loaded_at, c.source_id, c.articles,
+           median(c.articles) OVER recent AS median, count(*) OVER recent AS batches
+    FROM run_source_counts c
+    WINDOW recent AS (PARTITION BY c.source_id ORDER BY c.loaded_at, c.run_id ROWS BETWEEN {HISTORY_BATCHES} PRECEDING AND 1 PRECEDING)
+),
+ranked AS (
+    SELECT source_id, row_number() OVER (ORDER BY sum(articles) DESC, source_id) <= ? AS shown
+    FROM history WHERE loaded_at >= ? GROUP BY source_id
+)
+SELECT h.loaded_at, coalesce(s.name, h.source_id), h.articles, coalesce(j.rejected, 0),
+       CASE WHEN h.batches >= ? THEN floor(? * h.median) END AS expected_min,
+       CASE WHEN h.batches >= ? THEN ceil(? * h.median) + ? END AS expected_max
+FROM history h JOIN ranked r USING (source_id) LEFT JOIN sources s USING (source_id)
+LEFT JOIN rejected j ON j.run_id = h.run_id AND j.source_id = h.source_id
+WHERE r.shown AND h.loaded_at >= ?
+ORDER BY h.loaded_at, h.source_id
+"""
+
+DAILY_SQL = f"""
+WITH fresh AS (SELECT article_id, word_count, {utc_day('first_seen_at')} AS day FROM articles WHERE first_seen_at >= ?),
+per_day AS (SELECT day, count(*) AS articles, avg(word_count) AS words FROM fresh GROUP BY day),
+-- one article_entities row per entity an article names (its mentions resolved): counted per day, not per article
+named AS (SELECT f.day, count(*) AS entities FROM article_entities e JOIN fresh f USING (article_id) GROUP BY f.day),
+said AS (SELECT f.day, count(*) AS quotes FROM quotes q JOIN fresh f USING (article_id) GROUP BY f.day),
+copies AS (SELECT {utc_day('detected_at')} AS day, count(*) AS duplicates FROM article_duplicates WHERE detected_at >= ? GROUP BY day),
+inputs AS (
+    SELECT {utc_day('fetched_at')} AS day, count(*) AS inputs, count(*) FILTER (WHERE status = 'quarantined') AS quarantined
+    FROM raw_documents WHERE fetched_at >= ? GROUP BY day
+)
+SELECT day, coalesce(p.articles, 0), coalesce(c.duplicates, 0), coalesce(i.inputs, 0), coalesce(i.quarantined, 0),
+       p.words, coalesce(n.entities, 0) / p.articles, coalesce(q.quotes, 0) / p.articles
+FROM per_day p LEFT JOIN named n USING (day) LEFT JOIN said q USING (day)
+FULL JOIN copies c USING (day) FULL JOIN inputs i USING (day)
+ORDER BY day
+"""
+
+
+def daily_volume(con: duckdb.DuckDBPyConnection, since: datetime, top: int = TOP_SOURCES) -> list[SourceVolume]:
+    """Articles first seen per source per day; sources past the `top` busiest are summed as OTHER."""
+    return [SourceVolume(*row) for row in con.execute(VOLUME_SQL, [top, since, since]).fetchall()]
+
+
+def run_volume(con: duckdb.DuckDBPyConnection, since: datetime, expected: Mapping[str, float],
+               top: int = TOP_SOURCES) -> list[RunVolume]:
+    """Articles per source per loaded batch, with the range the batch suite's `meta.expected_range` derives
+    from the source's previous batches (as the gate computes it at validation time)."""
+    minimum = int(expected["min_history_batches"])
+    params = [top, since, minimum, expected["low_ratio"], minimum, expected["high_ratio"],
+              expected["high_slack"], since]
+    return [RunVolume(*row) for row in con.execute(RUN_VOLUME_SQL, params).fetchall()]
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def daily_stats(con: duckdb.DuckDBPyConnection, since: datetime) -> list[DailyStats]:
+    """Per UTC day: new articles, duplicates found, inputs quarantined, and words, entities and quotes per article."""
+    stats = []
+    for day, articles, duplicates, inputs, quarantined, words, entities, quotes in con.execute(
+        DAILY_SQL, [since, since, since]
+    ).fetchall():
+        stats.append(DailyStats(day, articles, duplicates, _share(duplicates, articles + duplicates), inputs, quarantined,
+                                _share(quarantined, inputs), words, entities, quotes))
+    return stats
+
+
+# --- the whole report ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class QualityReport:
+    """Everything the page shows, aggregated; empty lists before the first load."""
+
+    generated_at: datetime
+    runs: list[RunRow]
+    validations: list[ValidatedRun]
+    refusals: list[RefusalReason]
+    daily_refusals: list[DailyRefusals]
+    feeds: list[FeedRow]
+    volume: list[SourceVolume]
+    run_volume: list[RunVolume]
+    daily: list[DailyStats]
+    suites: list[SuiteReport]
+    thresholds: dict[str, SuiteBound]  # trend -> the bound a suite sets on it, in the suite's words
+
+
+# Bounds the suites set on a plotted quantity: trend -> (suite, column, bound).
+SUITE_BOUNDS = {"rejected_share": ("batch_sources", "rejected_share", "max_value")}
+BATCH_SUITE = "batch_sources"
+EXPECTED_RANGE = "expected_range"  # the batch suite's meta: how a source's usual volume is derived
+
+
+def collect(con: duckdb.DuckDBPyConnection | None, context_dir: Path, suites_dir: Path, now: datetime,
+            disabled: Iterable[str] = ()) -> QualityReport:
+    """The report from the published snapshot (None before the first load) and the stored validation results."""
+    suites = load_suites(suites_dir)
+    validations = validated_runs(context_dir)
+    since = now - timedelta(days=TREND_DAYS)
+    expected = suites.get(BATCH_SUITE, {}).get("meta", {}).get(EXPECTED_RANGE)
+    thresholds = {trend: found for trend, bound in SUITE_BOUNDS.items() if (found := suite_threshold(suites, *bound))}
+    return QualityReport(
+        generated_at=now,
+        runs=recent_runs(con) if con else [],
+        validations=validations,
+        refusals=top_refusals(con) if con else [],
+        daily_refusals=daily_refusals(con, since) if con else [],
+        feeds=feeds(con, now, disabled) if con else [],
+        volume=daily_volume(con, since) if con else [],
+        run_volume=run_volume(con, since, expected) if con and expected else [],
+        daily=daily_stats(con, since) if con else [],
+        suites=suite_reports(suites, validations),
+        thresholds=thresholds,
+    )
