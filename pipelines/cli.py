@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -86,10 +88,18 @@ def ingest(
            "ingest", as_json)
 
 
-@app.command("feeds")
-def list_feeds(feeds: FeedsOption = None, as_json: JsonOption = False) -> None:
-    """The configured feeds with their polling state: last poll, status, ETag, failures, next due."""
+feeds_app = typer.Typer(help="The feeds of feeds.yaml with their polling state; `feeds add URL` finds and adds one.",
+                        invoke_without_command=True)
+app.add_typer(feeds_app, name="feeds")
+
+
+@feeds_app.callback()
+def list_feeds(ctx: typer.Context, feeds: FeedsOption = None, as_json: JsonOption = False) -> None:
+    """The configured feeds with their polling state: last poll, status, ETag, failures, learned interval, next due."""
+    if ctx.invoked_subcommand is not None:
+        return
     from pipelines.pipeline import feed_states
+    from pipelines.sources.cadence import poll_interval
     from pipelines.sources.feed_config import load_feeds
 
     settings = Settings.from_env(feeds_file=feeds)
@@ -101,8 +111,11 @@ def list_feeds(feeds: FeedsOption = None, as_json: JsonOption = False) -> None:
     rows = []
     for feed in configured:
         state = states.get(feed.source_id)
+        learned = state.learned_minutes if state else None
         rows.append({
             "name": feed.name, "url": feed.url, "enabled": feed.enabled, "poll_minutes": feed.poll_minutes,
+            "learned_minutes": None if learned is None else round(learned, 1),
+            "interval_minutes": int(poll_interval(learned, feed.poll_minutes, feed.interval_bounds).total_seconds() // 60),
             "last_polled_at": state.last_polled_at if state else None,
             "last_status": state.last_status if state else None,
             "last_outcome": state.last_outcome if state else None,
@@ -114,12 +127,70 @@ def list_feeds(feeds: FeedsOption = None, as_json: JsonOption = False) -> None:
     if as_json:
         print(json.dumps(rows, default=str))
         return
-    table = Table("name", "enabled", "last poll", "status", "outcome", "ETag", "failures", "next due", "last error")
+    table = Table("name", "enabled", "last poll", "status", "outcome", "ETag", "failures", "publishes every", "polled every",
+                  "next due", "last error")
     for row in rows:
+        learned = "" if row["learned_minutes"] is None else f"{row['learned_minutes']:.0f} min"
         table.add_row(row["name"], str(row["enabled"]), str(row["last_polled_at"] or "never"), str(row["last_status"] or ""),
-                      str(row["last_outcome"] or ""), "yes" if row["etag"] else "no", str(row["failures"]),
-                      str(row["next_poll_at"]), str(row["last_error"] or ""))
+                      str(row["last_outcome"] or ""), "yes" if row["etag"] else "no", str(row["failures"]), learned,
+                      f"{row['interval_minutes']} min", str(row["next_poll_at"]), str(row["last_error"] or ""))
     console.print(table)
+
+
+@feeds_app.command("add")
+def add_feed(
+    url: Annotated[str, typer.Argument(help="A site's home page, any page of it, or a feed.")],
+    feeds: FeedsOption = None,
+    name: Annotated[str | None, typer.Option("--name", help="The entry's name (default: the feed's title, else its host).")] = None,
+    pick: Annotated[int | None, typer.Option("--pick", min=1, help="Add the Nth candidate listed (default: the first feed that reads).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what was found; feeds.yaml is not changed.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Find a site's feeds (the page's feed links, common feed paths, robots.txt sitemaps), show them, and append
+    one to feeds.yaml (validated first; its comments kept). Every request goes through the fetcher's guards."""
+    from dataclasses import asdict
+
+    from pipelines.pipeline import discover_feeds
+    from pipelines.sources.discovery import choose, entry_name
+    from pipelines.sources.feed_config import FEED, append_feed, load_feeds
+
+    settings = Settings.from_env(feeds_file=feeds)
+    try:
+        configured = load_feeds(settings.feeds_file, settings.poll_minutes) if settings.feeds_file.exists() else []
+        candidates = discover_feeds(settings, url)
+    except Exception as exc:
+        _fail(_reason(exc))
+    chosen = choose(candidates, pick)
+    listed = {feed.url: feed.name for feed in configured}
+    entry: dict[str, str] = {}
+    if chosen is not None and chosen.problem is None and chosen.url not in listed:
+        entry = {"url": chosen.url, "name": name or entry_name(chosen, [feed.name for feed in configured]),
+                 **({} if chosen.kind == FEED else {"kind": chosen.kind})}
+        if not dry_run:
+            try:
+                append_feed(settings.feeds_file, entry, settings.poll_minutes)
+            except Exception as exc:
+                _fail(_reason(exc))
+    if as_json:
+        print(json.dumps({"candidates": [asdict(c) for c in candidates], "entry": entry or None,
+                          "added": bool(entry) and not dry_run, "already_listed": listed.get(chosen.url) if chosen else None}))
+    else:
+        table = Table("#", "kind", "found in", "title", "items", "url", "problem", title=f"found for {url}")
+        for number, candidate in enumerate(candidates, 1):
+            table.add_row(str(number), candidate.kind, candidate.found, candidate.title or "", str(candidate.items),
+                          candidate.url, candidate.problem or "")
+        console.print(table)
+    if chosen is None:
+        reasons = "; ".join(dict.fromkeys(candidate.problem for candidate in candidates if candidate.problem))
+        sitemaps = [str(n) for n, candidate in enumerate(candidates, 1) if candidate.kind != FEED and not candidate.problem]
+        _fail(f"candidate {pick} is not listed" if pick else f"no readable feed found for {url}"
+              + (f": {reasons}" if reasons else "") + (f" (add a sitemap with --pick {' or '.join(sitemaps)})" if sitemaps else ""))
+    elif chosen.problem is not None:
+        _fail(f"{chosen.url} cannot be polled: {chosen.problem}")
+    elif not as_json:
+        done = (f"{chosen.url} is already in {settings.feeds_file} as {listed[chosen.url]!r}" if chosen.url in listed
+                else f"{'would add' if dry_run else 'added'} {entry['name']!r} ({chosen.url}) to {settings.feeds_file}")
+        console.print(done, markup=False, soft_wrap=True)
 
 
 def _write(columns: list[str], rows: list[tuple[object, ...]], fmt: Format) -> None:
@@ -167,24 +238,26 @@ def query(
 
 @app.command()
 def docs(
-    serve: Annotated[bool, typer.Option("--serve", help="Serve the Data Docs on localhost until Ctrl-C.")] = False,
+    serve: Annotated[bool, typer.Option("--serve", help="Serve the page and the Data Docs on localhost until Ctrl-C.")] = False,
     port: Annotated[int, typer.Option("--port", help="Port for --serve.")] = 8765,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-render every stored validation result first.")] = False,
 ) -> None:
-    """The data-quality docs (Great Expectations Data Docs, rebuilt after every validation; they work offline)."""
+    """The data-quality page (runs, refusals, feeds, trends, suites) beside the GX Data Docs: print its path, or serve both."""
     from pipelines.quality.docs import INDEX_PAGE, build_docs, serve_docs, site_dir
+    from pipelines.quality_page import write_quality_page
 
     settings = Settings.from_env()
     index = site_dir(settings.gx_dir) / INDEX_PAGE
     try:
         if rebuild or not index.is_file():
             index = build_docs(settings.gx_dir)
+        page = write_quality_page(settings)
     except Exception as exc:
         _fail(_reason(exc))
-    print(index)
+    print(page)
     if serve:
-        console.print(f"Serving {index.parent} at http://127.0.0.1:{port}/index.html (Ctrl-C to stop)")
-        serve_docs(index.parent, "127.0.0.1", port)
+        console.print(f"Serving {page.parent} at http://127.0.0.1:{port}/{page.name} (Ctrl-C to stop)")
+        serve_docs(page.parent, "127.0.0.1", port)
 
 
 ModelOption = Annotated[str | None, typer.Option("--model", help="spaCy pipeline (default $NEWSFLOW_SPACY_MODEL).")]
@@ -207,9 +280,11 @@ def eval_entities(
 
 @eval_app.command("quotes")
 def eval_quotes(
-    gold: Annotated[Path, typer.Option("--gold", help="JSONL gold quotes (seed, quote, speaker, required).")],
+    gold: Annotated[Path | None, typer.Option("--gold", help="JSONL gold quotes (seed, quote, speaker, required).")] = None,
     not_quotes: Annotated[Path | None, typer.Option("--not-quotes", help="JSONL quoted strings that are not speech.")] = None,
     texts: Annotated[Path | None, typer.Option("--texts", help="Folder with the articles the gold names (default $NEWSFLOW_SEEDS_DIR or seeds/).")] = None,
+    polnear: Annotated[Path | None, typer.Option("--polnear", help="A PolNeAR-format folder (text/ + attributions.jsonl) instead of --gold.")] = None,
+    misses: Annotated[bool, typer.Option("--misses", help="With --polnear: list every miss, grouped by cause.")] = False,
     model: ModelOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -217,6 +292,21 @@ def eval_quotes(
     from pipelines.evaluation.quotes import evaluate_quotes, format_table
 
     settings = Settings.from_env(seeds_dir=texts, spacy_model=model)
+    misused = [f"{name} goes only with {mode}" for name, given, mode, needed in (
+        ("--misses", misses, "--polnear", polnear), ("--not-quotes", not_quotes, "--gold", gold),
+        ("--texts", texts, "--gold", gold),
+    ) if given and needed is None]
+    if (gold is None) == (polnear is None):
+        misused = ["give exactly one of --gold FILE or --polnear DIR"]
+    if misused:  # a usage error, like a bad option: exit 2
+        print(f"newsflow: error: {'; '.join(misused)}", file=sys.stderr)
+        raise typer.Exit(code=2)
+    if polnear is not None:
+        from pipelines.evaluation.polnear import evaluate_polnear, format_polnear
+
+        found = evaluate_polnear(polnear, model=settings.spacy_model, alias_file=settings.alias_file)
+        print(found.to_json() if as_json else format_polnear(found, misses=misses))
+        return
     scores = evaluate_quotes(
         gold, not_quotes, settings.seeds_dir, model=settings.spacy_model, alias_file=settings.alias_file
     )
@@ -252,5 +342,30 @@ def eval_dedup(
         print(format_sweep(sweep(pairs)))
 
 
+def main() -> None:
+    """The `newsflow` console script: the command, then an exit without tearing down what it loaded.
+
+    Freeing spaCy's model, GX and DuckDB's bindings object by object at interpreter shutdown takes a
+    second or more after every file is closed and every result printed, so the process leaves at once.
+    """
+    try:
+        app()
+        code = 0
+    except SystemExit as done:
+        code = _exit_code(done.code)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
+def _exit_code(code: object) -> int:
+    """What the interpreter would make of `sys.exit(code)`: a message goes to stderr and means failure."""
+    if code is None or isinstance(code, int):
+        return code or 0
+    print(code, file=sys.stderr)
+    return 1
+
+
 if __name__ == "__main__":
-    app()
+    main()

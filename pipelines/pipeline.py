@@ -34,6 +34,7 @@ from pipelines.records import (
     SourceBatch,
     Status,
 )
+from pipelines.sources.discovery import Candidate, discover
 from pipelines.sources.feed_config import FeedConfig, load_feeds
 from pipelines.sources.folder import list_folder, read_folder
 from pipelines.sources.polling import FeedHistory, feed_items, is_due, poll_feed
@@ -53,9 +54,9 @@ from pipelines.storage.staging import (
     write_validation,
 )
 from pipelines.storage.store import LoadCounts, Store
-from pipelines.text.articles import build_articles
+from pipelines.text.articles import extract_draft, finish_articles
 from pipelines.text.boilerplate import load_boilerplate_rules
-from pipelines.workers import worker_map
+from pipelines.workers import shares_memory, worker_map
 
 
 class PipelineError(RuntimeError):
@@ -122,8 +123,14 @@ def _stage_drafts(settings: Settings, view: Store | None, batch: SourceBatch, kn
     """
     drafts = [draft for draft in batch.drafts if draft.raw_id not in known]
     rules = load_boilerplate_rules(settings.boilerplate_file)
+    load_here = bool(drafts) and shares_memory(settings.workers, len(drafts))
+    with worker_map(settings.workers, len(drafts)) as map_:
+        extracting = map_(extract_draft, drafts)
+        if load_here:  # while the workers extract: the parse's workers fork after this and share the models
+            load_models(settings.spacy_model)
+        extracted = list(extracting)
     with worker_map(settings.workers, len(drafts), partial(load_models, settings.spacy_model)) as map_:
-        built = build_articles(drafts, rules, stored_edges(view), map_)
+        built = finish_articles(extracted, rules, stored_edges(view), map_)
         annotations = annotate(built.articles, settings, map_, meanwhile)
     rejections = [rejection for rejection in [*batch.rejections, *built.rejections] if rejection.raw_id not in known]
     return {"sources": [batch.source], "raw_documents": _final_statuses(batch.raw_documents, built.articles, rejections, known),
@@ -198,6 +205,8 @@ def validate_stages(settings: Settings, paths: Sequence[Path]) -> Validation:
         cold_start=not loaded_before and gx_loaded(),  # an empty batch passes without importing GX
     )
     write_validation(stages[0].path, validation)
+    if outcome.batch_failures:
+        _refresh_quality_page(settings)  # the refused batch shows on the page (from its stored results)
     outcome.raise_for_batch_failures()
     return validation
 
@@ -229,11 +238,21 @@ def load_stages(settings: Settings, paths: Sequence[Path]) -> LoadCounts:
             except Exception as exc:
                 store.record_failed_run(manifest, f"{type(exc).__name__}: {exc}")
                 publish(store, settings.db_path)  # the failed run is visible to readers too
+                _refresh_quality_page(settings)
                 raise
         publish(store, settings.db_path)
     for path in paths:
         drop_stage(path)
+    _refresh_quality_page(settings)
     return counts
+
+
+def _refresh_quality_page(settings: Settings) -> None:
+    """The static data-quality page, from what was just published; best effort, never the run's error."""
+    # Imported here: jinja2 and the page's code are paid only when a run ends.
+    from pipelines.quality_page import refresh_quality_page
+
+    refresh_quality_page(settings)
 
 
 def ingest_folder(settings: Settings, trigger: str = "cli") -> LoadCounts:
@@ -304,9 +323,11 @@ def stage_feed(settings: Settings, feed: FeedConfig, run_id: str, trigger: str, 
     """
     started_at = datetime.now(UTC)
     with read_view(settings) as view, _fetcher(settings, fetcher) as client:
+        client.remember_robots(view.robots_records() if view else [])  # robots.txt read by earlier runs, until it expires
         poll = poll_feed(feed, _history(view, feed), client, run_id, started_at, scheduled_at)
         tables = _stage_drafts(settings, view, poll.batch, _loaded_before(view, poll.batch), meanwhile)
-    tables.update(feed_state=[poll.state], fetch_events=poll.events,
+        robots = client.fetched_robots()
+    tables.update(feed_state=[poll.state], fetch_events=poll.events, robots_cache=robots,
                   feed_items=feed_items(poll, tables["articles"], tables["quarantine"]))
     manifest = Manifest(run_id=run_id, trigger=trigger, started_at=started_at, source_uri=feed.url, counts=poll.counts)
     path = write_stage(stage_path(settings.staging_dir, f"{run_id}__feed_{feed.source_id}"), manifest, tables)
@@ -325,3 +346,10 @@ def ingest_feeds(settings: Settings, trigger: str = "cli", *, force: bool = Fals
     paths = [batch.path for batch in batches]
     validate_stages(settings, paths)
     return load_stages(settings, paths)
+
+
+def discover_feeds(settings: Settings, url: str, fetcher: Fetcher | None = None) -> list[Candidate]:
+    """`newsflow feeds add`: what `url` offers to poll, fetched like a poll (address guard, stored robots.txt, limits)."""
+    with read_view(settings) as view, _fetcher(settings, fetcher) as client:
+        client.remember_robots(view.robots_records() if view else [])
+        return discover(url, client)

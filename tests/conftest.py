@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from newsfake import news_server, news_server_tls  # noqa: F401  (local news site fixtures, HTTP and HTTPS)
+from newsfake import news_server, news_server_tls, own_server  # noqa: F401  (local news site fixtures, HTTP and HTTPS)
+
+# Test helper modules whose asserts should explain a failure as a test's do (registered before a test imports them).
+pytest.register_assert_rewrite("browser", "quality_runs")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
@@ -16,6 +20,13 @@ SHARED_DIR = PROJECT_ROOT.parent / "shared"
 
 def strict() -> bool:
     return os.environ.get("NEWSFLOW_STRICT") == "1"
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def require(condition: bool, reason: str) -> None:

@@ -6,12 +6,17 @@ import csv
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import duckdb
+import pytest
+from conftest import PROJECT_ROOT
 from rich.cells import cell_len
+
+from pipelines.quality.docs import site_dir
 
 NEWSFLOW = [sys.executable, "-m", "pipelines.cli"]
 
@@ -117,3 +122,24 @@ def test_query_table_fits_80_columns_one_line_per_row(tmp_path: Path) -> None:
     markdown = run("query", sql, "--db", str(db), "--format", "markdown", env={"COLUMNS": "80"}).stdout.splitlines()
     assert len(markdown) == 2 + 3 and all(line.startswith("| ") and line.endswith(" |") for line in markdown)
     assert json.loads(run("query", sql, "--db", str(db), "--json").stdout)[2]["word_count"] == 1234
+
+
+def test_docs_writes_the_quality_page_and_prints_its_path(tmp_path: Path) -> None:
+    """`newsflow docs` before any load: the Data Docs index and an empty data-quality page beside it, in NEWSFLOW_GX_DIR."""
+    gx = tmp_path / "gx"
+    shutil.copytree(PROJECT_ROOT / "gx", gx, ignore=shutil.ignore_patterns("uncommitted"))
+    env = {"NEWSFLOW_GX_DIR": str(gx), "NEWSFLOW_DB": str(tmp_path / "none.duckdb"), "NEWSFLOW_FEEDS": str(tmp_path / "none.yaml")}
+    docs = run("docs", env=env)
+    assert docs.returncode == 0, docs.stderr
+    page = Path(docs.stdout.strip().splitlines()[-1])
+    assert page == site_dir(gx) / "quality.html" and page.is_file()  # the Data Docs folder of that GX project
+    html = page.read_text(encoding="utf-8")
+    assert "No run has loaded yet" in html and (page.parent / "index.html").is_file()
+
+
+def test_the_console_script_exits_with_what_the_command_asked(capsys: pytest.CaptureFixture[str]) -> None:
+    """`main` leaves with os._exit after the command; the code must be what sys.exit would have made of it."""
+    from pipelines.cli import _exit_code
+
+    assert [_exit_code(None), _exit_code(0), _exit_code(2)] == [0, 0, 2]
+    assert _exit_code("newsflow: stopped") == 1 and capsys.readouterr().err == "newsflow: stopped\n"

@@ -21,6 +21,7 @@ LAYERS = (
     {"dedup"},
     {"quality"},
     {"storage"},
+    {"quality_page"},
     {"pipeline"},
     {"evaluation"},
     {"cli"},

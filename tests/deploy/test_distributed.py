@@ -22,7 +22,6 @@ import json
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from conftest import PROJECT_ROOT, project_airflow, require
+from conftest import PROJECT_ROOT, free_port, project_airflow, require
 
 pytestmark = pytest.mark.slow
 
@@ -101,11 +100,6 @@ def _free_redis_db() -> int:
             return number
     return 15  # all in use: the key prefix and queue name below still keep this test's keys apart
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --------------------------------------------------------------------------------------------- processes
@@ -228,7 +222,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     redis_db = _free_redis_db()
     prefix = f"newsflow-it-{tag}:"
     queue = f"newsflow_it_{tag}"
-    port = _free_port()
+    port = free_port()
     api = f"http://127.0.0.1:{port}"
     password = secrets.token_urlsafe(16)
     (home / "passwords.json").write_text(json.dumps({"admin": password}))

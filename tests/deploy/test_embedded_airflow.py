@@ -31,7 +31,7 @@ from typing import TypeVar
 
 import duckdb
 import pytest
-from conftest import PROJECT_ROOT, require
+from conftest import PROJECT_ROOT, free_port, require
 from newsfake import NewsFake
 
 pytestmark = pytest.mark.slow
@@ -47,11 +47,6 @@ ERROR_MARKS = ("[error", '"level":"error"', '"level": "error"', "XCom not found"
 FEED = "embedded.xml"
 T = TypeVar("T")
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _port_free(port: int) -> bool:
@@ -140,7 +135,7 @@ def embedded(tmp_path_factory: pytest.TempPathFactory, news_server: NewsFake) ->
     stories = news_server.distinct_stories(2)
     feeds = data / "feeds.yaml"
     feeds.write_text(f'feeds:\n  - {{url: "{news_server.stories_feed(FEED, stories)}", name: Local, max_items: 2}}\n')
-    api_port, worker_logs, trigger_logs = _free_port(), _free_port(), _free_port()
+    api_port, worker_logs, trigger_logs = free_port(), free_port(), free_port()
     log = home.parent / f"{home.name}-make-airflow.log"
     command = [
         "make", "--no-print-directory", "-o", "setup", "airflow",  # -o setup: this environment is the one under test
