@@ -483,3 +483,27 @@ def test_the_cue_lexicon_expands_inflections_and_names_a_bad_file(tmp_path: Path
     broken.write_text("speech: [say]\n", encoding="utf-8")
     with pytest.raises(ValueError, match="cues.yaml"):
         cue_lexicon(broken)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("The water is “safe to drink again after the repairs,” as the county engineer put it on Friday.",
+         ("safe to drink again after the repairs,", "the county engineer", "post-cue")),
+        ("The fact-checkers rated the senator's boast “false and misleading to voters.”",
+         ("false and misleading to voters.", "The fact-checkers", "embedded")),
+        ("The governor lauded the volunteers for their “tireless work through the storm.”",
+         ("tireless work through the storm.", "The governor", "embedded")),
+    ],
+)
+def test_as_x_put_it_and_rating_or_praising_verbs(nlp, text: str, expected: tuple) -> None:
+    assert spoken(nlp, text) == [expected]
+
+
+def test_she_put_it_on_the_table_is_no_cue(nlp) -> None:
+    assert spoken(nlp, "She put the “final report of the inquiry” on the table.") == []
+
+
+def test_a_statement_that_names_its_author_before_a_colon(nlp) -> None:
+    text = "The league read out the coach's statement: “We will appeal the ban with every means we have.”"
+    assert spoken(nlp, text) == [("We will appeal the ban with every means we have.", "the coach", "colon")]

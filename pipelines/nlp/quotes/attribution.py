@@ -246,9 +246,10 @@ def reported_speech(doc: Doc, owner: Sequence[int], context: Context) -> list[Ev
 def _opens_tail(phrase: list[Token], cue: Token, tail: Sequence[Token]) -> list[Token] | None:
     """The speaker phrase when the attribution opens the clause after the quote (`"…," Lavrov said`), else None.
 
-    Capitalized words the parser left out before the phrase ("Denver fire Chief Ana Ruiz") belong to it.
+    Capitalized words the parser left out before the phrase ("Denver fire Chief Ana Ruiz") belong to it; the
+    cue's own "as" (`"…," as one engineer put it`) opens the attribution.
     """
-    before = _words(t for t in tail if t.i < min(phrase[0].i, cue.i))
+    before = _words(t for t in tail if t.i < min(phrase[0].i, cue.i) and not (t.dep_ == "mark" and t.head.i == cue.i))
     if not before:
         return phrase
     joined = phrase[0].i < cue.i and before[-1].i + 1 == phrase[0].i and before[-1].i - before[0].i < len(before)
@@ -301,17 +302,32 @@ def _after(layout: Layout, k: int, tail: Sequence[Token]) -> Found | None:
     return (phrase, cue.text, SENTENCE_END) if _closes_sentence(phrase, cue, tail) else None
 
 
-def _colon_statement(head: Sequence[Token]) -> list[Token]:
+def _colon_statement(head: Sequence[Token], authored_only: bool = False) -> list[Token]:
     """`The board issued a statement: "…"`: before a colon, a clause whose verb takes a statement noun as its
-    object announces the quote; that verb's subject speaks. `The menu lists three dishes: "…"` announces none."""
+    object announces the quote; that verb's subject speaks, unless the noun names its author (`rated a
+    statement by Lee: "…"`). `The menu lists three dishes: "…"` announces none."""
     if not head or head[-1].text != ":":
         return []
     allowed = {t.i for t in head}
     for verb in (t for t in head if t.pos_ in VERBAL_POS and (t.head.i == t.i or t.head.i not in allowed)):  # clause heads
-        if any(c.dep_ in OBJECT_DEPS and c.lower_ in STATEMENT_NOUNS for c in verb.children):
-            subject = subject_of(verb, allowed)
-            return phrase_of(subject, allowed) if subject is not None and subject.i in allowed else []
+        noun = next((c for c in verb.children if c.dep_ in OBJECT_DEPS and c.lower_ in STATEMENT_NOUNS), None)
+        if noun is not None:
+            author = _statement_author(noun, allowed)
+            if author is None and authored_only:
+                return []
+            speaker = author or subject_of(verb, allowed)
+            return phrase_of(speaker, allowed) if speaker is not None and speaker.i in allowed else []
     return []
+
+
+def _statement_author(noun: Token, allowed: set[int]) -> Token | None:
+    """Whose statement it is when the noun says so: `rated Lee's statement: "…"`, `read a statement by Lee: "…"`."""
+    for child in noun.children:
+        if child.dep_ == "poss" and child.pos_ in ("PROPN", "NOUN") and child.i in allowed:
+            return child
+        if child.dep_ == "prep" and child.lower_ == "by":
+            return next((c for c in child.children if c.dep_ == "pobj" and c.i in allowed), None)
+    return None
 
 
 def _quotes_a_clause(layout: Layout, k: int) -> bool:
@@ -326,6 +342,9 @@ def _before(quote_text: str, head: Sequence[Token], quote_first: int) -> Found |
     according = according_to(head)
     if according:
         return according, ACCORDING_CUE, "according-to"
+    authored = _colon_statement(head, authored_only=True)  # the statement's author, not who handled it
+    if authored:
+        return authored, ":", "colon"
     long_enough = len(WORD_RE.findall(quote_text)) >= MIN_EMBEDDED_WORDS
     cues = [t for t in reversed(head) if is_cue(t) or is_characterizing(t)]
     if not cues:

@@ -44,6 +44,7 @@ DOCUMENT_VERB_FORMS = CUES.document_verbs
 CHARACTERIZE_FORMS = CUES.characterize
 GENERIC_PLURAL_TAG = "NNS"  # "experts", "researchers": bare plurals speak for a usage
 CALL_DEMANDS = frozenset({"for", "on"})  # "called for a ban", "called on Congress to …"
+PUT_FORMS = frozenset({"put", "puts", "putting"})  # "as one analyst put it": an idiom that reports the wording
 DASHES = "―—–-"  # a dash before a name signs a quote: `"…" ― Jane Doe`
 
 
@@ -60,9 +61,17 @@ def is_cue(token: Token) -> bool:
         return False
     if token.lower_ in CALL_FORMS:  # "called for" reports a demand; "called it 'unacceptable'" characterizes
         return token.i + 1 < len(token.doc) and token.nbor().lower_ in CALL_DEMANDS
+    if token.lower_ in PUT_FORMS:  # "as X put it", not "she put the report on the table"
+        return _as_put_it(token)
     if token.lower_ in DOCUMENT_VERB_FORMS:  # "court filings show", not "she had shown bad judgment"
         return any(c.dep_ in SUBJECT_DEPS and c.lower_ in SOURCE_NOUNS for c in token.children)
     return token.lower_ in SPEECH_FORMS
+
+
+def _as_put_it(verb: Token) -> bool:
+    children = list(verb.children)
+    return (any(c.dep_ == "mark" and c.lower_ == "as" for c in children)
+            and any(c.dep_ in OBJECT_DEPS and c.lower_ == "it" for c in children))
 
 
 def is_characterizing(token: Token) -> bool:
