@@ -33,6 +33,11 @@ HTML_SNIFF_BYTES = 4096
 JSON_NOTE = "JSON (feedparser 6.0 parses RSS/Atom/RDF only; JSON Feeds are read by pipelines.sources.jsonfeed)"
 
 
+def reason_text(problem: StrEnum, note: str) -> str:
+    """A quarantine reason or a candidate's problem: the problem's fixed value, then what was seen, if anything."""
+    return f"{problem.value}: {note}" if note else problem.value
+
+
 class ParseProblem(StrEnum):
     """Why a fetched body gave no feed items; the value goes to quarantine.reason."""
 

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
+from pipelines.feedparse import reason_text
 from pipelines.http.outcome import FetchResult
 from pipelines.sources.feed_config import DEFAULT_MAX_AGE_DAYS, FEED, SITEMAP
 from pipelines.sources.formats import decode_html
@@ -105,9 +106,9 @@ def feed_links(page: FetchResult) -> list[str]:
 def read_candidate(result: FetchResult, found: Found) -> Candidate:
     """A fetched URL as a feed candidate: its title and item count, or why polling could not read it."""
     if not result.ok:
-        return Candidate(result.url, FEED, found, problem=_why(result.outcome, result.note))
+        return Candidate(result.url, FEED, found, problem=reason_text(result.outcome, result.note))
     parsed = parse_feed(result.body, result.headers, result.final_url)
-    problem = _why(parsed.problem, parsed.note) if parsed.problem else None
+    problem = reason_text(parsed.problem, parsed.note) if parsed.problem else None
     return Candidate(result.final_url, FEED, found, parsed.title, len(parsed.entries), problem)
 
 
@@ -115,18 +116,14 @@ def read_sitemap(result: FetchResult, fetcher: Fetcher, found: Found, now: datet
     """A fetched sitemap read as a poll reads it: its outlet (news:publication) and recent dated URLs, or why a
     poll would get nothing from it (unreadable, or no URL dated within DEFAULT_MAX_AGE_DAYS)."""
     if not result.ok:
-        return Candidate(result.url, SITEMAP, found, problem=_why(result.outcome, result.note))
+        return Candidate(result.url, SITEMAP, found, problem=reason_text(result.outcome, result.note))
     read = read_sitemaps(result, fetcher, now - timedelta(days=DEFAULT_MAX_AGE_DAYS), max_sitemaps=MAX_INDEX_SITEMAPS)
     parsed = read.parsed
-    problem = _why(parsed.problem, parsed.note) if parsed.problem else read.failure
+    problem = reason_text(parsed.problem, parsed.note) if parsed.problem else read.failure
     if problem is None and not parsed.entries:
         problem = (f"no URL dated within {DEFAULT_MAX_AGE_DAYS} days ({read.undated} undated, {read.too_old} older):"
                    " a poll takes only recently dated URLs (news:publication_date or lastmod)")
     return Candidate(result.final_url, SITEMAP, found, parsed.title, len(parsed.entries), problem)
-
-
-def _why(problem: str, note: str) -> str:
-    return f"{problem}: {note}" if note else str(problem)
 
 
 def _check_all(fetcher: Fetcher, urls: Sequence[str], found: Found, checked: set[str]) -> list[Candidate]:

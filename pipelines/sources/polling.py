@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from pipelines.feedparse import FeedEntry, ParseProblem, entry_key
+from pipelines.feedparse import FeedEntry, entry_key, reason_text
 from pipelines.http.outcome import FetchResult, Outcome
 from pipelines.ids import stable_id
 from pipelines.records import (
@@ -128,7 +128,7 @@ def poll_feed(feed: FeedConfig, history: FeedHistory, fetcher: Fetcher, run_id: 
                              state.read_through_at) if feed.kind == SITEMAP else None
     parsed = sitemaps.parsed if sitemaps else parse_feed(result.body, result.headers, result.final_url)
     if parsed.problem:
-        reason = _reason(parsed.problem, parsed.note)
+        reason = reason_text(parsed.problem, parsed.note)
         poll.batch.raw_documents.append(replace(raw, status=Status.QUARANTINED, reason=reason))
         poll.batch.rejections.append(Rejection(raw.raw_id, "parse", reason, feed.url))
         return _finish(poll, feed, state, result, error=reason)
@@ -199,7 +199,7 @@ def _record_sitemaps(poll: FeedPoll, feed: FeedConfig, read: SitemapRead, now: d
             continue
         raw = _raw(feed, result, now)
         if parsed.problem:
-            reason = _reason(parsed.problem, parsed.note)
+            reason = reason_text(parsed.problem, parsed.note)
             poll.batch.raw_documents.append(replace(raw, status=Status.QUARANTINED, reason=reason))
             poll.batch.rejections.append(Rejection(raw.raw_id, "parse", reason, result.url))
         else:
@@ -207,10 +207,6 @@ def _record_sitemaps(poll: FeedPoll, feed: FeedConfig, read: SitemapRead, now: d
     read_ok = sum(parsed is not None and parsed.problem is None for _, parsed in read.children)
     poll.counts.update(sitemaps_read=read_ok, sitemaps_failed=len(read.children) - read_ok,
                        sitemaps_skipped=read.sitemaps_skipped, items_too_old=read.too_old, items_undated=read.undated)
-
-
-def _reason(problem: ParseProblem, note: str) -> str:
-    return f"{problem.value}: {note}" if note else problem.value
 
 
 def _unread(page: FetchResult | None) -> str:
