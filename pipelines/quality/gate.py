@@ -25,7 +25,12 @@ import pandas as pd
 from pipelines.quality.context import open_context
 from pipelines.quality.derived import with_derived_columns
 from pipelines.quality.docs import INDEX_PAGE, build_result_docs, site_dir
-from pipelines.quality.verdict import QUARANTINE_COLUMNS, Refusals, kept_frame
+from pipelines.quality.verdict import (
+    QUARANTINE_COLUMNS,
+    VALIDATE_STAGE,
+    Refusals,
+    kept_frame,
+)
 from pipelines.records import ArticleRow, Entity, EntityMention, Quote
 from pipelines.tables import ARTICLE_CHILDREN, VALIDATED_TABLES, record_id
 
@@ -35,7 +40,6 @@ if TYPE_CHECKING:
 
 DATASOURCE_NAME = "newsflow_staged"
 BATCH_DEFINITION_NAME = "whole_frame"
-VALIDATE_STAGE = "validate"
 BATCH_SUITE = "batch_sources"
 # The record type whose fields are the columns of each validated table's frame.
 VALIDATED_RECORDS = {"articles": ArticleRow, "entities": Entity, "entity_mentions": EntityMention, "quotes": Quote}

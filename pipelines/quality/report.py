@@ -25,6 +25,7 @@ from pipelines.quality.suite_rates import (
     suite_threshold,
     validated_runs,
 )
+from pipelines.quality.verdict import VALIDATE_STAGE
 
 TOP_REASONS = 8  # refusal reasons listed with examples; the rest are "other" in the plot
 EXAMPLES_PER_REASON = 3
@@ -37,8 +38,6 @@ FEED_WINDOW_DAYS = 7  # items per day and the share of 304s are over this window
 DETAIL_CHARS = 400
 FAILING_AFTER = 3  # consecutive failures after which a feed that worked before counts as failing, not backing off
 NOT_MODIFIED_OUTCOMES = ("not_modified", "unchanged")
-# The stage of rows validation quarantined: gate.VALIDATE_STAGE, repeated because the gate imports GX and the page must not.
-VALIDATE_STAGE = "validate"
 # A reason with its numbers masked: "line 12: …" and "line 40: …" are one reason.
 REASON_KEY = "regexp_replace(reason, '[0-9]+', '#', 'g')"
 

@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     import pandas as pd
 
 Rows = dict[str, list[dict[str, Any]]]
+# quarantine.stage of the rows validation refused (the gate writes it, the quality page counts it).
+VALIDATE_STAGE = "validate"
 # A rejected row as the gate reports it and the validation file keeps it.
 QUARANTINE_COLUMNS = ("table_name", "record_id", "raw_id", "article_id", "stage", "reason", "detail")
 # What of a rejected row the `quarantine` table stores (it has no article column: the record id names it).
