@@ -4,7 +4,8 @@
 
 Starts `make airflow` exactly as a user does (scripts/airflow-init.sh, then `airflow standalone`, the Makefile's
 sizing) in a temp AIRFLOW_HOME on free ports, with one feed served by a local news site on 127.0.0.1
-(tests/newsfake.py), `poll_minutes: 1` and NEWSFLOW_POLL_MINUTES=1; feed_ingest starts unpaused. Once the first
+(tests/newsfake.py), `poll_minutes: 1` and `max_minutes: 1` (a fixed interval: the feed's learned cadence would
+slow its polls) and NEWSFLOW_POLL_MINUTES=1; feed_ingest starts unpaused. Once the first
 run has loaded the feed's first items, the feed gains one item (with its article page) at a time; the bench
 opens the published DuckDB file (read-only, afresh each time, as an analyst would) until the item's row is
 there, then reads the run's task instances from Airflow's SQLite metadata. Per item, in seconds:
@@ -220,7 +221,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_stream_") as tmp:
         root = Path(tmp)
         feeds = root / "feeds.yaml"
-        feeds.write_text(f'feeds:\n  - {{url: "{feed_url}", name: Stream, poll_minutes: 1}}\n')
+        feeds.write_text(f'feeds:\n  - {{url: "{feed_url}", name: Stream, poll_minutes: 1, max_minutes: 1}}\n')
         began = time.monotonic()
         embedded = Embedded(root, feeds)
         try:

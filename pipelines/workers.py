@@ -18,7 +18,7 @@ from typing import Any
 # Fewer items than this per worker and the pool costs more than it saves.
 MIN_ITEMS_PER_WORKER = 4
 # Each round is cut into this many pieces per worker, so one slow page does not leave the others idle.
-CHUNKS_PER_WORKER = 4
+CHUNKS_PER_WORKER = 16
 
 Mapper = Callable[..., Iterable[Any]]
 

@@ -23,16 +23,20 @@ def _slice(body: object, start: object, end: object) -> str | None:
     return body[int(start) : int(end)]
 
 
-def _bodies(frame: pd.DataFrame, loaded: Mapping[str, pd.DataFrame]) -> pd.Series:
-    """Each row's article body among the articles that will load; NaN when the article is not there."""
+def _bodies(frame: pd.DataFrame, loaded: Mapping[str, pd.DataFrame]) -> list[str | None]:
+    """Each row's article body among the articles that will load; None when the article is not there.
+
+    A plain list of the same string objects: a Series would copy every body once per mention.
+    """
     articles = loaded.get("articles", pd.DataFrame(columns=["article_id", "body_text"]))
-    return frame["article_id"].map(dict(zip(articles["article_id"], articles["body_text"], strict=True)))
+    body_of = dict(zip(articles["article_id"], articles["body_text"], strict=True))
+    return [body_of.get(article_id) for article_id in frame["article_id"]]
 
 
-def _lengths(bodies: pd.Series) -> pd.Series:
+def _lengths(bodies: list[str | None]) -> pd.api.extensions.ExtensionArray:
     """Body lengths, missing where the body is; always integers, even for an empty or all-missing column
     (a column typed as text would make the suite's offset comparisons fail the whole batch)."""
-    return bodies.map(lambda body: len(body) if isinstance(body, str) else None).astype("Int64")
+    return pd.array([len(body) if isinstance(body, str) else None for body in bodies], dtype="Int64")
 
 
 def _known_entity_ids(loaded: Mapping[str, pd.DataFrame]) -> set[str]:

@@ -206,11 +206,12 @@ def _detail(row: Mapping[str, Any], failed: Iterable[_Failure]) -> str:
 
 
 def _rejected_rows(
-    table: str, records: Sequence[Mapping[str, Any]], reasons: Mapping[int, Sequence[_Failure]], raw_ids: Mapping[str, str]
+    table: str, frame: pd.DataFrame, reasons: Mapping[int, Sequence[_Failure]], raw_ids: Mapping[str, str]
 ) -> list[dict[str, object]]:
     rows = []
-    for index, failed in sorted(reasons.items()):
-        row = records[index]
+    refused = sorted(reasons)  # only refused rows are turned into dicts: most batches have few or none
+    for index, row in zip(refused, frame.iloc[refused].to_dict("records"), strict=True):
+        failed = reasons[index]
         article_id = plain(row.get("article_id"))
         rows.append(
             {
@@ -226,14 +227,14 @@ def _rejected_rows(
     return rows
 
 
-def _orphans(table: str, records: Sequence[Mapping[str, Any]], refused_articles: Mapping[str, str]) -> dict[int, list[_Failure]]:
+def _orphans(table: str, frame: pd.DataFrame, refused_articles: Mapping[str, str]) -> dict[int, list[_Failure]]:
     """Rows of an article the articles suite quarantined: they go with it, whatever their own checks say."""
     if table not in ARTICLE_CHILDREN or not refused_articles:
         return {}
     return {
-        index: [_Failure(f"its article was quarantined ({refused_articles[row['article_id']]})", None, "parent_article", {})]
-        for index, row in enumerate(records)
-        if row["article_id"] in refused_articles
+        index: [_Failure(f"its article was quarantined ({refused_articles[article_id]})", None, "parent_article", {})]
+        for index, article_id in enumerate(frame["article_id"])
+        if article_id in refused_articles
     }
 
 
@@ -255,8 +256,7 @@ def _validate_table(
 ) -> _TableResult:
     """Validate one staged table (children of quarantined articles are taken out first) and name its rejected rows."""
     frame = staged.reset_index(drop=True)
-    records = frame.to_dict("records")
-    reasons = _orphans(table, records, refused_articles)
+    reasons = _orphans(table, frame, refused_articles)
     checked = frame.drop(index=list(reasons))
     result = _run_suite(context_dir, table, with_derived_columns(table, checked, loaded), run)
     table_failures = []
@@ -265,7 +265,7 @@ def _validate_table(
             table_failures.append(f"{table}: {failure.reason}")
         for index in failure.rows or ():
             reasons.setdefault(index, []).append(failure)
-    return _TableResult(_rejected_rows(table, records, reasons, raw_ids), table_failures, result)
+    return _TableResult(_rejected_rows(table, frame, reasons, raw_ids), table_failures, result)
 
 
 # --- batch level ----------------------------------------------------------------------------

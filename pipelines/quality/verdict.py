@@ -13,7 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pipelines.records import Status
-from pipelines.tables import ARTICLE_CHILDREN, VALIDATED_TABLES, record_id
+from pipelines.tables import (
+    ARTICLE_CHILDREN,
+    RECORD_ID_COLUMNS,
+    VALIDATED_TABLES,
+    record_id,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,8 +59,14 @@ class Refusals:
 
 
 def kept_frame(table: str, frame: pd.DataFrame, refusals: Refusals) -> pd.DataFrame:
-    """The rows of a table's frame that will load, renumbered from 0."""
-    keep = [refusals.keeps(table, row) for row in frame.to_dict("records")]
+    """The rows of a table's frame that will load, renumbered from 0.
+
+    Only the columns `keeps` reads are turned into dicts (bodies and texts are not), and none when nothing was refused.
+    """
+    if not refusals.records and not (table in ARTICLE_CHILDREN and refusals.articles):
+        return frame.reset_index(drop=True)
+    columns = list(dict.fromkeys([*RECORD_ID_COLUMNS[table], *(["article_id"] if table in ARTICLE_CHILDREN else [])]))
+    keep = [refusals.keeps(table, row) for row in frame[columns].to_dict("records")]
     return frame.loc[keep].reset_index(drop=True)
 
 

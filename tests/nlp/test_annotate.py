@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from pipelines.config import Settings
-from pipelines.nlp.annotate import annotate
+from pipelines.nlp.annotate import PARSE_CHUNK, annotate
 from pipelines.records import ArticleRow
 
 SETTINGS = Settings.from_env()
@@ -66,3 +66,24 @@ def test_a_non_english_article_gets_a_reason_and_no_annotations() -> None:
     assert {m.article_id for m in annotations.mentions} == {"en"}
     assert {q.article_id for q in annotations.quotes} == {"en"}
     assert german.body_text == articles[0].body_text
+
+
+def test_the_longest_chunks_are_parsed_first_and_rows_keep_their_order() -> None:
+    """A pool that ends on short chunks leaves no worker idle for long; the rows still come back in input order."""
+    lengths = [1, 1, 1, 1, 2, 3, 2, 2, 9, 8, 9]  # paragraphs per article: in input order, chunks grow
+    articles = [row(f"a{i}", "\n\n".join([f"Maria Lopez spoke in Lima on day {i}."] * n)) for i, n in enumerate(lengths)]
+    submitted: list[list[str]] = []
+
+    def recording_map(fn, chunks, *rest):  # the builtin map, noting what each call was handed, in order
+        chunks = list(chunks)
+        submitted.extend([row.article_id for row in chunk] for chunk in chunks)
+        return map(fn, chunks, *rest)
+
+    annotations = annotate(articles, SETTINGS, recording_map)
+    sizes = [sum(lengths[int(article_id[1:])] for article_id in chunk) for chunk in submitted]
+    assert sizes == sorted(sizes, reverse=True) and sizes != [sum(lengths[i:i + PARSE_CHUNK]) for i in range(0, len(lengths), PARSE_CHUNK)]
+    assert sorted(article_id for chunk in submitted for article_id in chunk) == sorted(a.article_id for a in articles)
+    assert [a.article_id for a in annotations.articles] == [a.article_id for a in articles]
+    assert [m.article_id for m in annotations.mentions] == sorted(
+        (m.article_id for m in annotations.mentions), key=lambda article_id: int(article_id[1:]))
+    assert {m.article_id for m in annotations.mentions} == {a.article_id for a in articles}
