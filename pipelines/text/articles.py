@@ -60,9 +60,11 @@ class ExtractedDraft:
 
 
 def extract_draft(draft: ArticleDraft) -> ExtractedDraft:
+    """The draft's text as paragraphs; its page or text is dropped, so workers do not send it back and forth."""
     found = _extract(draft)
     paragraphs = split_paragraphs(found.text) if found else []
-    return ExtractedDraft(draft, found, paragraphs, source_document(draft.source_id, paragraphs) if found else None)
+    return ExtractedDraft(replace(draft, text=None, html=None, fallback_html=None), found, paragraphs,
+                          source_document(draft.source_id, paragraphs) if found else None)
 
 
 def learn_rules(
