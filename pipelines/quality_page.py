@@ -1,8 +1,8 @@
 """The data-quality page from the published snapshot: built for the Airflow view and `newsflow docs`, written after each load.
 
 It sits above `storage` (it opens the snapshot read-only, as every reader does) and below `pipeline`, which
-calls `write_quality_page` once a load has published. No Great Expectations import: the page reads the
-results GX stored as plain JSON.
+calls `refresh_quality_page` (best effort) once a load has published. No Great Expectations import: the
+page reads the results GX stored as plain JSON.
 """
 
 from __future__ import annotations
