@@ -395,6 +395,13 @@ def test_a_name_in_quote_marks_inside_the_attribution_does_not_end_it(nlp) -> No
     ]
 
 
+@pytest.mark.parametrize("title", ["Say Yes To The Dress", "Tell Me More"])
+def test_a_cue_word_inside_a_quoted_title_after_a_quote_is_not_its_cue(nlp, title: str) -> None:
+    """A title that starts with a verb ("Say", "Tell") once crashed the attribution of the quote before it."""
+    text = f'"We are done with this plan for good," on "{title}," the host said.'
+    assert all(quote.cue not in title.split() for quote in extract(nlp, text))
+
+
 @pytest.mark.parametrize(
     ("text", "speaker"),
     [
@@ -462,6 +469,12 @@ def test_mixed_straight_and_curly_marks_pair_but_an_inch_mark_does_not_close() -
     ]
 
 
+def test_a_straight_mark_after_a_parenthesis_opens_a_nested_quote() -> None:
+    """`("final")` inside a curly quote that never closes: the `"` after `(` opens, so the quote is not cut there."""
+    text = 'He read “The order ("final") stands for all of them now'
+    assert all(not text[s.start : s.end].endswith("(") for s in find_quote_spans(text))
+
+
 @pytest.mark.parametrize(
     ("text", "quoted"),
     [
@@ -478,6 +491,8 @@ def test_a_nested_quote_in_the_other_style_stays_inside(nlp, text: str, quoted: 
 def test_the_cue_lexicon_expands_inflections_and_names_a_bad_file(tmp_path: Path) -> None:
     lexicon = cue_lexicon()
     assert {"fumed", "implores", "sighing", "chimed", "wrote", "quipped"} <= lexicon.speech
+    assert {"agreed", "agreeing", "disagrees", "concurred", "concurring", "noting"} <= lexicon.speech
+    assert not {"agreing", "agreeed"} & lexicon.speech
     assert {"likened", "describes"} <= lexicon.characterize and "said" not in lexicon.characterize
     broken = tmp_path / "cues.yaml"
     broken.write_text("speech: [say]\n", encoding="utf-8")

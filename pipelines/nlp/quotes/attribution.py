@@ -287,7 +287,9 @@ def _after(layout: Layout, k: int, tail: Sequence[Token]) -> Found | None:
     according = named_source_at(words, 0)
     if according:
         return according, ACCORDING_CUE, "post-cue"
-    cue = next((t for t in words[:MAX_TAIL_CUE_WORDS] if is_cue(t)), None)
+    # A word inside a quoted title (`on "Say Yes To The Dress," the host said`) is never the cue: the speaker
+    # is looked for in the narration around it.
+    cue = next((t for t in words[:MAX_TAIL_CUE_WORDS] if is_cue(t) and layout.owner[t.i] < 0), None)
     if cue is None:
         return _signed(layout, k, tail)
     if _reports_own_clause(cue, layout.owner):

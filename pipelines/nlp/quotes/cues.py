@@ -34,11 +34,11 @@ class CueLexicon:
 
 def inflections(base: str, irregular: Iterable[str] = ()) -> set[str]:
     """Base, third person, past and -ing forms of a regular English verb, plus the listed irregular ones."""
-    stem = base[:-1] if base.endswith("e") else base
+    ing_stem = base if base.endswith("ee") else base.removesuffix("e")  # "noting", but "agreeing"
     consonant_y = base.endswith("y") and base[-2] not in VOWELS
     third = base[:-1] + "ies" if consonant_y else base + ("es" if base.endswith(("s", "sh", "ch", "x")) else "s")
-    past = base[:-1] + "ied" if consonant_y else stem + "ed"
-    return {base, third, past, stem + "ing", *irregular}
+    past = base[:-1] + "ied" if consonant_y else base + ("d" if base.endswith("e") else "ed")
+    return {base, third, past, ing_stem + "ing", *irregular}
 
 
 def _forms(bases: Iterable[str], irregular: Mapping[str, list[str]]) -> frozenset[str]:

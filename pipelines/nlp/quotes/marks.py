@@ -62,15 +62,15 @@ def _closes_at(text: str, j: int, opener: str) -> bool:
     return not (text[j - 1] == "s" and after[:1] == " " and after[1:2].islower())
 
 
-def _other_style(text: str, j: int, opener: str) -> int:
-    """+1 for a mark opening a nested quote of the other style, -1 for one closing it or closing `opener` as a typo.
+def _other_style(text: str, j: int) -> int:
+    """+1 for a mark opening a nested quote of the other style, -1 for one closing it or closing the quote as a typo.
 
-    A `"` after a space opens; after a digit it is an inch mark (`“a 6'3" man”`) and counts for nothing.
+    A `"` where an opening mark stands (after a space or `(`) opens; after a digit it is an inch mark
+    (`“a 6'3" man”`) and counts for nothing.
     """
     mark = text[j]
     if mark == STRAIGHT:
-        before = text[j - 1]
-        return 0 if before.isdigit() else (1 if before.isspace() else -1)
+        return 0 if text[j - 1].isdigit() else (1 if _opens_at(text, j) else -1)
     return 1 if mark == "“" else -1 if mark == "”" else 0
 
 
@@ -105,7 +105,7 @@ def _find_close(text: str, i: int) -> tuple[int, int] | None:
         if _closes_at(text, j, opener):
             return j, j + 1
         if text[j] in OTHER_STYLE.get(opener, ""):
-            step = _other_style(text, j, opener)
+            step = _other_style(text, j)
             if step < 0 and nested == 0 and mixed is None:
                 mixed = j
             nested = max(0, nested + step)
