@@ -28,7 +28,7 @@ from typing import Any
 
 from spacy.lang.en.stop_words import STOP_WORDS
 
-from pipelines.evaluation.quotes import article_quotes, read_jsonl
+from pipelines.evaluation.quotes import article_quotes, ratio, read_jsonl
 from pipelines.nlp.entities import load_alias_rules
 from pipelines.nlp.model import load_pipeline, parse
 from pipelines.nlp.quotes.marks import PARAGRAPH_BREAK, find_quote_spans
@@ -273,7 +273,7 @@ def read_polnear(folder: Path) -> dict[str, list[dict[str, Any]]]:
 
 
 def _rate(num: int, den: int) -> float:
-    return round(num / den, 4) if den else 0.0
+    return round(ratio(num, den), 4)
 
 
 def evaluate_polnear(folder: Path, *, model: str, alias_file: Path) -> PolnearScores:
@@ -314,9 +314,10 @@ def format_polnear(scores: PolnearScores, *, misses: bool = False) -> str:
     by_cause: dict[str, list[Miss]] = defaultdict(list)
     for miss in scores.misses:
         by_cause[miss.cause].append(miss)
-    lines += [f"  {len(group):>4}  {cause}" for cause, group in sorted(by_cause.items(), key=lambda kv: -len(kv[1]))]
+    causes = sorted(by_cause.items(), key=lambda kv: -len(kv[1]))
+    lines += [f"  {len(group):>4}  {cause}" for cause, group in causes]
     if misses:
-        for cause, group in sorted(by_cause.items(), key=lambda kv: -len(kv[1])):
+        for cause, group in causes:
             lines.append(f"\n== {cause} ({len(group)})")
             lines += [
                 f"- {m.article}: {m.quote[:80]!r} gold={m.gold_speaker!r} got={m.predicted_speaker!r}\n    … {m.context} …"

@@ -110,7 +110,8 @@ def _match(gold: Sequence[dict[str, Any]], predicted: Sequence[Quote]) -> dict[i
     return matched
 
 
-def _ratio(num: int, den: int) -> float:
+def ratio(num: float, den: float) -> float:
+    """num / den, 0.0 when there is nothing to divide by (no gold, no prediction)."""
     return num / den if den else 0.0
 
 
@@ -142,8 +143,8 @@ def evaluate_quotes(
             if any(gold_share(row["text"], p.quote_text) >= MATCH_MIN_GOLD_SHARE for p in unmatched):
                 counts["not_quotes_extracted"] += 1
                 errors.append(QuoteError(seed, "not-quote-extracted", row["text"]))
-    precision = _ratio(counts["tp"], counts["tp"] + counts["fp"])
-    recall = _ratio(counts["matched_required"], counts["required"])
+    precision = ratio(counts["tp"], counts["tp"] + counts["fp"])
+    recall = ratio(counts["matched_required"], counts["required"])
     return QuoteScores(
         gold_required=counts["required"],
         predicted=counts["predicted"],
@@ -151,9 +152,9 @@ def evaluate_quotes(
         false_positives=counts["fp"],
         precision=round(precision, 4),
         recall=round(recall, 4),
-        f1=round(_ratio(2 * precision * recall, precision + recall), 4) if precision + recall else 0.0,
+        f1=round(ratio(2 * precision * recall, precision + recall), 4),
         speaker_correct=counts["speaker_correct"],
-        speaker_accuracy=round(_ratio(counts["speaker_correct"], counts["matched_required"]), 4),
+        speaker_accuracy=round(ratio(counts["speaker_correct"], counts["matched_required"]), 4),
         not_quotes=counts["not_quotes"],
         not_quotes_extracted=counts["not_quotes_extracted"],
         errors=tuple(errors),
