@@ -57,16 +57,22 @@ class Refusals:
             return False
         return table not in ARTICLE_CHILDREN or row["article_id"] not in self.articles
 
+    @staticmethod
+    def columns_read(table: str) -> list[str]:
+        """The columns of a `table` row that `keeps` reads."""
+        return list(dict.fromkeys([*RECORD_ID_COLUMNS[table], *(["article_id"] if table in ARTICLE_CHILDREN else [])]))
+
 
 def kept_frame(table: str, frame: pd.DataFrame, refusals: Refusals) -> pd.DataFrame:
     """The rows of a table's frame that will load, renumbered from 0.
 
-    Only the columns `keeps` reads are turned into dicts (bodies and texts are not), and none when nothing was refused.
+    Only the columns `keeps` reads are turned into dicts (bodies and texts are not), and none when nothing of
+    this table was refused (a refused article's children count as refused).
     """
-    if not refusals.records and not (table in ARTICLE_CHILDREN and refusals.articles):
+    refused_here = any(name == table for name, _ in refusals.records)
+    if not refused_here and not (table in ARTICLE_CHILDREN and refusals.articles):
         return frame.reset_index(drop=True)
-    columns = list(dict.fromkeys([*RECORD_ID_COLUMNS[table], *(["article_id"] if table in ARTICLE_CHILDREN else [])]))
-    keep = [refusals.keeps(table, row) for row in frame[columns].to_dict("records")]
+    keep = [refusals.keeps(table, row) for row in frame[Refusals.columns_read(table)].to_dict("records")]
     return frame.loc[keep].reset_index(drop=True)
 
 
