@@ -229,21 +229,22 @@ def load_stages(settings: Settings, paths: Sequence[Path]) -> LoadCounts:
         for name, value in stage.manifest.counts.items():
             stage_counts[name] = stage_counts.get(name, 0) + value
     rows = apply_verdict(merge_rows(stages), validation.rejected)
-    with open_writer(settings) as store:
-        counts = store.loaded_run(manifest.run_id)  # set when a killed writer committed but did not publish
-        if counts is None:
-            try:
-                counts = load_batch(store, manifest, rows, stage_counts, validation, DedupConfig(),
-                                    load_alias_rules(settings.alias_file))
-            except Exception as exc:
-                store.record_failed_run(manifest, f"{type(exc).__name__}: {exc}")
-                publish(store, settings.db_path)  # the failed run is visible to readers too
-                _refresh_quality_page(settings)
-                raise
-        publish(store, settings.db_path)
-    for path in paths:
-        drop_stage(path)
-    _refresh_quality_page(settings)
+    try:
+        with open_writer(settings) as store:
+            counts = store.loaded_run(manifest.run_id)  # set when a killed writer committed but did not publish
+            if counts is None:
+                try:
+                    counts = load_batch(store, manifest, rows, stage_counts, validation, DedupConfig(),
+                                        load_alias_rules(settings.alias_file))
+                except Exception as exc:
+                    store.record_failed_run(manifest, f"{type(exc).__name__}: {exc}")
+                    publish(store, settings.db_path)  # the failed run is visible to readers too
+                    raise
+            publish(store, settings.db_path)
+        for path in paths:
+            drop_stage(path)
+    finally:  # the page shows what was published, a failed run included, once the writer is closed
+        _refresh_quality_page(settings)
     return counts
 
 

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.config import Settings
-from pipelines.quality.docs import result_page, site_dir
-from pipelines.quality.page import PAGE_NAME, render_page
+from pipelines.quality.docs import PAGE_NAME, result_page, site_dir
+from pipelines.quality.page import render_page
 from pipelines.quality.report import collect
 from pipelines.sources.feed_config import FeedConfigError, load_feeds
-from pipelines.storage.publish import read_view
+from pipelines.storage.publish import read_view, temporary_path
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +48,12 @@ def write_quality_page(settings: Settings) -> Path:
     """Write the page as a static file, atomically: a reader never sees half of it."""
     target = quality_page_path(settings)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_text(build_quality_page(settings), encoding="utf-8")
-    os.replace(tmp, target)
+    tmp = temporary_path(target)
+    try:
+        tmp.write_text(build_quality_page(settings), encoding="utf-8")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)  # gone after the rename; left by a failed write, it would sit in the served folder
     return target
 
 

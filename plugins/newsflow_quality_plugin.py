@@ -17,8 +17,7 @@ from fastapi import Depends, FastAPI, HTTPException
 from fastapi.responses import FileResponse, HTMLResponse
 
 from pipelines.config import Settings
-from pipelines.quality.docs import INDEX_PAGE, site_dir
-from pipelines.quality.page import PAGE_NAME
+from pipelines.quality.docs import INDEX_PAGE, PAGE_NAME, site_dir
 
 URL_PREFIX = "/newsflow-quality"
 # Plugin pages sit beside the UI's own, so the same permission that shows plugins shows this one.

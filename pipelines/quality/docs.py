@@ -37,6 +37,7 @@ MANIFEST = "manifest.json"
 SITE_VENDOR_DIR = "static/vendor"  # inside the Data Docs site
 SITE_IMAGES_DIR = "static/images"  # GX copies its logo and favicon there
 INDEX_PAGE = "index.html"
+PAGE_NAME = "quality.html"  # the data-quality page (pipelines.quality.page), beside the index
 # Results GX lists on each build, 40 runs of 5 suites: more than the index shows (its validation_results_limit).
 KEPT_RESULTS = 200
 ARCHIVE_DIRNAME = "archive"  # next to the result store: results past KEPT_RESULTS, same layout

@@ -26,6 +26,8 @@ from pipelines.quality.context import open_context
 from pipelines.quality.derived import with_derived_columns
 from pipelines.quality.docs import INDEX_PAGE, build_result_docs, site_dir
 from pipelines.quality.verdict import (
+    BATCH_SUITE,
+    EXPECTED_RANGE,
     QUARANTINE_COLUMNS,
     VALIDATE_STAGE,
     Refusals,
@@ -40,7 +42,6 @@ if TYPE_CHECKING:
 
 DATASOURCE_NAME = "newsflow_staged"
 BATCH_DEFINITION_NAME = "whole_frame"
-BATCH_SUITE = "batch_sources"
 # The record type whose fields are the columns of each validated table's frame.
 VALIDATED_RECORDS = {"articles": ArticleRow, "entities": Entity, "entity_mentions": EntityMention, "quotes": Quote}
 TIMESTAMP_COLUMNS = ("published_at", "fetched_at")
@@ -382,7 +383,7 @@ def validate_batch(
         loaded[table] = kept_frame(table, frames[table], refusals)
         batch_failures.extend(outcome.table_failures)
         results.append(outcome.result)
-    sources = _batch_frame(articles, refusals.articles, history, _suite_meta(context_dir, BATCH_SUITE)["expected_range"])
+    sources = _batch_frame(articles, refusals.articles, history, _suite_meta(context_dir, BATCH_SUITE)[EXPECTED_RANGE])
     batch_result = _run_suite(context_dir, BATCH_SUITE, sources, run)
     batch_failures.extend(_batch_failures(sources, _failures(batch_result)))
     results.append(batch_result)

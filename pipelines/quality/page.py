@@ -20,7 +20,6 @@ from pipelines.quality.charts import COUNT, MEAN, SHARE, Point, bar_chart, line_
 from pipelines.quality.docs import INDEX_PAGE
 from pipelines.quality.report import OTHER, QualityReport, RunRow
 
-PAGE_NAME = "quality.html"  # beside the Data Docs' index.html
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 TEMPLATE = "quality_page.html.j2"
 NOT_LOADED = "failed, not loaded"  # a run whose validation failed and that never reached the database

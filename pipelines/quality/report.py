@@ -25,15 +25,18 @@ from pipelines.quality.suite_rates import (
     suite_threshold,
     validated_runs,
 )
-from pipelines.quality.verdict import VALIDATE_STAGE
+from pipelines.quality.verdict import (
+    BATCH_SUITE,
+    EXPECTED_RANGE,
+    HISTORY_BATCHES,
+    VALIDATE_STAGE,
+)
 
 TOP_REASONS = 8  # refusal reasons listed with examples; the rest are "other" in the plot
 EXAMPLES_PER_REASON = 3
 TOP_SOURCES = 8  # sources drawn by name in the volume plots; the rest are summed as OTHER
 OTHER = "other"
 TREND_DAYS = 90
-# Batches of a source's history the volume check compares to (Store.recent_source_counts, read by validate_stages).
-HISTORY_BATCHES = 10
 FEED_WINDOW_DAYS = 7  # items per day and the share of 304s are over this window
 DETAIL_CHARS = 400
 FAILING_AFTER = 3  # consecutive failures after which a feed that worked before counts as failing, not backing off
@@ -384,9 +387,7 @@ class QualityReport:
 
 
 # Bounds the suites set on a plotted quantity: trend -> (suite, column, bound).
-SUITE_BOUNDS = {"rejected_share": ("batch_sources", "rejected_share", "max_value")}
-BATCH_SUITE = "batch_sources"
-EXPECTED_RANGE = "expected_range"  # the batch suite's meta: how a source's usual volume is derived
+SUITE_BOUNDS = {"rejected_share": (BATCH_SUITE, "rejected_share", "max_value")}
 
 
 def collect(con: duckdb.DuckDBPyConnection | None, context_dir: Path, suites_dir: Path, now: datetime,

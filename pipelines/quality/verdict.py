@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 Rows = dict[str, list[dict[str, Any]]]
 # quarantine.stage of the rows validation refused (the gate writes it, the quality page counts it).
 VALIDATE_STAGE = "validate"
+# The batch suite (one row per source), its meta rule deriving a source's usual volume from its history, and
+# how many of a source's recent batches that history holds (the gate checks it, the quality page draws it).
+BATCH_SUITE = "batch_sources"
+EXPECTED_RANGE = "expected_range"
+HISTORY_BATCHES = 10
 # A rejected row as the gate reports it and the validation file keeps it.
 QUARANTINE_COLUMNS = ("table_name", "record_id", "raw_id", "article_id", "stage", "reason", "detail")
 # What of a rejected row the `quarantine` table stores (it has no article column: the record id names it).

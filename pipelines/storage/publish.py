@@ -67,7 +67,7 @@ def open_writer(settings: Settings) -> Iterator[Store]:
     if not path.exists() and settings.db_path.exists():
         copy_database(settings.db_path, path)
     elif path.exists() and not _in_published_format(path, settings.schemas_dir):
-        converted = _temporary(path)
+        converted = temporary_path(path)
         copy_database(path, converted)
         os.replace(converted, path)
     with Store.open(path, settings.schemas_dir, storage_version=PUBLISHED_STORAGE_VERSION) as store:
@@ -84,7 +84,7 @@ def publish(store: Store, target: Path) -> Published:
     target.parent.mkdir(parents=True, exist_ok=True)
     for stray in target.parent.glob(f".{target.name}.*{TEMPORARY_SUFFIX}"):
         stray.unlink(missing_ok=True)  # left by a writer killed while publishing
-    tmp = _temporary(target)
+    tmp = temporary_path(target)
     shutil.copyfile(store.path, tmp)
     _flush(tmp)
     # A write-ahead log beside the published name belongs to the file being replaced (a session that
@@ -117,7 +117,8 @@ def _in_published_format(path: Path, schemas_dir: Path) -> bool:
         return store.storage_version().startswith(PUBLISHED_STORAGE_VERSION)
 
 
-def _temporary(path: Path) -> Path:
+def temporary_path(path: Path) -> Path:
+    """A hidden name beside `path` to write it under before one rename makes it `path`."""
     return path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}{TEMPORARY_SUFFIX}")
 
 

@@ -25,6 +25,7 @@ from pipelines.dedup import Candidate, DedupEntry, as_utc
 from pipelines.http.robots import RobotsRecord
 from pipelines.ids import sha256_hex
 from pipelines.nlp.entities import ArticleEntity, NameForm
+from pipelines.quality.verdict import HISTORY_BATCHES
 from pipelines.records import Entity, EntityAlias, FeedState
 from pipelines.storage.staging import Manifest, Validation
 from pipelines.storage.versions import StoredVersion
@@ -353,7 +354,7 @@ class Store:
 
     # --- reading ---------------------------------------------------------------------------
 
-    def recent_source_counts(self, source_ids: list[str], runs: int = 10) -> dict[str, list[int]]:
+    def recent_source_counts(self, source_ids: list[str], runs: int = HISTORY_BATCHES) -> dict[str, list[int]]:
         """Articles per loaded run for each source, oldest first: the history batch volume checks compare to."""
         history: dict[str, list[int]] = {}
         for source_id, articles in self.con.execute(

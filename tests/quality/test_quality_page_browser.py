@@ -18,7 +18,7 @@ from browser import WebDriver, free_port
 from newsfake import NewsFake
 from quality_runs import FAILING_FEED, STORIES_FEED, TwoRuns, two_runs
 
-from pipelines.quality.page import PAGE_NAME
+from pipelines.quality.docs import PAGE_NAME
 from pipelines.quality_page import quality_page_path
 
 pytestmark = pytest.mark.slow
