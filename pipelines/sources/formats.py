@@ -152,6 +152,8 @@ def _json_lines(text: str) -> Iterator[tuple[int, Any]]:
             yield number, json.loads(line)
         except json.JSONDecodeError as exc:
             yield number, InputError(f"invalid JSON on line {number}, column {exc.colno}: {exc.msg}")
+        except RecursionError:  # as in _json_value: one line nested past the parser's depth must not stop the file
+            yield number, InputError(f"JSON nested too deeply to read on line {number}")
 
 
 def _has_text(article: dict[str, Any]) -> bool:

@@ -73,6 +73,13 @@ def test_jsonl_refuses_bad_lines_one_by_one() -> None:
     ]
 
 
+def test_a_jsonl_line_nested_too_deeply_is_refused_alone() -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    drafts, rejections = read_drafts(f"{deep}\n{json.dumps(ARTICLE)}\n".encode(), RAW, ".jsonl")
+    assert [draft.title for draft in drafts] == ["Bridge reopens"]
+    assert [(r.detail, r.reason) for r in rejections] == [("item 1", "JSON nested too deeply to read on line 1")]
+
+
 def test_json_with_a_bad_date_is_refused_naming_the_field() -> None:
     drafts, (rejection,) = read_drafts(json.dumps({**ARTICLE, "published_at": "yesterday"}).encode(), RAW, ".json")
     assert drafts == [] and rejection.reason == "published_at is not ISO 8601: 'yesterday'"
