@@ -213,7 +213,7 @@ def _unread(page: FetchResult | None) -> str:
     """Why an item without content of its own became no article: its page could not be fetched, or it has none."""
     if page is None:
         return "item has no link to fetch and no content of its own"
-    return f"page not fetched ({page.outcome.value}{f': {page.note}' if page.note else ''}) and the item has no content"
+    return f"page not fetched ({reason_text(page.outcome, page.note)}) and the item has no content"
 
 
 def _draft(feed: FeedConfig, feed_title: str | None, entry: FeedEntry, key: str, url: str | None,

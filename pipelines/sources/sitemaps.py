@@ -27,6 +27,7 @@ from pipelines.feedparse import (
     ParseProblem,
     is_html,
     iso_datetime,
+    reason_text,
     text_or_none,
     unique_entries,
     xml_hazard,
@@ -187,10 +188,11 @@ def _date(entry: FeedEntry) -> datetime | None:
 
 
 def _why(result: FetchResult, parsed: ParsedSitemap | None) -> str:
-    """What went wrong with one child sitemap, for the poll's error."""
-    if parsed is None:
-        return f"{result.url}: {result.outcome.value}{f' ({result.note})' if result.note else ''}"
-    return f"{parsed.url}: {parsed.problem.value if parsed.problem else 'no URLs'}: {parsed.note}"
+    """What went wrong with one child sitemap, for the poll's error: it was not fetched, or did not parse
+    (`read_sitemaps` asks only when no child gave a URL list, so a parsed one has a problem)."""
+    if parsed is None or parsed.problem is None:
+        return f"{result.url}: {reason_text(result.outcome, result.note)}"
+    return f"{parsed.url}: {reason_text(parsed.problem, parsed.note)}"
 
 
 def _xml_root(body: bytes) -> etree._Element | None:
