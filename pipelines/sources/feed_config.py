@@ -120,7 +120,7 @@ def _feed(path: Path, index: int, node: yaml.Node, default_poll_minutes: int) ->
     if not isinstance(name, str) or not name.strip():
         raise fail("name", "required, a non-empty string")
     poll_minutes = values.get("poll_minutes", default_poll_minutes)
-    if not isinstance(poll_minutes, int) or isinstance(poll_minutes, bool) or poll_minutes < 1:
+    if not _whole_at_least_one(poll_minutes):
         raise fail("poll_minutes", "must be a whole number of minutes, at least 1")
     language = values.get("language")
     if language is not None and (not isinstance(language, str) or not _LANGUAGE.match(language)):
@@ -129,11 +129,11 @@ def _feed(path: Path, index: int, node: yaml.Node, default_poll_minutes: int) ->
     if not isinstance(enabled, bool):
         raise fail("enabled", "must be true or false")
     max_items = values.get("max_items", DEFAULT_MAX_ITEMS)
-    if not isinstance(max_items, int) or isinstance(max_items, bool) or max_items < 1:
+    if not _whole_at_least_one(max_items):
         raise fail("max_items", "must be a whole number, at least 1")
     bounds = {field: values.get(field) for field in ("min_minutes", "max_minutes")}
     for field, minutes in bounds.items():
-        if minutes is not None and (not isinstance(minutes, int) or isinstance(minutes, bool) or minutes < 1):
+        if minutes is not None and not _whole_at_least_one(minutes):
             raise fail(field, "must be a whole number of minutes, at least 1")
     if None not in bounds.values() and bounds["min_minutes"] > bounds["max_minutes"]:
         raise fail("max_minutes", f"must not be less than min_minutes ({bounds['min_minutes']})")
@@ -143,10 +143,15 @@ def _feed(path: Path, index: int, node: yaml.Node, default_poll_minutes: int) ->
     max_age_days = values.get("max_age_days", DEFAULT_MAX_AGE_DAYS)
     if "max_age_days" in values and kind != SITEMAP:
         raise fail("max_age_days", "applies to kind: sitemap only (a feed lists its recent items itself)")
-    if not isinstance(max_age_days, int) or isinstance(max_age_days, bool) or max_age_days < 1:
+    if not _whole_at_least_one(max_age_days):
         raise fail("max_age_days", "must be a whole number of days, at least 1")
     return FeedConfig(url.strip(), name.strip(), poll_minutes, language, enabled, max_items, **bounds,
                       kind=kind, max_age_days=max_age_days)
+
+
+def _whole_at_least_one(value: object) -> bool:
+    """A count of minutes, items or days as YAML gives it: an integer (not true/false) of at least 1."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 
 def _check_unique(path: Path, node: yaml.SequenceNode, feeds: list[FeedConfig]) -> None:
