@@ -66,3 +66,8 @@ def canonical_url_or_none(url: str | None) -> str | None:
         return canonical_url(url)
     except InvalidUrlError:
         return None
+
+
+def host_of(url: str) -> str:
+    """The host a URL names, lower-cased ('' when none): what per-host manners are kept for."""
+    return (urlsplit(url).hostname or "").lower()

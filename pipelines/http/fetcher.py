@@ -9,6 +9,7 @@ read with a decoded-size cap (`body`), and per-host manners live in `manners`.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,7 @@ from pipelines.http.robots import (
     RobotsCache,
     RobotsRecord,
 )
+from pipelines.urls import host_of
 
 
 def _package_version() -> str:
@@ -57,6 +59,8 @@ DEFAULT_MAX_REDIRECTS = 5
 DEFAULT_PER_HOST_CONCURRENCY = 2
 DEFAULT_PER_HOST_DELAY = 1.0
 DEFAULT_MAX_WORKERS = 8
+# Requests in flight at once across all hosts: a poll round reads many sites at a time, each within its manners.
+DEFAULT_CONCURRENCY = 32
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 RETRY_LATER_STATUSES = frozenset({429, 503})
@@ -69,6 +73,8 @@ class FetchPolicy:
 
     `total_timeout` is the network time one fetch may use, all redirect hops included; waiting for a
     per-host slot does not count. `per_host_delay` is the least time between two request starts on a host.
+    `concurrency` bounds the requests in flight across all hosts (a thread waiting out a host's delay holds
+    none); `max_workers` is the threads one `fetch_many` call uses.
     """
 
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
@@ -80,6 +86,7 @@ class FetchPolicy:
     per_host_concurrency: int = DEFAULT_PER_HOST_CONCURRENCY
     per_host_delay: float = DEFAULT_PER_HOST_DELAY
     max_workers: int = DEFAULT_MAX_WORKERS
+    concurrency: int = DEFAULT_CONCURRENCY
     respect_robots: bool = True
     allow_hosts: AllowList = field(default_factory=AllowList)
 
@@ -89,13 +96,14 @@ class FetchPolicy:
             raise ValueError("timeouts must be positive")
         if self.max_bytes <= 0 or self.max_redirects < 0:
             raise ValueError("max_bytes must be positive and max_redirects not negative")
-        if self.per_host_concurrency < 1 or self.max_workers < 1 or self.per_host_delay < 0:
-            raise ValueError("per_host_concurrency and max_workers must be >= 1, per_host_delay >= 0")
+        if min(self.per_host_concurrency, self.max_workers, self.concurrency) < 1 or self.per_host_delay < 0:
+            raise ValueError("per_host_concurrency, max_workers and concurrency must be >= 1, per_host_delay >= 0")
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> FetchPolicy:
-        """The run's allow-list from Settings (raises ValueError on a malformed CIDR), then explicit overrides."""
-        values: dict[str, Any] = {"allow_hosts": AllowList.parse(settings.allow_hosts)}
+        """The run's allow-list and concurrency from Settings (ValueError on a malformed CIDR), then explicit overrides."""
+        values: dict[str, Any] = {"allow_hosts": AllowList.parse(settings.allow_hosts),
+                                  "concurrency": settings.fetch_concurrency}
         values.update(overrides)
         return cls(**values)
 
@@ -119,11 +127,6 @@ def _header_dict(headers: httpx.Headers) -> dict[str, str]:
     return joined
 
 
-def _host_key(url: str) -> str:
-    """The host that per-host limits and Retry-After deferrals are kept for."""
-    return (urlsplit(url).hostname or "").lower()
-
-
 def _url_refusal(url: str, current: str) -> FetchResult | None:
     """A failure for URLs no request should be made for: other schemes, no host, unparsable."""
     try:
@@ -141,7 +144,8 @@ def _url_refusal(url: str, current: str) -> FetchResult | None:
 class Fetcher:
     """One httpx client, a robots.txt cache and per-host limits, shared by every fetch of a run.
 
-    Thread-safe: `fetch_many` runs fetches in a pool; per-host slots keep each site's load polite.
+    Thread-safe: `fetch_many` runs fetches in a pool, and a poll round calls it from many threads; per-host
+    slots keep each site's load polite and `policy.concurrency` bounds the requests in flight over all sites.
     Without a policy it uses the defaults (nothing allow-listed); it never reads the environment.
     """
 
@@ -150,8 +154,8 @@ class Fetcher:
         self._client = httpx.Client(
             transport=guarded_transport(
                 self.policy.allow_hosts,
-                max_connections=self.policy.max_workers * self.policy.per_host_concurrency,
-                max_keepalive=self.policy.max_workers,
+                max_connections=self.policy.concurrency,
+                max_keepalive=self.policy.concurrency,
             ),
             follow_redirects=False,
             trust_env=False,
@@ -164,6 +168,9 @@ class Fetcher:
             headers={"User-Agent": self.policy.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         )
         self._limiter = HostLimiter(self.policy.per_host_concurrency, self.policy.per_host_delay)
+        # Held only while a request is on the wire (`HostLimiter.slot`): never by a thread that waits out a host's
+        # delay, and never longer than a connection of the pool (sized the same) is.
+        self._in_flight = threading.BoundedSemaphore(self.policy.concurrency)
         self._robots = RobotsCache(
             lambda robots_url: self._follow(robots_url, {"Accept": ROBOTS_ACCEPT}, ROBOTS_MAX_BYTES, check_robots=False)
         )
@@ -231,11 +238,11 @@ class Fetcher:
                 return refusal
             if check_robots and (refusal := self._robots.refusal(url, current)):
                 return refusal
-            host = _host_key(current)
+            host = host_of(current)
             if (wait := self._limiter.deferred_for(host)) is not None:
                 note = f"{host} asked (Retry-After) to wait {wait:.0f}s more; not requested"
                 return FetchResult(url, current, None, Outcome.RETRY_LATER, retry_after_seconds=wait, note=note)
-            with self._limiter.slot(host):
+            with self._limiter.slot(host, self._in_flight):
                 sent.append(datetime.now(UTC))
                 hop_started = time.monotonic()
                 result, location = self._request(url, current, headers, max_bytes, budget)

@@ -31,15 +31,32 @@ class HostLimiter:
             return self._slots.setdefault(host, threading.BoundedSemaphore(self._concurrency))
 
     @contextmanager
-    def slot(self, host: str) -> Iterator[None]:
-        """Hold one of the host's slots, starting no sooner than `delay` after the previous start there."""
+    def slot(self, host: str, gate: threading.Semaphore | None = None) -> Iterator[None]:
+        """Hold one of the host's slots, starting no sooner than `delay` after the previous start there.
+
+        With a `gate` (the requests in flight over all hosts) the start is when the gate is held too: a wait
+        at the gate never eats into the host's delay, and a wait for the delay never holds the gate.
+        """
         with self._semaphore(host):
-            with self._lock:
-                now = time.monotonic()
-                start = max(now, self._next_start.get(host, now))
-                self._next_start[host] = start + self._delay
-            time.sleep(start - now)
-            yield
+            while True:
+                with self._lock:
+                    wait = self._next_start.get(host, 0.0) - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
+                if gate is not None:
+                    gate.acquire()
+                with self._lock:
+                    now = time.monotonic()
+                    if now >= self._next_start.get(host, 0.0):  # no other slot of this host started meanwhile
+                        self._next_start[host] = now + self._delay
+                        break
+                if gate is not None:
+                    gate.release()
+            try:
+                yield
+            finally:
+                if gate is not None:
+                    gate.release()
 
     def defer(self, host: str, seconds: float) -> None:
         """The host asked us (429/503 Retry-After) to stay away for `seconds`."""
