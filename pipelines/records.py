@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -250,3 +251,26 @@ class SourceBatch:
     raw_documents: list[RawDocument]
     drafts: list[ArticleDraft]
     rejections: list[Rejection]
+
+
+def final_statuses(raws: Sequence[RawDocument], articles: Sequence[ArticleRow], rejections: Sequence[Rejection],
+                   known: Collection[str]) -> list[RawDocument]:
+    """An input still 'read' is 'loaded' when at least one article came from it, else quarantined with its items' reasons.
+
+    Inputs already decided by their reader (skipped, quarantined, a fetched feed or page) or loaded before
+    (`known`) keep their status.
+    """
+    loaded = {article.raw_id for article in articles}
+    reasons: dict[str, list[str]] = {}
+    for rejection in rejections:
+        reasons.setdefault(rejection.raw_id, []).append(rejection.reason)
+    final = []
+    for raw in raws:
+        if raw.status != Status.READ or raw.raw_id in known:
+            final.append(raw)
+        elif raw.raw_id in loaded:
+            final.append(replace(raw, status=Status.LOADED))
+        else:
+            why = "; ".join(dict.fromkeys(reasons.get(raw.raw_id, [NO_ARTICLE])))
+            final.append(replace(raw, status=Status.QUARANTINED, reason=why))
+    return final

@@ -1,9 +1,12 @@
-"""Worker processes for a stage's CPU work (extraction, normalization, the spaCy parse), behind an ordered `map`.
+"""Worker processes for a stage's CPU work (extraction, normalization, the spaCy parse).
 
-The caller's `prepare` (loading the models) runs in the parent before the workers fork, so they start
-at once and share what it loaded; where forking is unsafe or missing each worker runs it once.
-Results come back in input order, and a batch too small to share runs in-process, so the output
-never depends on the number of workers: the callers decide whatever needs the whole batch between rounds.
+Two shapes. `worker_map`, an ordered `map` over a batch known up front (a folder): the caller's
+`prepare` (loading the models) runs in the parent before the workers fork, so they start at once and
+share what it loaded; where forking is unsafe or missing each worker runs it once. Results come back in
+input order, and a batch too small to share runs in-process, so the output never depends on the number
+of workers: the callers decide whatever needs the whole batch between rounds. `worker_pool`, an
+executor for work that arrives piece by piece (a poll round's pages, as their feeds are read): its
+workers start at once, before the caller's own threads, and load what they need on their first piece.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ from __future__ import annotations
 import multiprocessing
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 # Fewer items than this per worker and the pool costs more than it saves.
 MIN_ITEMS_PER_WORKER = 4
@@ -21,6 +24,8 @@ MIN_ITEMS_PER_WORKER = 4
 CHUNKS_PER_WORKER = 16
 
 Mapper = Callable[..., Iterable[Any]]
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def worker_count(workers: int, items: int) -> int:
@@ -68,3 +73,36 @@ def worker_map(workers: int, items: int, prepare: Callable[[], object] | None = 
             return pool.map(fn, *columns, chunksize=chunk)
 
         yield ordered_map
+
+
+class InlineExecutor(Executor):
+    """Runs each piece when it is submitted, in this process: `worker_pool` with one worker."""
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever reads the future, as a pool would
+            future.set_exception(exc)
+        return future
+
+
+@contextmanager
+def worker_pool(workers: int) -> Iterator[Executor]:
+    """`workers` processes, started now, for pieces submitted as they come; in-process with one.
+
+    Call it before starting threads of your own: forked workers are safe and instant only then (with
+    other threads running they start from a clean process instead, see `start_method`). On an error the
+    pieces not yet started are dropped rather than waited for.
+    """
+    if workers <= 1:
+        yield InlineExecutor()
+        return
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(start_method()))
+    try:
+        pool.submit(int).result()  # the first piece starts the workers (all of them at once when forking)
+        yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)

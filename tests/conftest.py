@@ -126,23 +126,25 @@ def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
 
 RUN_DAG = """
-import importlib.util, json, pathlib, sys
+import datetime, importlib.util, json, pathlib, sys
 sys.path.insert(0, str(pathlib.Path(sys.argv[1]).parent))  # as Airflow does for the dags folder
 spec = importlib.util.spec_from_file_location("dag_under_test", sys.argv[1])
 module = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(module)
-run = getattr(module, sys.argv[2]).test()
+when = {"logical_date": datetime.datetime.fromisoformat(sys.argv[3])} if len(sys.argv) > 3 else {}
+run = getattr(module, sys.argv[2]).test(**when)
 print("RESULT " + json.dumps({"state": str(run.state), "run_id": run.run_id}))
 """
 
 
-def run_dag_test(env: dict[str, str], dag_file: str, dag_attribute: str) -> dict[str, str]:
-    """`dag.test()` in a fresh interpreter with `env`; returns the run's state and run_id."""
+def run_dag_test(env: dict[str, str], dag_file: str, dag_attribute: str, logical_date: str | None = None) -> dict[str, str]:
+    """`dag.test()` in a fresh interpreter with `env` (at `logical_date`, ISO, if given): the run's state and run_id,
+    and what the process printed (the tasks' logs)."""
     import json
 
     path = PROJECT_ROOT / "dags" / dag_file
-    out = subprocess.run([sys.executable, "-c", RUN_DAG, str(path), dag_attribute], env=env,
-                         capture_output=True, text=True, timeout=900)
+    out = subprocess.run([sys.executable, "-c", RUN_DAG, str(path), dag_attribute, *filter(None, [logical_date])],
+                         env=env, capture_output=True, text=True, timeout=900)
     result_lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
     assert out.returncode == 0 and result_lines, out.stderr[-3000:]
-    return json.loads(result_lines[-1].removeprefix("RESULT "))
+    return {**json.loads(result_lines[-1].removeprefix("RESULT ")), "output": out.stdout + out.stderr}

@@ -22,6 +22,7 @@ LAYERS = (
     {"quality"},
     {"storage"},
     {"quality_page"},
+    {"rounds"},
     {"pipeline"},
     {"evaluation"},
     {"cli"},

@@ -12,20 +12,14 @@ import threading
 import time
 from pathlib import Path
 
-import duckdb
 import pytest
+from table_snapshot import snapshot
 
 from pipelines.config import Settings
 from pipelines.pipeline import ingest_folder
-from pipelines.tables import DATA_TABLES
-from pipelines.workers import shares_memory, start_method, worker_map
+from pipelines.workers import shares_memory, start_method, worker_map, worker_pool
 
 PAGES = 24
-# Columns that say when a file was read or a row written, or in which run, not what it holds.
-RUN_COLUMNS = {"run_id", "created_at", "detected_at", "fetched_at", "finished_at", "first_seen_at", "loaded_at",
-               "seen_at", "started_at", "updated_at"}
-# Whole tables about the run itself (timings, run ids as keys).
-RUN_TABLES = {"ingest_runs", "run_source_counts"}
 
 
 def _pid(_: object) -> int:
@@ -60,26 +54,24 @@ def test_workers_start_from_a_clean_process_when_another_thread_runs() -> None:
     assert os.getpid() not in pids and len(pids) == 2
 
 
+def test_a_pool_for_pieces_that_arrive_one_by_one_runs_them_in_its_workers_or_in_process() -> None:
+    """worker_pool: the shape a poll round uses, pieces submitted as its feeds are read; one worker means in-process."""
+    with worker_pool(2) as pool:
+        pids = {future.result() for future in [pool.submit(_pid, n) for n in range(32)]}
+        failed = pool.submit(int, "not a number")
+        with pytest.raises(ValueError):
+            failed.result()  # a piece's error reaches whoever reads its result
+    assert len(pids) == 2 and os.getpid() not in pids
+    with worker_pool(1) as inline:
+        assert inline.submit(_pid, 0).result() == os.getpid()
+        assert isinstance(inline.submit(int, "x").exception(), ValueError)
+
+
 def test_a_batch_too_small_to_share_stays_in_process() -> None:
     assert shares_memory(8, 5)  # in-process; a pool shares only when it forks (no other thread running)
     assert shares_memory(2, 64) == (start_method() == "fork")
     with worker_map(8, 5, _nothing) as ordered:
         assert set(ordered(_pid, range(5))) == {os.getpid()}
-
-
-def snapshot(db_path: Path) -> dict[str, list[tuple[object, ...]]]:
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        tables = {}
-        for table in sorted(set(DATA_TABLES) - RUN_TABLES):
-            columns = [name for (name,) in con.execute(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
-                [table]).fetchall() if name not in RUN_COLUMNS]
-            quoted = ", ".join(f'"{column}"' for column in columns)
-            tables[table] = sorted(map(repr, con.execute(f"SELECT {quoted} FROM {table}").fetchall()))
-        return tables
-    finally:
-        con.close()
 
 
 @pytest.fixture(scope="module")

@@ -65,7 +65,7 @@ def annotate(articles: Sequence[ArticleRow], settings: Settings, map_: Mapper = 
     chunks = [articles[start:start + PARSE_CHUNK] for start in range(0, len(articles), PARSE_CHUNK)]
     longest_first = sorted(range(len(chunks)), key=lambda i: -sum(len(row.body_text) for row in chunks[i]))
     rules = load_alias_rules(settings.alias_file)
-    parsed = map_(_annotate_chunk, [chunks[i] for i in longest_first], [settings.spacy_model] * len(chunks),
+    parsed = map_(annotate_chunk, [chunks[i] for i in longest_first], [settings.spacy_model] * len(chunks),
                   [rules] * len(chunks))
     if meanwhile and chunks:
         meanwhile()
@@ -80,8 +80,8 @@ def annotate(articles: Sequence[ArticleRow], settings: Settings, map_: Mapper = 
     )
 
 
-def _annotate_chunk(articles: Sequence[ArticleRow], spacy_model: str, rules: AliasRules) -> list[Annotations]:
-    """Each article's annotations, from one parse of the chunk, every article resolved alone."""
+def annotate_chunk(articles: Sequence[ArticleRow], spacy_model: str, rules: AliasRules) -> list[Annotations]:
+    """Each article's annotations, from one parse of the chunk (at most PARSE_CHUNK articles), every article resolved alone."""
     texts = [ArticleText(row.article_id, row.body_text, row.language, row.title) for row in articles]
     annotations = []
     for row, item in zip(articles, parse(load_pipeline(spacy_model), texts), strict=True):

@@ -8,6 +8,13 @@ open file), so a session held across loads never blocks one and is never broken,
 sees the new rows. A writer killed while publishing leaves a stray temporary file, never a partial
 snapshot.
 
+A load that changed nothing analysts query (every feed answered 304, every file was loaded before) is
+not published: copying the whole database for it would cost what the history weighs, every tick. The
+feed state such a load committed, which the next tick's plan needs (a feed that just answered 304 is not
+due again), is saved beside the published file instead (`Settings.feed_state_path`, a small Parquet
+file of every feed's row, written after every load); `feed_states` reads the newer of the two. The
+snapshot's own polling tables catch up with the next publish, at the latest `REPUBLISH_AFTER` later.
+
 Both files are in a storage format DuckDB 1.x reads (`PUBLISHED_STORAGE_VERSION`), because analysts'
 tools (the DuckDB CLI from PyPI, DBeaver, R and Node drivers) lag DuckDB's newest major. The writer
 file is created in that format, so publishing is a plain byte copy of a checkpointed file.
@@ -21,16 +28,23 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 
 from pipelines.config import Settings
+from pipelines.records import FeedState
 from pipelines.storage.store import Store, latest_schema_version
 
 # What `ATTACH … (STORAGE_VERSION …)` calls the format; DuckDB tags such a file 'v1.4.0+'.
 PUBLISHED_STORAGE_VERSION = "v1.4.0"
 TEMPORARY_SUFFIX = ".publishing"
+# A snapshot older than this is published again even by a load that changed no article: its runs, requests
+# and feed states (the data-quality page's feed health) never lag the polls by more.
+REPUBLISH_AFTER = timedelta(hours=1)
+_NEVER = datetime.min.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +107,39 @@ def publish(store: Store, target: Path) -> Published:
     os.replace(tmp, target)
     _flush(target.parent)
     return Published(target, target.stat().st_size)
+
+
+def is_current(settings: Settings, now: datetime) -> bool:
+    """Whether the snapshot needs no publish of its own: it exists, has the writer's schema, and is recent."""
+    path = settings.db_path
+    if not path.exists() or now.timestamp() - path.stat().st_mtime > REPUBLISH_AFTER.total_seconds():
+        return False
+    with read_view(settings) as view:
+        return view is not None
+
+
+def save_feed_state(store: Store, path: Path) -> None:
+    """Every feed's committed polling state, beside the snapshot, replaced in one rename."""
+    tmp = temporary_path(path)
+    try:
+        store.con.execute(f"COPY (SELECT * FROM feed_state ORDER BY source_id) TO {_sql_string(tmp)} (FORMAT parquet)")
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def feed_states(settings: Settings) -> dict[str, FeedState]:
+    """Each feed's polling state: the snapshot's, or the newer one the last load saved beside it."""
+    with read_view(settings) as view:
+        states = {state.source_id: state for state in view.feed_states()} if view else {}
+    saved = settings.feed_state_path
+    if saved.exists():
+        for row in pq.read_table(saved).to_pylist():
+            state = FeedState(**row)
+            known = states.get(state.source_id)
+            if known is None or (state.last_polled_at or _NEVER) >= (known.last_polled_at or _NEVER):
+                states[state.source_id] = state
+    return states
 
 
 def copy_database(source: Path, target: Path) -> None:

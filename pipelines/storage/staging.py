@@ -33,6 +33,9 @@ class Manifest:
     started_at: datetime
     source_uri: str
     counts: dict[str, int] = field(default_factory=dict)  # stage-level counts, e.g. feed items already seen
+    # The sources whose batch volume the gate checks (a poll round's feeds with new items); None: the
+    # stage's one source (`source_uri`) is checked unless its counts say `volume_checked: 0`.
+    volume_sources: list[str] | None = None
 
     def to_json(self) -> str:
         return json.dumps({**asdict(self), "started_at": self.started_at.isoformat()}, indent=2)

@@ -58,6 +58,7 @@ class LoadCounts:
     skipped: int
     quarantined: int
     stage_counts: dict[str, int] = field(default_factory=dict)
+    published: bool = False  # whether the load published the snapshot (not stored: `ingest_runs` has no column)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -277,7 +278,7 @@ class Store:
 
     def loaded_run(self, run_id: str) -> LoadCounts | None:
         """The counts of a run that already loaded successfully; None if it has not (or failed)."""
-        fields = [name for name in LoadCounts.__dataclass_fields__ if name != "stage_counts"]
+        fields = [name for name in LoadCounts.__dataclass_fields__ if name not in ("stage_counts", "published")]
         found = self.con.execute(
             f"SELECT {', '.join(fields)}, {', '.join(STAGE_COUNTS)} FROM ingest_runs WHERE run_id = ? AND status = 'success'",
             [run_id],

@@ -116,11 +116,15 @@ def finish_articles(
     """
     learned = learn_rules(rules, extracted, history)
     built = list(map_(finish_article, extracted, [learned.get(item.draft.source_id, rules) for item in extracted]))
+    return BuiltArticles([row for row in built if isinstance(row, ArticleRow)],
+                         [row for row in built if isinstance(row, Rejection)], distinct_documents(extracted))
+
+
+def distinct_documents(extracted: Sequence[ExtractedDraft]) -> list[SourceDocument]:
+    """The batch's distinct documents per source, in a stable order: what the boilerplate history stores."""
     documents = {(item.document.source_id, item.document.document_hash): item.document
                  for item in extracted if item.document}
-    return BuiltArticles([row for row in built if isinstance(row, ArticleRow)],
-                         [row for row in built if isinstance(row, Rejection)],
-                         [documents[key] for key in sorted(documents)])
+    return [documents[key] for key in sorted(documents)]
 
 
 def _extract(draft: ArticleDraft) -> Extracted | None:

@@ -119,7 +119,8 @@ def test_separate_runs_share_the_stored_robots_txt_and_each_request_has_its_own_
             assert ingest_feeds(settings, force=True, fetcher=client) is not None
     assert own_server.requests_to("/robots.txt") == 1
 
-    con = duckdb.connect(str(settings.db_path), read_only=True)
+    # The second run found nothing new, so it published nothing: the writer's file holds both runs' requests.
+    con = duckdb.connect(str(settings.writer_db_path), read_only=True)
     runs = con.execute('SELECT run_id, kind, "at" FROM fetch_events ORDER BY "at"').fetchall()
     origins = con.execute("SELECT origin, outcome, expires_at - fetched_at FROM robots_cache").fetchall()
     run_starts = dict(con.execute("SELECT run_id, started_at FROM ingest_runs").fetchall())

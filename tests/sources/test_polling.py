@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,7 +14,7 @@ from newsfake import CONDITIONAL_ETAG, DUPLICATED_GUIDS, NewsFake, loopback_poli
 
 from pipelines.config import Settings
 from pipelines.http.fetcher import Fetcher, FetchPolicy
-from pipelines.pipeline import due_feeds, ingest_feeds
+from pipelines.pipeline import due_feeds, feed_states, ingest_feeds
 from pipelines.records import NO_ARTICLE, FeedState, Rejection, Status
 from pipelines.sources.feed_config import FeedConfig, FeedConfigError, load_feeds
 from pipelines.sources.polling import FeedHistory, feed_items, is_due, poll_feed
@@ -114,19 +115,23 @@ def test_polling_accounts_for_every_item_and_backs_off_broken_feeds(feed_setting
     assert news_server.total_requests() == 0
 
     # Forced: unchanged feeds cost one (conditional) request each and no page is fetched again.
+    snapshot = feed_settings.db_path.stat().st_ino
     with fetcher(feed_settings) as client:
         second = ingest_feeds(feed_settings, force=True, fetcher=client)
     assert second.articles_new == 0 and second.stage_counts["pages_fetched"] == 0
     conditional = news_server.request_headers["/conditional/feed.xml"][-1]
     assert {k.lower(): v for k, v in conditional.items()}.get("if-none-match")
     assert sum(hits for path, hits in news_server.hits.items() if path.startswith("/site/")) == 0
+    # Nothing analysts query changed: the snapshot was not copied again, yet the polls' state is what plans read.
+    assert not second.published and feed_settings.db_path.stat().st_ino == snapshot
     con = duckdb.connect(str(feed_settings.db_path), read_only=True)
     after = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in before}
-    assert after == before
-    outcomes = dict(con.execute("SELECT name, last_outcome FROM feed_state").fetchall())
-    assert outcomes["Conditional"] == "not_modified" and outcomes["TechCrunch"] == "unchanged"
-    assert con.execute("SELECT consecutive_failures FROM feed_state WHERE name = 'Gone'").fetchone()[0] == 2
     con.close()
+    assert after == before
+    states = {state.name: state for state in feed_states(feed_settings).values()}
+    assert states["Conditional"].last_outcome == "not_modified" and states["TechCrunch"].last_outcome == "unchanged"
+    assert states["Gone"].consecutive_failures == 2
+    assert due_feeds(feed_settings) == []  # the next plan sees those polls: nothing is due again
 
 
 def test_max_items_defers_the_rest_to_the_next_poll(tmp_path: Path, news_server: NewsFake,
@@ -215,6 +220,8 @@ def test_the_feed_state_is_the_cursor_of_the_next_poll(news_server: NewsFake) ->
 
 @pytest.mark.slow
 def test_feed_ingest_dag_polls_the_local_server(airflow_env: dict[str, str], news_server: NewsFake, tmp_path: Path) -> None:
+    """One poll task for the tick's six feeds; a later tick that finds nothing new publishes nothing and emits no
+    Asset event, yet leaves the polls' state for the next plan."""
     env = {**airflow_env, "NEWSFLOW_ALLOW_HOSTS": "127.0.0.1",
            "NEWSFLOW_FEEDS": str(write_feeds(tmp_path / "feeds.yaml", news_server, max_items=3)),
            "NEWSFLOW_DB": str(tmp_path / "feeds.duckdb")}
@@ -226,3 +233,30 @@ def test_feed_ingest_dag_polls_the_local_server(airflow_env: dict[str, str], new
     assert con.execute("SELECT status FROM ingest_runs").fetchall() == [("success",)]
     con.close()
     assert (tmp_path / ".writer" / "feeds.duckdb").is_file()  # the load task's private file, published above
+    metadata = sqlite3.connect(Path(env["AIRFLOW_HOME"]) / "airflow.db")
+    tasks = metadata.execute("SELECT task_id, map_index, state FROM task_instance WHERE run_id = ? ORDER BY task_id",
+                             [result["run_id"]]).fetchall()
+    assert tasks == [("load", -1, "success"), ("plan", -1, "success"), ("poll", 0, "success"),
+                     ("validate", -1, "success")]  # one poll task for all six feeds, not one per feed
+    label = metadata.execute("SELECT rendered_map_index FROM task_instance WHERE run_id = ? AND task_id = 'poll'",
+                             [result["run_id"]]).fetchone()
+    assert label == ("6 feeds",)  # how the UI names the mapped task
+    assert "Gone: HTTP 404 http_error" in result["output"] and "Conditional: HTTP 200, " in result["output"]  # a line per feed
+
+    # A day later every feed is due again; those left in the file have nothing new (the others still had items
+    # waiting past max_items): a 304, the same failures.
+    quiet_feeds = tmp_path / "quiet.yaml"
+    quiet_feeds.write_text("feeds:\n" + "".join(line + "\n" for line in (tmp_path / "feeds.yaml").read_text().splitlines()
+                                                if "Gone" in line or "Forbidden" in line or "Not a feed" in line))
+    snapshot = Path(env["NEWSFLOW_DB"]).stat().st_ino
+    later = (datetime.now(UTC) + timedelta(days=1)).isoformat()
+    quiet = run_dag_test({**env, "NEWSFLOW_FEEDS": str(quiet_feeds)}, "feed_ingest.py", "feed_ingest_dag", logical_date=later)
+    assert quiet["state"].endswith("success")
+    assert Path(env["NEWSFLOW_DB"]).stat().st_ino == snapshot  # not published again
+    events = metadata.execute("SELECT a.name FROM asset_event e JOIN asset a ON a.id = e.asset_id").fetchall()
+    assert events == [("newsflow_articles",)]  # the first run's only
+    metadata.close()
+    polled = Settings.from_env(db_path=Path(env["NEWSFLOW_DB"]))
+    states = {state.name: state for state in feed_states(polled).values()}
+    assert states["Gone"].consecutive_failures == 2 and states["Not a feed"].consecutive_failures == 2
+    assert states["Conditional"].consecutive_failures == 0  # not in the quiet file: polled once

@@ -20,7 +20,7 @@ from conftest import HeldReader
 
 from pipelines.config import Settings
 from pipelines.pipeline import ingest_folder, load_stages, stage_folder, validate_stages
-from pipelines.storage.publish import PUBLISHED_STORAGE_VERSION, TEMPORARY_SUFFIX
+from pipelines.storage.publish import PUBLISHED_STORAGE_VERSION, REPUBLISH_AFTER, TEMPORARY_SUFFIX
 
 LOAD = """
 import sys
@@ -128,4 +128,37 @@ def test_an_older_install_is_adopted_not_lost(tmp_path: Path, seeded: Settings) 
     con = duckdb.connect(str(legacy.db_path), read_only=True)
     tag = con.execute("SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = current_database()")
     assert tag.fetchone()[0].startswith(PUBLISHED_STORAGE_VERSION)
+    con.close()
+
+
+def test_a_load_that_changed_no_article_is_not_published_until_the_snapshot_is_an_hour_old(seeded: Settings) -> None:
+    """Publishing copies the whole database: a run that found nothing new skips it, and so never lags analysts by
+    more than REPUBLISH_AFTER."""
+    inode = seeded.db_path.stat().st_ino
+    again = ingest_folder(seeded)  # every file loaded before
+    assert (again.unchanged, again.articles_new, again.published) == (5, 0, False)
+    assert seeded.db_path.stat().st_ino == inode
+    assert seeded.feed_state_path.is_file()  # what the next plan reads (no feed here: an empty table's file)
+
+    aged = time.time() - REPUBLISH_AFTER.total_seconds() - 60
+    os.utime(seeded.db_path, (aged, aged))
+    stale = ingest_folder(seeded)
+    assert stale.published and seeded.db_path.stat().st_ino != inode
+    con = duckdb.connect(str(seeded.db_path), read_only=True)
+    runs = con.execute("SELECT count(*) FROM ingest_runs").fetchone()[0]
+    con.close()
+    assert runs == 3  # the unpublished run's row arrived with the next publish
+
+
+def test_a_changed_schema_is_published_even_without_new_articles(seeded: Settings, tmp_path: Path) -> None:
+    """A migration reaches readers with the next load: polls read state only from a snapshot of the current schema."""
+    schemas = tmp_path / "schemas"
+    shutil.copytree(seeded.schemas_dir, schemas)
+    (schemas / "migrations" / "999_probe.sql").write_text("CREATE TABLE probe_for_test (x INTEGER);\n")
+    migrated = Settings.from_env(seeds_dir=seeded.seeds_dir, db_path=seeded.db_path, staging_dir=seeded.staging_dir,
+                                 schemas_dir=schemas)
+    counts = ingest_folder(migrated)
+    assert counts.articles_new == 0 and counts.published
+    con = duckdb.connect(str(seeded.db_path), read_only=True)
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'probe_for_test'").fetchone() == (1,)
     con.close()

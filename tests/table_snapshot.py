@@ -1,0 +1,34 @@
+"""Tables compared by what they hold: every data table's rows, sorted, without the columns that say when or in which run.
+
+Two loads of the same input must give equal snapshots whatever split them (workers, shards, fetches at once).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from pipelines.tables import DATA_TABLES
+
+# Columns that say when a file was read or a row written, or in which run, not what it holds.
+RUN_COLUMNS = frozenset({"run_id", "created_at", "detected_at", "fetched_at", "finished_at", "first_seen_at",
+                         "loaded_at", "seen_at", "started_at", "updated_at"})
+# Whole tables about the run itself (timings, run ids as keys).
+RUN_TABLES = frozenset({"ingest_runs", "run_source_counts"})
+
+
+def snapshot(db_path: Path, ignored: frozenset[str] = RUN_COLUMNS) -> dict[str, list[str]]:
+    """Each data table (but the run tables) as its sorted rows, `ignored` columns left out."""
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        tables = {}
+        for table in sorted(set(DATA_TABLES) - RUN_TABLES):
+            columns = [name for (name,) in con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+                [table]).fetchall() if name not in ignored]
+            quoted = ", ".join(f'"{column}"' for column in columns)
+            tables[table] = sorted(map(repr, con.execute(f"SELECT {quoted} FROM {table}").fetchall()))
+        return tables
+    finally:
+        con.close()
