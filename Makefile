@@ -32,13 +32,14 @@ export NEWSFLOW_STAGING_DIR ?= $(CURDIR)/data/staging
 export NEWSFLOW_FEEDS ?= $(CURDIR)/feeds.yaml
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup run test airflow-init airflow bench bench-publish bench-stream clean
+.PHONY: help setup run test airflow-init airflow bench bench-fleet bench-publish bench-stream clean
 
 help:
 	@echo "make run    - install, initialize Airflow, run the news_ingest DAG over seeds/, print a summary"
 	@echo "make test   - install the dev environment and run the test suite"
 	@echo "make airflow - start Airflow (standalone: UI on http://localhost:8080) with the project's DAGs"
 	@echo "make bench  - newsflow ingest on distinct real pages against the floor (extraction + one spaCy parse)"
+	@echo "make bench-fleet - 1,000 feeds on 1,000 loopback hosts through newsflow ingest and the embedded Airflow"
 	@echo "make bench-publish - what publishing the snapshot costs at 10k and 100k articles"
 	@echo "make bench-stream - seconds from a feed item's poll to its row in the published file, per task (make airflow)"
 	@echo "make clean  - remove the environment, the Airflow home and data/"
@@ -80,6 +81,9 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/bench_pipeline.py
+
+bench-fleet: setup
+	$(BIN)/python bench/bench_fleet.py
 
 bench-publish: setup
 	$(BIN)/python bench/bench_publish.py

@@ -61,7 +61,7 @@ def free_port() -> int:
 class Embedded:
     """`make airflow` in a temp home, in a session of its own so Ctrl-C (SIGINT to its group) stops it all."""
 
-    def __init__(self, root: Path, feeds: Path) -> None:
+    def __init__(self, root: Path, feeds: Path, allow_hosts: str = "127.0.0.1") -> None:
         self.home, self.data = root / "airflow", root / "data"
         self.db = self.data / "news.duckdb"
         self.log = root / "make-airflow.log"
@@ -72,7 +72,7 @@ class Embedded:
             f"AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT={free_port()}",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False",  # feed_ingest runs as soon as it is parsed
             f"NEWSFLOW_DB={self.db}", f"NEWSFLOW_STAGING_DIR={self.data / 'staging'}",
-            f"NEWSFLOW_FEEDS={feeds}", "NEWSFLOW_ALLOW_HOSTS=127.0.0.1", "NEWSFLOW_POLL_MINUTES=1",
+            f"NEWSFLOW_FEEDS={feeds}", f"NEWSFLOW_ALLOW_HOSTS={allow_hosts}", "NEWSFLOW_POLL_MINUTES=1",
         ]
         # a shell without this checkout's (or an outer make's) Airflow and newsflow settings: make's own apply
         drop = ("AIRFLOW", "NEWSFLOW", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
