@@ -224,12 +224,12 @@ def load_stages(settings: Settings, paths: Sequence[Path]) -> LoadCounts:
                                         load_alias_rules(settings.alias_file))
                 except Exception as exc:
                     store.record_failed_run(manifest, f"{type(exc).__name__}: {exc}")
-                    publish(store, settings.db_path)  # the failed run is visible to readers too
+                    publish(store, settings)  # the failed run is visible to readers too
                     raise
                 published = changes_articles(counts) or not is_current(settings, datetime.now(UTC))
             save_feed_state(store, settings.feed_state_path)
             if published:
-                publish(store, settings.db_path)
+                publish(store, settings)
         for path in paths:
             drop_stage(path)
     finally:  # the page shows what was published, a failed run included, once the writer is closed

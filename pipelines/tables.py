@@ -17,6 +17,12 @@ DATA_TABLES = (
     "entities", "entity_aliases", "article_entities", "entity_mentions", "quotes", "source_documents",
     "robots_cache",
 )
+# Published whole, as tables of the catalog: one row per feed or site, small however long the stream runs.
+PUBLISHED_WHOLE = ("sources", "feed_state", "robots_cache", "schema_migrations", "dedup_state")
+# Published as Parquet segments (pipelines.storage.segments): the tables that grow with the stream.
+SEGMENTED_TABLES = tuple(table for table in DATA_TABLES if table not in PUBLISHED_WHOLE)
+# The writer's column saying which published segment holds a row (NULL: written since the last publish).
+SEGMENT = "_segment"
 # What a stage task writes to disk for the load.
 STAGED_TABLES = (
     "sources", "raw_documents", "articles", "quarantine", "fetch_events", "feed_state", "feed_items",

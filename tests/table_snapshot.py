@@ -9,7 +9,8 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.tables import DATA_TABLES
+from pipelines.config import Settings
+from pipelines.tables import DATA_TABLES, SEGMENT
 
 # Columns that say when a file was read or a row written, or in which run, not what it holds.
 RUN_COLUMNS = frozenset({"run_id", "created_at", "detected_at", "fetched_at", "finished_at", "first_seen_at",
@@ -18,17 +19,27 @@ RUN_COLUMNS = frozenset({"run_id", "created_at", "detected_at", "fetched_at", "f
 RUN_TABLES = frozenset({"ingest_runs", "run_source_counts"})
 
 
-def snapshot(db_path: Path, ignored: frozenset[str] = RUN_COLUMNS) -> dict[str, list[str]]:
-    """Each data table (but the run tables) as its sorted rows, `ignored` columns left out."""
+def snapshot(db_path: Path, ignored: frozenset[str] = RUN_COLUMNS,
+             tables: frozenset[str] = frozenset(DATA_TABLES) - RUN_TABLES) -> dict[str, list[str]]:
+    """Each of `tables` (the data tables but the run tables) as its sorted rows, `ignored` columns left out."""
     con = duckdb.connect(str(db_path), read_only=True)
     try:
-        tables = {}
-        for table in sorted(set(DATA_TABLES) - RUN_TABLES):
+        rows = {}
+        for table in sorted(tables):
             columns = [name for (name,) in con.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
                 [table]).fetchall() if name not in ignored]
             quoted = ", ".join(f'"{column}"' for column in columns)
-            tables[table] = sorted(map(repr, con.execute(f"SELECT {quoted} FROM {table}").fetchall()))
-        return tables
+            rows[table] = sorted(map(repr, con.execute(f"SELECT {quoted} FROM {table}").fetchall()))
+        return rows
     finally:
         con.close()
+
+
+def published_equals_writer(settings: Settings) -> None:
+    """Every table, every row, every column: what readers open (the catalog over the segments) against the writer."""
+    every = frozenset(DATA_TABLES)
+    published = snapshot(settings.db_path, frozenset(), every)
+    written = snapshot(settings.writer_db_path, frozenset({SEGMENT}), every)
+    for table in sorted(every):
+        assert published[table] == written[table], table

@@ -11,7 +11,7 @@ from pipelines.text.boilerplate import EdgeCounts, SourceHistory, no_history
 def stored_edges(view: Store | None) -> SourceHistory:
     """Counts of each source's distinct stored documents and their edge lines; nothing before the first load."""
     if view is None or not view.con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'source_documents'"
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'source_documents'"  # a table, or a view
     ).fetchone()[0]:  # type: ignore[index]
         return no_history  # nothing loaded yet, or a snapshot published before the table existed
 

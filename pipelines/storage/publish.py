@@ -1,29 +1,26 @@
-"""The writer's private database and the snapshot it publishes: the file every reader opens.
+"""The writer's private database, and what it publishes for every reader: a catalog over Parquet segments.
 
 DuckDB lets one process write a database file and then locks every other process out, readers
 included. So the loads write a private file (`Settings.writer_db_path`, nobody else opens it) and,
-after each load, publish a copy at `Settings.db_path`: written under a temporary name, flushed to
-disk, then renamed into place. A reader keeps the file it opened (a rename swaps the name, not an
-open file), so a session held across loads never blocks one and is never broken, and a new session
-sees the new rows. A writer killed while publishing leaves a stray temporary file, never a partial
-snapshot.
+after a load, publish what changed: the rows it wrote go into new immutable Parquet segments
+(`pipelines.storage.segments`: a publish costs what the load changed, not what is stored), then a new
+catalog (`pipelines.storage.catalog`: a small DuckDB file of views over the segments, in a format
+DuckDB 1.4 and later read) is renamed into place at `Settings.db_path`. A reader keeps the catalog it
+opened and the files it lists, so a session held across loads never blocks one and is never broken,
+and a new session sees the new rows. A writer killed while publishing leaves the previous catalog and
+its files complete; the next publish writes what is missing.
 
 A load that changed nothing analysts query (every feed answered 304, every file was loaded before) is
-not published: copying the whole database for it would cost what the history weighs, every tick. The
-feed state such a load committed, which the next tick's plan needs (a feed that just answered 304 is not
-due again), is saved beside the published file instead (`Settings.feed_state_path`, a small Parquet
-file of every feed's row, written after every load); `feed_states` reads the newer of the two. The
-snapshot's own polling tables catch up with the next publish, at the latest `REPUBLISH_AFTER` later.
-
-Both files are in a storage format DuckDB 1.x reads (`PUBLISHED_STORAGE_VERSION`), because analysts'
-tools (the DuckDB CLI from PyPI, DBeaver, R and Node drivers) lag DuckDB's newest major. The writer
-file is created in that format, so publishing is a plain byte copy of a checkpointed file.
+not published at all. The feed state such a load committed, which the next tick's plan needs (a feed
+that just answered 304 is not due again), is saved beside the published file instead
+(`Settings.feed_state_path`, every feed's row, written after every load); `feed_states` reads the newer
+of the two. The snapshot's own polling tables catch up with the next publish, at the latest
+`REPUBLISH_AFTER` later.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,10 +33,19 @@ import pyarrow.parquet as pq
 
 from pipelines.config import Settings
 from pipelines.records import FeedState
+from pipelines.storage import segments
+from pipelines.storage.catalog import (
+    PUBLISHED_STORAGE_VERSION,
+    collect_garbage,
+    is_catalog,
+    manifest_files,
+    published_folder,
+    put_in_place,
+    write_catalog,
+)
 from pipelines.storage.store import Store, latest_schema_version
+from pipelines.tables import PUBLISHED_WHOLE, SEGMENTED_TABLES
 
-# What `ATTACH … (STORAGE_VERSION …)` calls the format; DuckDB tags such a file 'v1.4.0+'.
-PUBLISHED_STORAGE_VERSION = "v1.4.0"
 TEMPORARY_SUFFIX = ".publishing"
 # A snapshot older than this is published again even by a load that changed no article: its runs, requests
 # and feed states (the data-quality page's feed health) never lag the polls by more.
@@ -49,10 +55,12 @@ _NEVER = datetime.min.replace(tzinfo=UTC)
 
 @dataclass(frozen=True, slots=True)
 class Published:
-    """What one publication cost: the snapshot's path and the bytes copied to write it."""
+    """What one publication wrote: the catalog's path and number, the bytes of new segments, and those freed."""
 
     path: Path
-    bytes_copied: int
+    snapshot: int
+    bytes_written: int
+    bytes_freed: int
 
 
 @contextmanager
@@ -71,42 +79,48 @@ def read_view(settings: Settings) -> Iterator[Store | None]:
 
 @contextmanager
 def open_writer(settings: Settings) -> Iterator[Store]:
-    """The writer's private database, in the published storage format.
+    """The writer's private database.
 
     When it does not exist yet but a published file does (an install from before the writer had a file
-    of its own, or a writer file that was deleted), it starts as a copy of that file, so nothing loaded
-    before is lost.
+    of its own, or a writer file that was deleted), it starts from what was published, so nothing loaded
+    before is lost: a single-file snapshot (what older installs published) is copied whole, a catalog's
+    tables are read back from their segments.
     """
     path = settings.writer_db_path
     if not path.exists() and settings.db_path.exists():
-        copy_database(settings.db_path, path)
-    elif path.exists() and not _in_published_format(path, settings.schemas_dir):
-        converted = temporary_path(path)
-        copy_database(path, converted)
-        os.replace(converted, path)
-    with Store.open(path, settings.schemas_dir, storage_version=PUBLISHED_STORAGE_VERSION) as store:
+        if is_catalog(settings.db_path):
+            _adopt_catalog(settings)
+        else:
+            copy_database(settings.db_path, path)
+    with Store.open(path, settings.schemas_dir) as store:
         yield store
 
 
-def publish(store: Store, target: Path) -> Published:
-    """Publish the writer's committed state at `target`, atomically.
+def publish(store: Store, settings: Settings) -> Published:
+    """Publish the writer's committed state: new segments for what changed, then a new catalog in one rename.
 
-    The writer's connection stays open throughout, so no other process can write the file while it is
-    copied; the checkpoint first moves everything from the write-ahead log into the file.
+    Files first, then the writer's record of them (one transaction), then the catalog: killed at any
+    point, the published catalog and every file it lists are untouched.
     """
-    store.con.execute("CHECKPOINT")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    target = settings.db_path
+    folder = published_folder(target)
+    listed, columns = segments.published(store), segments.table_columns(store)
+    plans = [plan for table in SEGMENTED_TABLES if (plan := segments.plan(store, table, columns[table], listed[table])).changes]
+    written = {plan.table: segments.write(store, folder, plan) for plan in plans}
+    with store.transaction():
+        for plan in plans:
+            segments.record(store, plan, written[plan.table])
     for stray in target.parent.glob(f".{target.name}.*{TEMPORARY_SUFFIX}"):
         stray.unlink(missing_ok=True)  # left by a writer killed while publishing
     tmp = temporary_path(target)
-    shutil.copyfile(store.path, tmp)
-    _flush(tmp)
+    listed = segments.published(store)
+    number = write_catalog(store, target, tmp, listed, settings.schemas_dir)
     # A write-ahead log beside the published name belongs to the file being replaced (a session that
-    # opened it read-write); replayed onto the new snapshot it would corrupt it.
+    # opened it read-write); replayed onto the new catalog it would corrupt it.
     target.with_name(target.name + ".wal").unlink(missing_ok=True)
-    os.replace(tmp, target)
-    _flush(target.parent)
-    return Published(target, target.stat().st_size)
+    put_in_place(target, tmp, number, listed)
+    return Published(target, number, sum(new.segment.bytes for files in written.values() for new in files),
+                     collect_garbage(target))
 
 
 def is_current(settings: Settings, now: datetime) -> bool:
@@ -159,9 +173,17 @@ def _sql_string(path: Path) -> str:
     return "'" + str(path).replace("'", "''") + "'"
 
 
-def _in_published_format(path: Path, schemas_dir: Path) -> bool:
-    with Store.open(path, schemas_dir, read_only=True) as store:
-        return store.storage_version().startswith(PUBLISHED_STORAGE_VERSION)
+def _adopt_catalog(settings: Settings) -> None:
+    """A writer rebuilt from a published catalog: its small tables, and the segments the manifest lists."""
+    with Store.open(settings.writer_db_path, settings.schemas_dir) as store, store.transaction():
+        store.con.execute(f"ATTACH {_sql_string(settings.db_path)} AS published (READ_ONLY)")
+        for table in PUBLISHED_WHOLE:
+            if table != "schema_migrations":
+                store.con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM published."{table}"')
+        for table, files in manifest_files(settings.db_path).items():
+            listed = ", ".join(_sql_string(file) for file in files)
+            store.con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet([{listed}])')
+        store.con.execute("DETACH published")
 
 
 def temporary_path(path: Path) -> Path:

@@ -27,9 +27,10 @@ from pipelines.ids import sha256_hex
 from pipelines.nlp.entities import ArticleEntity, NameForm
 from pipelines.quality.verdict import HISTORY_BATCHES
 from pipelines.records import Entity, EntityAlias, FeedState
+from pipelines.storage import marks
 from pipelines.storage.staging import Manifest, Validation
 from pipelines.storage.versions import StoredVersion
-from pipelines.tables import DATA_TABLES, check_table
+from pipelines.tables import DATA_TABLES, SEGMENT, SEGMENTED_TABLES, check_table
 
 MIGRATION_FILE = re.compile(r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+)\.sql$")
 # Column types Arrow must not guess: 64-bit hashes above 2**63 overflow its default int64.
@@ -223,18 +224,16 @@ class Store:
         self.con.unregister(ARROW_VIEW)
 
     def insert(self, table: str, rows: Sequence[dict[str, Any]], *, on_conflict: str | None = None) -> None:
-        """Insert dict rows by column name through Arrow; the table's DDL decides types, never the frame."""
+        """Insert dict rows by column name through Arrow; the table's DDL decides types, never the frame.
+        A replaced row is marked for the next publish (`marks`), as are the segments deleted rows were in."""
         if not rows:
             return
-        check_table(table)
-        columns = self._columns(table)
-        arrow_rows = pa.table({
-            column: pa.array([row.get(column) for row in rows], type=ARROW_TYPES.get(data_type))
-            for column, data_type in columns.items()
-        })
-        verb = {None: "INSERT", "NOTHING": "INSERT OR IGNORE", "REPLACE": "INSERT OR REPLACE"}[on_conflict]
+        columns = self._columns(check_table(table))
+        arrow_rows = pa.table({column: pa.array([row.get(column) for row in rows], type=ARROW_TYPES.get(data_type))
+                               for column, data_type in columns.items()})
         with self._arrow(arrow_rows) as view:
-            self.con.execute(f"{verb} INTO {table} BY NAME SELECT * FROM {view}")
+            self.con.execute(marks.replace_statement(self.con, table, list(columns), view) if on_conflict == "REPLACE"
+                             else f"{'INSERT OR IGNORE' if on_conflict else 'INSERT'} INTO {table} BY NAME SELECT * FROM {view}")
 
     def existing(self, table: str, key: str, ids: Iterable[str]) -> set[str]:
         """The given keys that `table` already holds."""
@@ -246,8 +245,9 @@ class Store:
         return {value for (value,) in found.fetchall()}
 
     def delete(self, table: str, key: str, ids: Sequence[str]) -> None:
-        check_table(table)
-        self.con.execute(f"DELETE FROM {table} WHERE {key} IN (SELECT unnest(?::VARCHAR[]))", [list(ids)])
+        found = self.con.execute(f"DELETE FROM {check_table(table)} WHERE {key} IN (SELECT unnest(?::VARCHAR[]))"
+                                 f" RETURNING {SEGMENT if table in SEGMENTED_TABLES else 'NULL'}", [list(ids)])
+        marks.record_losses(self.con, table, (segment for (segment,) in found.fetchall()))
 
     def _columns(self, table: str) -> dict[str, str]:
         return dict(self.con.execute(
@@ -373,14 +373,15 @@ class Store:
     def insert_article_entities(self, entities: Sequence[ArticleEntity]) -> None:
         if entities:
             table = pa.table({column: pa.array([getattr(entity, column) for entity in entities], ARROW_TYPES.get(kind))
-                              for column, kind in self._columns("article_entities").items()})
+                              for column, kind in self._columns("article_entities").items() if column != SEGMENT})
             with self._arrow(table) as view:
-                self.con.execute(f"INSERT INTO article_entities SELECT * FROM {view}")
+                self.con.execute(f"INSERT INTO article_entities BY NAME SELECT * FROM {view}")
 
     def drop_article_entities(self, article_ids: Sequence[str]) -> list[ArticleEntity]:
         """Delete these articles' own entities (their mentions leave with them) and return them."""
         rows = self._dicts("DELETE FROM article_entities WHERE article_id IN (SELECT unnest(?::VARCHAR[])) RETURNING *",
                            [list(article_ids)])
+        marks.record_losses(self.con, "article_entities", (row.pop(SEGMENT) for row in rows))
         return [ArticleEntity(**{**row, "votes": tuple(sorted(row["votes"].items()))}) for row in rows]
 
     def mentions_without_article_entities(self) -> list[tuple[str, str, str, str]]:
@@ -419,12 +420,12 @@ class Store:
         with self._arrow(units) as view:
             had = self.con.execute(f"SELECT DISTINCT a.entity_id FROM article_entities a JOIN {view} u ON {unit}")
             before = {entity_id for (entity_id,) in had.fetchall()}
-            self.con.execute(f"UPDATE article_entities AS a SET entity_id = u.entity_id, type = u.type FROM {view} u"
+            self.con.execute(f"UPDATE article_entities AS a SET entity_id = u.entity_id, type = u.type, {SEGMENT} = {marks.left('a')} FROM {view} u"
                              f" WHERE {unit} AND (a.entity_id <> u.entity_id OR a.type <> u.type)")
             moved = f"FROM article_entities a WHERE a.name_key IN (SELECT name_key FROM {view})"
-            self.con.execute(f"UPDATE entity_mentions m SET entity_id = a.entity_id {moved} AND m.article_id ="
+            self.con.execute(f"UPDATE entity_mentions m SET entity_id = a.entity_id, {SEGMENT} = {marks.left('m')} {moved} AND m.article_id ="
                              " a.article_id AND m.local_id = a.local_id AND m.entity_id <> a.entity_id")
-            self.con.execute(f"UPDATE quotes q SET speaker_entity_id = a.entity_id {moved} AND q.article_id ="
+            self.con.execute(f"UPDATE quotes q SET speaker_entity_id = a.entity_id, {SEGMENT} = {marks.left('q')} {moved} AND q.article_id ="
                              " a.article_id AND q.speaker_local_id = a.local_id AND q.speaker_entity_id <> a.entity_id")
         return before | {entity_id for entity_id, _ in assigned.values()}
 

@@ -29,8 +29,9 @@ Tables = dict[str, list[tuple[object, ...]]]
 ENTITY_TABLES = {
     "entities": "SELECT entity_id, name, type FROM entities",
     "entity_aliases": "SELECT entity_id, alias FROM entity_aliases",
-    "entity_mentions": "SELECT * FROM entity_mentions",
-    "article_entities": "SELECT * FROM article_entities",
+    # Every column but the writer's own bookkeeping (`_segment`: which published file holds the row).
+    "entity_mentions": "SELECT COLUMNS(lambda c: c <> '_segment') FROM entity_mentions",
+    "article_entities": "SELECT COLUMNS(lambda c: c <> '_segment') FROM article_entities",
     "quotes": "SELECT quote_id, article_id, speaker_text, speaker_entity_id, speaker_local_id FROM quotes",
 }
 ONE_SHARD, TWO_SHARDS, ONE_FILE_AT_A_TIME = "one shard", "two shards", "one file at a time, reversed"
@@ -162,7 +163,7 @@ def test_a_database_from_before_article_entities_is_regrouped_on_its_next_load(
     """Mentions stored before migration 008 have no article entities: the next load (here an empty one) rebuilds
     them from the mentions and re-resolves every entity, whatever names the old code had stored."""
     path = tmp_path / "upgraded.duckdb"
-    shutil.copy(ingests.settings[ONE_SHARD].db_path, path)
+    shutil.copy(ingests.settings[ONE_SHARD].writer_db_path, path)  # the writer: what a load opens
     settings = ingests.settings[ONE_SHARD]
     with Store.open(path, settings.schemas_dir) as store:
         for sql in ("DELETE FROM article_entities", "UPDATE entity_mentions SET local_id = entity_id",

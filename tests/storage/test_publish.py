@@ -17,10 +17,14 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import HeldReader
+from table_snapshot import published_equals_writer, snapshot
 
 from pipelines.config import Settings
 from pipelines.pipeline import ingest_folder, load_stages, stage_folder, validate_stages
+from pipelines.storage.catalog import published_folder
 from pipelines.storage.publish import PUBLISHED_STORAGE_VERSION, REPUBLISH_AFTER, TEMPORARY_SUFFIX
+from pipelines.storage.store import Store
+from pipelines.tables import DATA_TABLES, SEGMENT, SEGMENTED_TABLES
 
 LOAD = """
 import sys
@@ -84,40 +88,64 @@ def test_the_published_file_is_not_the_writers_and_holds_the_views(seeded: Setti
     assert files and files <= views
 
 
-def test_a_writer_killed_while_publishing_leaves_a_complete_snapshot(seeded: Settings) -> None:
-    # Ballast in the writer's file makes the copy take long enough to be caught in the act.
+@pytest.mark.parametrize("moment", ["writing segments", "writing the catalog"])
+def test_a_writer_killed_while_publishing_leaves_the_last_snapshot_whole(seeded: Settings, moment: str) -> None:
+    # Ballast in a published table makes writing its segments take long enough to be caught in the act.
     con = duckdb.connect(str(seeded.writer_db_path))
-    con.execute("CREATE TABLE ballast AS SELECT md5(i::VARCHAR) || md5((i + 1)::VARCHAR) AS junk FROM range(3000000) t(i)")
+    con.execute("INSERT INTO fetch_events BY NAME SELECT 'ballast-' || i AS event_id, 'ballast' AS run_id, 's' AS source_id,"
+                " 'https://a.example/' || md5(i::VARCHAR) AS url, 'page' AS kind, now() AS \"at\", 'ok' AS outcome"
+                " FROM range(2000000) t(i)")
     con.close()
     (seeded.seeds_dir / "extra.txt").write_text(EXTRA_ARTICLE)
     staged = stage_folder(seeded, "killed-run", "test")
     validate_stages(seeded, [staged.path])
+    folder = published_folder(seeded.db_path)
+    listed = set(folder.glob("*/*.parquet"))
+    catalog = f".{seeded.db_path.name}.*{TEMPORARY_SUFFIX}"
+
+    def caught() -> bool:
+        if moment == "writing segments":
+            return bool(set(folder.glob("fetch_events/*.parquet")) - listed)
+        return bool(list(seeded.db_path.parent.glob(catalog)))
 
     writer = subprocess.Popen([sys.executable, "-c", LOAD, str(staged.path)], env=_env(seeded))
-    pattern = f".{seeded.db_path.name}.*{TEMPORARY_SUFFIX}"
     deadline = time.monotonic() + 300
-    while not list(seeded.db_path.parent.glob(pattern)):
+    while not caught():
         assert writer.poll() is None, "the writer finished before it could be caught publishing"
         assert time.monotonic() < deadline
         time.sleep(0.001)
     os.kill(writer.pid, signal.SIGKILL)
     writer.wait(timeout=60)
 
-    assert _articles(seeded.db_path) in (5, 6)  # a complete snapshot, earlier or later, never a torn file
-    assert list(seeded.db_path.parent.glob(pattern))  # the half-written copy never took the published name
+    assert _articles(seeded.db_path) == 5  # the last snapshot, whole: every file it lists is there
     counts = load_stages(seeded, [staged.path])  # the next run completes: the stages stayed for it
-    assert counts.run_id == "killed-run"
+    assert counts.run_id == "killed-run" and counts.published
     assert _articles(seeded.db_path) == 6
-    assert not list(seeded.db_path.parent.glob(pattern))
+    published_equals_writer(seeded)  # what the killed publish left half done is done, nothing twice
+    assert not list(seeded.db_path.parent.glob(catalog))
+
+
+def single_file_snapshot(source: Settings, target: Path, storage_version: str | None = None) -> None:
+    """The whole database in one file at schema 010, as the releases before segments wrote it (writer and snapshot)."""
+    schemas = target.parent / "schemas_010"
+    shutil.copytree(source.schemas_dir, schemas, dirs_exist_ok=True)
+    for later in (schemas / "migrations").glob("*.sql"):
+        if int(later.name[:3]) > 10:
+            later.unlink()
+    with Store.open(target, schemas, storage_version=storage_version) as store:
+        store.con.execute(f"ATTACH '{source.writer_db_path}' AS current (READ_ONLY)")
+        for table in DATA_TABLES:
+            store.con.execute(f"INSERT INTO {table} BY NAME SELECT * EXCLUDE ({SEGMENT}) FROM current.{table}"
+                              if table in SEGMENTED_TABLES else f"INSERT INTO {table} SELECT * FROM current.{table}")
+        store.con.execute("INSERT INTO dedup_state SELECT * FROM current.dedup_state")
 
 
 def test_an_older_install_is_adopted_not_lost(tmp_path: Path, seeded: Settings) -> None:
     """Before the writer had a file of its own, the loads wrote NEWSFLOW_DB itself, in DuckDB 2's own format."""
     legacy = _settings(tmp_path / "legacy", seeded.seeds_dir)
     legacy.db_path.parent.mkdir()
-    con = duckdb.connect(str(legacy.db_path))  # DuckDB 2's default format, as the old writer left it
-    con.execute(f"ATTACH '{seeded.db_path}' AS published (READ_ONLY)")
-    con.execute("COPY FROM DATABASE published TO news")
+    single_file_snapshot(seeded, legacy.db_path)  # DuckDB 2's default format, as the old writer left it
+    con = duckdb.connect(str(legacy.db_path), read_only=True)
     assert con.execute("SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = 'news'"
                        ).fetchone()[0].startswith("v2")
     con.close()
@@ -131,6 +159,23 @@ def test_an_older_install_is_adopted_not_lost(tmp_path: Path, seeded: Settings) 
     con.close()
 
 
+def test_a_single_file_install_is_converted_on_its_first_load(tmp_path: Path, seeded: Settings) -> None:
+    """The release before segments: a writer and a whole-database snapshot. Its first load publishes everything as
+    segments and a catalog; a session held on the old snapshot goes on; nothing is lost."""
+    upgraded = _settings(tmp_path / "upgraded", seeded.seeds_dir)
+    upgraded.writer_db_path.parent.mkdir(parents=True)
+    single_file_snapshot(seeded, upgraded.writer_db_path, PUBLISHED_STORAGE_VERSION)
+    single_file_snapshot(seeded, upgraded.db_path, PUBLISHED_STORAGE_VERSION)
+    before = snapshot(upgraded.db_path)
+    with HeldReader(upgraded.db_path) as reader:
+        (seeded.seeds_dir / "extra.txt").write_text(EXTRA_ARTICLE)
+        counts = ingest_folder(upgraded)
+        assert (counts.articles_new, counts.unchanged, counts.published) == (1, 5, True)
+        assert reader.articles_at_end() == 5  # the single-file snapshot it opened, unbroken
+    after = snapshot(upgraded.db_path)  # now the catalog over segments
+    assert len(after["articles"]) == 6 and all(set(before[table]) <= set(after[table]) for table in before
+                                               if table not in ("feed_state", "robots_cache", "sources"))
+    assert set(after) == set(before)  # the same table names
 def test_a_load_that_changed_no_article_is_not_published_until_the_snapshot_is_an_hour_old(seeded: Settings) -> None:
     """Publishing copies the whole database: a run that found nothing new skips it, and so never lags analysts by
     more than REPUBLISH_AFTER."""
@@ -154,11 +199,11 @@ def test_a_changed_schema_is_published_even_without_new_articles(seeded: Setting
     """A migration reaches readers with the next load: polls read state only from a snapshot of the current schema."""
     schemas = tmp_path / "schemas"
     shutil.copytree(seeded.schemas_dir, schemas)
-    (schemas / "migrations" / "999_probe.sql").write_text("CREATE TABLE probe_for_test (x INTEGER);\n")
+    (schemas / "migrations" / "999_probe.sql").write_text("ALTER TABLE articles ADD COLUMN probe_for_test INTEGER;\n")
     migrated = Settings.from_env(seeds_dir=seeded.seeds_dir, db_path=seeded.db_path, staging_dir=seeded.staging_dir,
                                  schemas_dir=schemas)
     counts = ingest_folder(migrated)
     assert counts.articles_new == 0 and counts.published
     con = duckdb.connect(str(seeded.db_path), read_only=True)
-    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'probe_for_test'").fetchone() == (1,)
+    assert con.execute("SELECT count(probe_for_test), count(*) FROM articles").fetchone() == (0, 5)  # its segments rewritten
     con.close()

@@ -24,6 +24,7 @@ import pytest
 
 from pipelines.config import SCHEMAS_DIR, Settings
 from pipelines.pipeline import ingest_folder
+from pipelines.storage.catalog import published_folder
 
 VIEW_FILES = sorted((SCHEMAS_DIR / "views").glob("*.sql"))
 REQUIRED_VIEWS = {"article_overview", "quote_overview", "entity_daily_mentions", "story_coverage"}
@@ -118,7 +119,9 @@ def built(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path) -> Built:
     shutil.copytree(seeds_dir, root / "seeds")
     seeds = _settings(root, "seeds")
     ingest_folder(seeds)
-    shutil.copyfile(seeds.db_path, root / "seeds_only.duckdb")
+    # The published folder as it was after the seeds alone (a catalog and its segments, moved as a whole).
+    shutil.copytree(published_folder(seeds.db_path), root / "seeds_only" / published_folder(seeds.db_path).name)
+    shutil.copyfile(seeds.db_path, root / "seeds_only" / seeds.db_path.name)
 
     with _reader(seeds.db_path) as con:
         wire_seed_uri, body = con.execute(
@@ -135,7 +138,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path) -> Built:
     article = {"url": WIRE_URL, "title": WIRE_TITLE, "published_at": WIRE_PUBLISHED, "body": body}
     (root / "wire" / "earlier.json").write_text(json.dumps(article), encoding="utf-8")
     ingest_folder(_settings(root, "wire"))
-    return Built(seeds, root / "seeds_only.duckdb", "seeds", "wire", (twin_uri, repost), wire_seed_uri)
+    return Built(seeds, root / "seeds_only" / seeds.db_path.name, "seeds", "wire", (twin_uri, repost), wire_seed_uri)
 
 
 @pytest.fixture()
