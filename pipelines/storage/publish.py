@@ -41,9 +41,10 @@ from pipelines.storage.catalog import (
     manifest_files,
     published_folder,
     put_in_place,
+    sql_string,
     write_catalog,
 )
-from pipelines.storage.store import Store, latest_schema_version
+from pipelines.storage.store import NO_PROGRESS_BAR, Store, latest_schema_version
 from pipelines.tables import PUBLISHED_WHOLE, SEGMENTED_TABLES
 
 TEMPORARY_SUFFIX = ".publishing"
@@ -104,8 +105,9 @@ def publish(store: Store, settings: Settings) -> Published:
     """
     target = settings.db_path
     folder = published_folder(target)
-    listed, columns = segments.published(store), segments.table_columns(store)
-    plans = [plan for table in SEGMENTED_TABLES if (plan := segments.plan(store, table, columns[table], listed[table])).changes]
+    listed, columns, lost = segments.published(store), segments.table_columns(store), segments.lost(store)
+    plans = [plan for table in SEGMENTED_TABLES
+             if (plan := segments.plan(store, table, columns[table], listed[table], lost.get(table, set()))).changes]
     written = {plan.table: segments.write(store, folder, plan) for plan in plans}
     with store.transaction():
         for plan in plans:
@@ -136,7 +138,7 @@ def save_feed_state(store: Store, path: Path) -> None:
     """Every feed's committed polling state, beside the snapshot, replaced in one rename."""
     tmp = temporary_path(path)
     try:
-        store.con.execute(f"COPY (SELECT * FROM feed_state ORDER BY source_id) TO {_sql_string(tmp)} (FORMAT parquet)")
+        store.con.execute(f"COPY (SELECT * FROM feed_state ORDER BY source_id) TO {sql_string(tmp)} (FORMAT parquet)")
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -161,27 +163,24 @@ def copy_database(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     try:
-        con.execute(f"ATTACH {_sql_string(source)} AS source_db (READ_ONLY)")
-        con.execute(f"ATTACH {_sql_string(target)} AS target_db (STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')")
+        con.execute(NO_PROGRESS_BAR)
+        con.execute(f"ATTACH {sql_string(source)} AS source_db (READ_ONLY)")
+        con.execute(f"ATTACH {sql_string(target)} AS target_db (STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')")
         con.execute("COPY FROM DATABASE source_db TO target_db")
     finally:
         con.close()
 
 
-def _sql_string(path: Path) -> str:
-    """A path as a SQL string literal (ATTACH takes no parameters)."""
-    return "'" + str(path).replace("'", "''") + "'"
-
 
 def _adopt_catalog(settings: Settings) -> None:
     """A writer rebuilt from a published catalog: its small tables, and the segments the manifest lists."""
     with Store.open(settings.writer_db_path, settings.schemas_dir) as store, store.transaction():
-        store.con.execute(f"ATTACH {_sql_string(settings.db_path)} AS published (READ_ONLY)")
+        store.con.execute(f"ATTACH {sql_string(settings.db_path)} AS published (READ_ONLY)")
         for table in PUBLISHED_WHOLE:
             if table != "schema_migrations":
                 store.con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM published."{table}"')
         for table, files in manifest_files(settings.db_path).items():
-            listed = ", ".join(_sql_string(file) for file in files)
+            listed = ", ".join(sql_string(file) for file in files)
             store.con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM read_parquet([{listed}])')
         store.con.execute("DETACH published")
 

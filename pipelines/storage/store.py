@@ -36,8 +36,9 @@ MIGRATION_FILE = re.compile(r"^(?P<version>\d{3})_(?P<name>[a-z0-9_]+)\.sql$")
 # Column types Arrow must not guess: 64-bit hashes above 2**63 overflow its default int64.
 ARROW_TYPES = {"UBIGINT": pa.uint64(), "UBIGINT[]": pa.list_(pa.uint64()),
                "MAP(VARCHAR, DOUBLE)": pa.map_(pa.string(), pa.float64())}
-# The name an Arrow table is registered under while one statement reads it.
-ARROW_VIEW = "arrow_rows"
+# DuckDB draws a progress bar on stdout for a statement over 2 s: into the CLI's JSON output and task logs.
+NO_PROGRESS_BAR = "SET enable_progress_bar = false"
+ARROW_VIEW = "arrow_rows"  # the name an Arrow table is registered under while one statement reads it
 # Counts a stage reports itself (in its manifest) and ingest_runs keeps, summed over a run's stages.
 STAGE_COUNTS = ("feeds_polled", "feeds_failed", "items_seen", "items_already_seen", "pages_fetched")
 
@@ -112,14 +113,10 @@ class Store:
 
     @classmethod
     @contextmanager
-    def open(
-        cls, path: Path, schemas_dir: Path, *, read_only: bool = False, storage_version: str | None = None
-    ) -> Iterator[Store]:
+    def open(cls, path: Path, schemas_dir: Path, *, read_only: bool = False,
+             storage_version: str | None = None) -> Iterator[Store]:
         """Open and always close; unless read-only, create the file, apply pending migrations and the views.
-
-        `storage_version` is the on-disk format a new file is written in (e.g. "v1.4.0", which DuckDB
-        1.x tools read); an existing file keeps the format it has.
-        """
+        `storage_version`: the on-disk format a new file is written in (e.g. "v1.4.0"); a file keeps its own."""
         if read_only and not path.exists():
             raise FileNotFoundError(f"no database at {path}; run `newsflow ingest` first")
         if not read_only:
@@ -127,6 +124,7 @@ class Store:
         config = {"storage_compatibility_version": storage_version} if storage_version else {}
         con = duckdb.connect(str(path), read_only=read_only, config=config)
         try:
+            con.execute(NO_PROGRESS_BAR)
             store = cls(con, path)
             if not read_only:
                 store.migrate(schemas_dir)
@@ -288,10 +286,12 @@ class Store:
         stage_counts = {name: value for name, value in zip(STAGE_COUNTS, found[len(fields):], strict=True) if value is not None}
         return LoadCounts(*found[:len(fields)], stage_counts=stage_counts)
 
-    def record_failed_run(self, manifest: Manifest, error: str) -> None:
-        """Leave a trace of a failed load in its own transaction; the stage stays on disk for the retry."""
+    def record_failed_run(self, manifest: Manifest, error: str) -> bool:
+        """A failed run's row, in its own transaction (its stages stay for the retry); False if the run has a row."""
         with self.transaction():
-            self.record_run(manifest, "failed", utc_now(), error=error)
+            if new := not self.existing("ingest_runs", "run_id", [manifest.run_id]):
+                self.record_run(manifest, "failed", utc_now(), error=error)
+        return new
 
     # --- articles and stories --------------------------------------------------------------
 
