@@ -32,7 +32,7 @@ export NEWSFLOW_STAGING_DIR ?= $(CURDIR)/data/staging
 export NEWSFLOW_FEEDS ?= $(CURDIR)/feeds.yaml
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup run test airflow-init airflow bench bench-fleet bench-publish bench-stream clean
+.PHONY: help setup run test airflow-init airflow bench bench-fleet bench-publish bench-pathological bench-stream clean
 
 help:
 	@echo "make run    - install, initialize Airflow, run the news_ingest DAG over seeds/, print a summary"
@@ -40,7 +40,8 @@ help:
 	@echo "make airflow - start Airflow (standalone: UI on http://localhost:8080) with the project's DAGs"
 	@echo "make bench  - newsflow ingest on distinct real pages against the floor (extraction + one spaCy parse)"
 	@echo "make bench-fleet - 1,000 feeds on 1,000 loopback hosts through newsflow ingest and the embedded Airflow"
-	@echo "make bench-publish - what publishing the snapshot costs at 10k and 100k articles"
+	@echo "make bench-publish - what a publish costs at 10k, 100k and 1M articles (1M: about 25 GB of disk, 15 min)"
+	@echo "make bench-pathological - long texts (up to the 10 MiB cap) and pathological files through newsflow ingest"
 	@echo "make bench-stream - seconds from a feed item's poll to its row in the published file, per task (make airflow)"
 	@echo "make clean  - remove the environment, the Airflow home and data/"
 
@@ -87,6 +88,9 @@ bench-fleet: setup
 
 bench-publish: setup
 	$(BIN)/python bench/bench_publish.py
+
+bench-pathological: setup
+	$(BIN)/python bench/bench_pathological.py
 
 bench-stream: setup
 	$(BIN)/python bench/bench_stream.py

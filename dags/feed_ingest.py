@@ -10,6 +10,7 @@ validate - the batch against the expectation suites (Great Expectations) before 
 load  - the single DuckDB writer (pool `duckdb`) loads every group's stage in one transaction; it publishes
         the read-only copy, and emits the newsflow_articles Asset, only when articles changed. A failed
         load is retried from the stages, nothing is refetched
+record_failure - only when a task failed: the run's ingest_runs row says what failed (and the quality page)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from datetime import datetime, timedelta
 
 import pendulum
 from airflow.sdk import dag, get_current_context, task
-from newsflow_common import load, validate
+from newsflow_common import load, noted, record_failure, validate
 
 from pipelines.config import poll_minutes_from_env
 
@@ -41,7 +42,8 @@ def feed_ingest() -> None:
         from pipelines.config import Settings
         from pipelines.pipeline import plan_polls
 
-        return [[asdict(feed) for feed in group] for group in plan_polls(Settings.from_env(), now=tick())]
+        with noted("plan"):  # a broken feeds.yaml fails here
+            return [[asdict(feed) for feed in group] for group in plan_polls(Settings.from_env(), now=tick())]
 
     @task(retries=1, retry_delay=timedelta(seconds=30), map_index_template="{{ feeds_in_group }}")
     def poll(feeds: list[dict[str, object]]) -> str:
@@ -51,11 +53,12 @@ def feed_ingest() -> None:
 
         context = get_current_context()
         context["feeds_in_group"] = f"{len(feeds)} feeds"  # type: ignore[typeddict-unknown-key]  # the UI's label
-        batch = stage_feeds(Settings.from_env(), [FeedConfig(**feed) for feed in feeds], context["run_id"],
-                            trigger="airflow", scheduled_at=tick(), group=context["ti"].map_index)
+        with noted("poll"):
+            batch = stage_feeds(Settings.from_env(), [FeedConfig(**feed) for feed in feeds], context["run_id"],
+                                trigger="airflow", scheduled_at=tick(), group=context["ti"].map_index)
         return str(batch.path)
 
-    load(validate(poll.expand(feeds=plan())))
+    load(validate(poll.expand(feeds=plan()))) >> record_failure()
 
 
 def tick() -> datetime:

@@ -8,6 +8,7 @@ stage  - mapped over NEWSFLOW_STAGE_SHARDS shards (default 1, read when this fil
 validate - the batch against the expectation suites in schemas/expectations (Great Expectations):
          failing rows go to quarantine at load, a batch-level failure stops the run here
 load   - the single DuckDB writer (pool `duckdb`, one slot) loads all stages in one transaction
+record_failure - only when a task failed: the run's ingest_runs row says what failed (and the quality page)
 
 Settings come from the environment (NEWSFLOW_SEEDS_DIR, NEWSFLOW_DB, NEWSFLOW_STAGING_DIR); see README.
 """
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import dag, get_current_context, task
-from newsflow_common import load, validate
+from newsflow_common import load, noted, record_failure, validate
 
 from pipelines.config import stage_shards_from_env
 
@@ -37,10 +38,11 @@ def news_ingest() -> None:
         from pipelines.config import Settings
         from pipelines.pipeline import stage_folder
 
-        batch = stage_folder(Settings.from_env(), get_current_context()["run_id"], "airflow", shard, shards)
+        with noted("stage"):
+            batch = stage_folder(Settings.from_env(), get_current_context()["run_id"], "airflow", shard, shards)
         return str(batch.path)
 
-    load(validate(stage.partial(shards=SHARDS).expand(shard=list(range(SHARDS)))))
+    load(validate(stage.partial(shards=SHARDS).expand(shard=list(range(SHARDS))))) >> record_failure()
 
 
 news_ingest_dag = news_ingest()

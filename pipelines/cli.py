@@ -40,11 +40,12 @@ def _fail(message: str) -> None:
 
 
 def _reason(exc: Exception) -> str:
-    """Our own errors already read as a reason; anything else is named by its type."""
+    """Our own errors already read as a reason; anything else is named by its type and where it happened (the input)."""
+    from pipelines.failures import describe
     from pipelines.pipeline import PipelineError
     from pipelines.sources.feed_config import FeedConfigError
 
-    return str(exc) if isinstance(exc, PipelineError | FeedConfigError) else f"{type(exc).__name__}: {exc}"
+    return str(exc) if isinstance(exc, PipelineError | FeedConfigError) else describe(exc)
 
 
 def _print(data: dict[str, Any], title: str, as_json: bool, headers: tuple[str, str] = ("", "")) -> None:

@@ -8,10 +8,11 @@ load. `load_stages`: the single writer, then the published snapshot. `ingest_fol
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
@@ -20,6 +21,7 @@ from typing import Any
 
 from pipelines.config import Settings
 from pipelines.dedup import DedupConfig
+from pipelines.failures import describe
 from pipelines.http.fetcher import Fetcher, FetchPolicy
 from pipelines.ids import sha256_hex
 from pipelines.nlp.annotate import annotate, load_models
@@ -126,7 +128,8 @@ def _stage_drafts(settings: Settings, view: Store | None, batch: SourceBatch, kn
     with worker_map(settings.workers, len(drafts), partial(load_models, settings.spacy_model)) as map_:
         built = finish_articles(extracted, rules, stored_edges(view), map_)
         annotations = annotate(built.articles, settings, map_, meanwhile)
-    rejections = [rejection for rejection in [*batch.rejections, *built.rejections] if rejection.raw_id not in known]
+    rejections = [rejection for rejection in [*batch.rejections, *built.rejections, *annotations.rejections]
+                  if rejection.raw_id not in known]
     return {"sources": [batch.source], "raw_documents": final_statuses(batch.raw_documents, built.articles, rejections, known),
             "articles": annotations.articles, "quarantine": rejections, "source_documents": built.documents,
             **annotations.tables()}
@@ -223,7 +226,7 @@ def load_stages(settings: Settings, paths: Sequence[Path]) -> LoadCounts:
                     counts = load_batch(store, manifest, rows, stage_counts, validation, DedupConfig(),
                                         load_alias_rules(settings.alias_file))
                 except Exception as exc:
-                    store.record_failed_run(manifest, f"{type(exc).__name__}: {exc}")
+                    store.record_failed_run(manifest, describe(exc))
                     publish(store, settings)  # the failed run is visible to readers too
                     raise
                 published = changes_articles(counts) or not is_current(settings, datetime.now(UTC))
@@ -232,6 +235,8 @@ def load_stages(settings: Settings, paths: Sequence[Path]) -> LoadCounts:
                 publish(store, settings)
         for path in paths:
             drop_stage(path)
+        with suppress(OSError):  # a step that failed once, then passed on its retry
+            _failure_notes(settings, manifest.run_id).unlink()
     finally:  # the page shows what was published, a failed run included, once the writer is closed
         if published:
             _refresh_quality_page(settings)
@@ -257,9 +262,68 @@ def _refresh_quality_page(settings: Settings) -> None:
 
 def ingest_folder(settings: Settings, trigger: str = "cli") -> LoadCounts:
     """Stage and load one micro-batch in-process: what `newsflow ingest` runs."""
-    batch = stage_folder(settings, new_run_id(trigger), trigger, meanwhile=partial(warm_up_validate_and_load, settings))
-    validate_stages(settings, [batch.path])
-    return load_stages(settings, [batch.path])
+    run_id = new_run_id(trigger)
+    with recording_failure(settings, run_id, trigger):
+        batch = stage_folder(settings, run_id, trigger, meanwhile=partial(warm_up_validate_and_load, settings))
+        validate_stages(settings, [batch.path])
+        return load_stages(settings, [batch.path])
+
+
+# --- failed runs -----------------------------------------------------------------------------
+
+
+@contextmanager
+def recording_failure(settings: Settings, run_id: str, trigger: str) -> Iterator[None]:
+    """Run one whole run in-process (the CLI's): if it fails, its `ingest_runs` row says so before the error goes on."""
+    started_at = datetime.now(UTC)
+    try:
+        yield
+    except Exception as exc:
+        try:
+            record_failed_run(settings, run_id, trigger, started_at, describe(exc))
+        except Exception as unrecorded:  # the database itself failed: the run's own error is the one to see
+            exc.add_note(f"the failed run could not be recorded: {describe(unrecorded)}")
+        raise
+
+
+@contextmanager
+def noting_failure(settings: Settings, run_id: str, step: str) -> Iterator[None]:
+    """One step of a run spread over tasks (Airflow's): a failure leaves its error beside the stages, where the
+    run's `record_failure` task finds it (`record_failed_run`)."""
+    try:
+        yield
+    except Exception as exc:
+        notes = _failure_notes(settings, run_id)
+        try:
+            notes.parent.mkdir(parents=True, exist_ok=True)
+            with notes.open("a", encoding="utf-8") as file:  # one short line per write: mapped tasks may append at once
+                file.write(json.dumps({"step": step, "error": describe(exc)}) + "\n")
+        except OSError as unwritable:  # the staging folder itself is what failed: the task's log has the error
+            exc.add_note(f"the failure could not be noted at {notes}: {describe(unwritable)}")
+        raise
+
+
+def record_failed_run(settings: Settings, run_id: str, trigger: str, started_at: datetime, error: str | None = None) -> str:
+    """A failed run's `ingest_runs` row (status `failed`, `error`, else the errors its steps noted), published and
+    on the data-quality page, unless the run has a row already (a load records its own failure). The error."""
+    notes = _failure_notes(settings, run_id)
+    noted = [json.loads(line) for line in notes.read_text(encoding="utf-8").splitlines()] if notes.exists() else []
+    error = error or "; ".join(f"{note['step']}: {note['error']}" for note in noted) or "a task failed: see its log"
+    manifest = Manifest(run_id=run_id, trigger=trigger, started_at=started_at, source_uri="")
+    with open_writer(settings) as store:
+        recorded = store.record_failed_run(manifest, error)
+        if recorded:
+            publish(store, settings)
+    with suppress(OSError):  # none were noted, or the staging folder is what failed
+        notes.unlink()
+    if recorded:
+        _refresh_quality_page(settings)
+    return error
+
+
+def _failure_notes(settings: Settings, run_id: str) -> Path:
+    stage = stage_path(settings.staging_dir, run_id)
+    return stage.with_name(f"{stage.name}.failed.jsonl")
 
 
 def warm_up_validate_and_load(settings: Settings) -> None:
@@ -333,13 +397,15 @@ def stage_feeds(settings: Settings, feeds: Sequence[FeedConfig], run_id: str, tr
 
 def ingest_feeds(settings: Settings, trigger: str = "cli", *, force: bool = False, fetcher: Fetcher | None = None) -> LoadCounts | None:
     """Poll the due feeds in one round, in-process, and load what they brought; None when no feed was due."""
-    feeds = due_feeds(settings, force=force)
-    if not feeds:
-        return None
-    batch = stage_feeds(settings, feeds, new_run_id(trigger), trigger, fetcher=fetcher,
-                        meanwhile=partial(warm_up_validate_and_load, settings))
-    validate_stages(settings, [batch.path])
-    return load_stages(settings, [batch.path])
+    run_id = new_run_id(trigger)
+    with recording_failure(settings, run_id, trigger):  # a broken feeds.yaml fails the run, recorded too
+        feeds = due_feeds(settings, force=force)
+        if not feeds:
+            return None
+        batch = stage_feeds(settings, feeds, run_id, trigger, fetcher=fetcher,
+                            meanwhile=partial(warm_up_validate_and_load, settings))
+        validate_stages(settings, [batch.path])
+        return load_stages(settings, [batch.path])
 
 
 def discover_feeds(settings: Settings, url: str, fetcher: Fetcher | None = None) -> list[Candidate]:

@@ -189,8 +189,8 @@ class PollRound:
         rows = [row for chunk in chunks for row in chunk.rows]
         annotated = [part for chunk in chunks for part in chunk.annotations]
         articles = [row for part in annotated for row in part.articles]
-        rejections = [rejection for rejection in [*poll.batch.rejections, *(r for r in rows if isinstance(r, Rejection))]
-                      if rejection.raw_id not in work.known]
+        refused = [*(row for row in rows if isinstance(row, Rejection)), *(r for part in annotated for r in part.rejections)]
+        rejections = [rejection for rejection in [*poll.batch.rejections, *refused] if rejection.raw_id not in work.known]
         documents: list[SourceDocument] = distinct_documents([item for item in work.extracted if item is not None])
         work.extracted, work.chunks = [], []
         work.tables = {

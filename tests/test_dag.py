@@ -72,8 +72,8 @@ def test_news_ingest_dag_loads_the_seeds(airflow_env: dict[str, str]) -> None:
         " ORDER BY task_id, map_index", [result["run_id"]]
     ).fetchall()
     # no task only to count the shards: `stage` is mapped over them when the DAG file is parsed
-    assert pools == [("load", -1, "duckdb", "success"), ("stage", 0, "default_pool", "success"),
-                     ("validate", -1, "default_pool", "success")]
+    assert pools == [("load", -1, "duckdb", "success"), ("record_failure", -1, "duckdb", "skipped"),
+                     ("stage", 0, "default_pool", "success"), ("validate", -1, "default_pool", "success")]
 
 
 @pytest.mark.slow
@@ -123,3 +123,26 @@ def test_the_stage_task_runs_its_worker_processes_inside_airflow(airflow_env: di
         assert con.execute("SELECT count(*) FROM articles").fetchone() == (len(places),)
     finally:
         con.close()
+
+
+@pytest.mark.slow
+def test_a_run_whose_stage_fails_is_recorded_as_failed_with_the_error(airflow_env: dict[str, str], tmp_path: Path) -> None:
+    """The stage task fails (its seed folder is missing): validate and load never run, `record_failure` leaves the
+    run's row, status failed with the stage's error, for the data-quality page, and the run stays red."""
+    env = {**airflow_env, "NEWSFLOW_DB": str(tmp_path / "news.duckdb"), "NEWSFLOW_SEEDS_DIR": str(tmp_path / "missing"),
+           "NEWSFLOW_STAGING_DIR": str(tmp_path / "staging")}
+    result = run_dag_test(env, "news_ingest.py", "news_ingest_dag")
+    assert result["state"].endswith("failed")
+    con = duckdb.connect(env["NEWSFLOW_DB"], read_only=True)
+    try:
+        ((run_id, status, error),) = con.execute("SELECT run_id, status, error FROM ingest_runs").fetchall()
+    finally:
+        con.close()
+    assert (run_id, status) == (result["run_id"], "failed")
+    assert error.startswith("stage: PipelineError: seed folder") and "missing" in error, error
+    metadata = sqlite3.connect(Path(env["AIRFLOW_HOME"]) / "airflow.db")
+    states = dict(metadata.execute("SELECT task_id, state FROM task_instance WHERE run_id = ?", [run_id]).fetchall())
+    metadata.close()
+    assert states == {"stage": "failed", "validate": "upstream_failed", "load": "upstream_failed",
+                      "record_failure": "failed"}  # recorded, then failed itself: the run's state follows it
+    assert not (tmp_path / "staging").exists() or not list((tmp_path / "staging").iterdir())  # the notes are gone

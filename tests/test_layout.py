@@ -13,7 +13,7 @@ from pipelines.config import PROJECT_ROOT
 PACKAGE = PROJECT_ROOT / "pipelines"
 # Lowest first: a part may import its own modules and those of lower layers, never a higher one.
 LAYERS = (
-    {"config", "ids", "records", "tables", "tabular", "urls", "workers"},
+    {"config", "failures", "ids", "records", "tables", "tabular", "urls", "workers"},
     {"http", "feedparse"},
     {"sources"},
     {"text"},

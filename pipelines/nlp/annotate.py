@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 from pipelines.config import Settings
+from pipelines.failures import refusal
 from pipelines.nlp.entities import AliasRules, load_alias_rules, resolve
 from pipelines.nlp.mentions import link_article
 from pipelines.nlp.model import load_pipeline, parse
@@ -24,6 +25,7 @@ from pipelines.records import (
     EntityAlias,
     EntityMention,
     Quote,
+    Rejection,
 )
 from pipelines.text.language import language_detector
 from pipelines.workers import Mapper
@@ -41,6 +43,7 @@ class Annotations:
     aliases: list[EntityAlias] = field(default_factory=list)
     mentions: list[EntityMention] = field(default_factory=list)
     quotes: list[Quote] = field(default_factory=list)
+    rejections: list[Rejection] = field(default_factory=list)  # articles annotating failed on (pipelines.failures)
 
     def tables(self) -> dict[str, list[object]]:
         return {"entities": list(self.entities), "entity_aliases": list(self.aliases),
@@ -77,11 +80,26 @@ def annotate(articles: Sequence[ArticleRow], settings: Settings, map_: Mapper = 
         aliases=[alias for part in alone for alias in part.aliases],
         mentions=[mention for part in alone for mention in part.mentions],
         quotes=[quote for part in alone for quote in part.quotes],
+        rejections=[rejection for part in alone for rejection in part.rejections],
     )
 
 
 def annotate_chunk(articles: Sequence[ArticleRow], spacy_model: str, rules: AliasRules) -> list[Annotations]:
-    """Each article's annotations, from one parse of the chunk (at most PARSE_CHUNK articles), every article resolved alone."""
+    """Each article's annotations, from one parse of the chunk (at most PARSE_CHUNK articles), every article resolved alone.
+
+    When the chunk fails, each article is annotated alone, and one that fails alone is refused with the reason
+    (`pipelines.failures`): a pathological article never costs the others their entities and quotes.
+    """
+    try:
+        return _annotate_together(articles, spacy_model, rules)
+    except Exception as exc:
+        reason = refusal("annotating", exc, articles[0].uri if len(articles) == 1 else None)
+        if len(articles) == 1:
+            return [Annotations([], rejections=[Rejection(articles[0].raw_id, "annotate", reason, articles[0].item_key)])]
+    return [part for row in articles for part in annotate_chunk([row], spacy_model, rules)]
+
+
+def _annotate_together(articles: Sequence[ArticleRow], spacy_model: str, rules: AliasRules) -> list[Annotations]:
     texts = [ArticleText(row.article_id, row.body_text, row.language, row.title) for row in articles]
     annotations = []
     for row, item in zip(articles, parse(load_pipeline(spacy_model), texts), strict=True):

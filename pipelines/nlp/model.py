@@ -23,6 +23,13 @@ if TYPE_CHECKING:
     from spacy.tokens import Doc
 
 DEFAULT_BATCH_SIZE = 64
+# The longest text parsed in one piece: spaCy refuses texts over nlp.max_length (1,000,000 characters) and its
+# parser and NER take memory in proportion to a text's length. A longer article (a transcript, a ruling, a
+# live blog) is parsed in windows of at most this many characters, cut at paragraph ends (`text_windows`), and
+# the pieces are joined into one Doc in document coordinates. A constant: a parse never depends on the batch.
+WINDOW_CHARS = 50_000
+# Where a window may end, best first: after a paragraph, a line, a sentence, a space; else at the limit.
+_WINDOW_ENDS = (re.compile(r"\n\s*\n"), re.compile(r"\n"), re.compile(r"[.!?]['\"’”»)]*\s+"), re.compile(r"\s+"))
 # Components no stage reads: lemmas are not used, and excluding them saves a third of tagging time.
 EXCLUDED_COMPONENTS = ("lemmatizer",)
 GUARD_COMPONENT = "newsflow_guard"
@@ -140,14 +147,57 @@ def skip_reason(nlp: Language, article: ArticleText) -> str | None:
     return SKIP_LANGUAGE.format(language=language, model=nlp.meta.get("name", ""), model_language=nlp.lang)
 
 
-def parse(
-    nlp: Language, articles: Iterable[ArticleText], batch_size: int = DEFAULT_BATCH_SIZE
-) -> Iterator[ParsedArticle]:
-    """Parse articles with `nlp.pipe` in batches, in input order; uncovered articles come back with a reason, no Doc."""
+def parse(nlp: Language, articles: Iterable[ArticleText], batch_size: int = DEFAULT_BATCH_SIZE,
+          window_chars: int = WINDOW_CHARS) -> Iterator[ParsedArticle]:
+    """Parse articles with `nlp.pipe` in batches, in input order; uncovered articles come back with a reason, no Doc.
+
+    An article longer than `window_chars` is parsed in windows and comes back as one Doc of its whole text.
+    """
     iterator = iter(articles)
     while chunk := list(islice(iterator, batch_size)):
         reasons = [skip_reason(nlp, article) for article in chunk]
-        texts = [article.body_text for article, reason in zip(chunk, reasons, strict=True) if reason is None]
-        docs = iter(nlp.pipe(texts, batch_size=batch_size))
+        whole = [article.body_text for article, reason in zip(chunk, reasons, strict=True)
+                 if reason is None and len(article.body_text) <= window_chars]
+        docs = iter(nlp.pipe(whole, batch_size=batch_size))
         for article, reason in zip(chunk, reasons, strict=True):
-            yield ParsedArticle(article, None if reason else next(docs), reason)
+            if reason:
+                yield ParsedArticle(article, None, reason)
+            elif len(article.body_text) <= window_chars:
+                yield ParsedArticle(article, next(docs))
+            else:
+                yield ParsedArticle(article, parse_in_windows(nlp, article.body_text, window_chars))
+
+
+def parse_in_windows(nlp: Language, text: str, window_chars: int) -> Doc:
+    """One Doc of `text`, parsed a window at a time (a batch of windows would hold all their parses' memory at
+    once), each window's tensor dropped as soon as it is parsed: nothing reads it, and it is most of a parse's
+    memory (384 bytes a token). The windows are freed before the joined Doc is used."""
+    import numpy
+    from spacy.tokens import Doc
+
+    pieces = []
+    for window in text_windows(text, window_chars):
+        piece = nlp(window)
+        piece.tensor = numpy.zeros((0,), dtype="float32")
+        pieces.append(piece)
+    return Doc.from_docs(pieces, ensure_whitespace=False, exclude=["tensor", "user_data"])
+
+
+def text_windows(text: str, limit: int = WINDOW_CHARS) -> list[str]:
+    """`text` in consecutive pieces of at most `limit` characters that join back to it exactly, each cut at
+    the last paragraph end before the limit, else the last line end, sentence end or space, else at the limit.
+
+    Entities never cross a line (the guard), so at a paragraph or line end the pieces parse as the whole would.
+    """
+    pieces, start = [], 0
+    while len(text) - start > limit:
+        end = start + limit
+        for pattern in _WINDOW_ENDS:
+            cuts = [match.end() for match in pattern.finditer(text, start + 1, end) if match.end() <= end]
+            if cuts:
+                end = cuts[-1]
+                break
+        pieces.append(text[start:end])
+        start = end
+    pieces.append(text[start:])
+    return pieces

@@ -115,10 +115,15 @@ def run_views(report: QualityReport, site: Path, result_page: Callable[[Path], P
     """Loaded runs with links to their result pages, plus runs that failed validation and never loaded (a batch-level
     check keeps a batch staged; it is not in the database, only in the stored results)."""
     loaded = {run.run_id for run in report.runs}
+    refused = {validation.run_id: validation for validation in report.validations if not validation.success}
     views = []
     for run in report.runs:
         verdict = {True: "passed", False: "rows quarantined", None: "not validated"}[run.validation_success]
-        links = {suite: link for suite, page in run.pages.items() if (link := relative_link(page, site))}
+        if run.run_id in refused and run.validation_success is None:  # a failed run its validation stopped
+            verdict, pages = NOT_LOADED, {suite: result_page(path) for suite, path in refused[run.run_id].results.items()}
+        else:
+            pages = dict(run.pages)
+        links = {suite: link for suite, page in pages.items() if (link := relative_link(page, site))}
         views.append(RunView(run, run.run_id, run.started_at, verdict, links))
     oldest = min((run.started_at for run in report.runs), default=None)
     for validation in report.validations:
@@ -129,7 +134,9 @@ def run_views(report: QualityReport, site: Path, result_page: Callable[[Path], P
             continue
         links = {suite: link for suite, path in validation.results.items() if (link := relative_link(result_page(path), site))}
         views.append(RunView(None, validation.run_id, when, NOT_LOADED, links))
-    return sorted(views, key=lambda view: (view.started, view.run_id), reverse=True)
+    # Failed runs first (a load that failed, a validation that stopped a batch), then newest first.
+    return sorted(views, key=lambda view: (view.validation == NOT_LOADED or view.run is not None and view.run.status == "failed",
+                                           view.started, view.run_id), reverse=True)
 
 
 def _when(value: datetime | None) -> str:

@@ -85,14 +85,17 @@ SELECT r.run_id, r.trigger, r.status, r.started_at,
        date_diff('millisecond', r.started_at, r.finished_at) / 1000.0 AS seconds, r.validation_seconds,
        r.inputs, r.unchanged, r.articles_new, r.articles_updated, coalesce(d.duplicates, 0) AS duplicates,
        r.skipped, r.quarantined, r.validation_success, r.error, r.quality_pages
-FROM (SELECT * FROM ingest_runs ORDER BY started_at DESC, run_id DESC LIMIT ?) r
+FROM ingest_runs r
 LEFT JOIN (SELECT run_id, count(*) AS duplicates FROM article_duplicates GROUP BY run_id) d USING (run_id)
-ORDER BY r.started_at DESC, r.run_id DESC
+WHERE r.run_id IN (SELECT run_id FROM ingest_runs ORDER BY started_at DESC, run_id DESC LIMIT ?)
+   OR r.run_id IN (SELECT run_id FROM ingest_runs WHERE status <> 'success' ORDER BY started_at DESC, run_id DESC LIMIT ?)
+ORDER BY r.status = 'success', r.started_at DESC, r.run_id DESC
 """
 
 
 def recent_runs(con: duckdb.DuckDBPyConnection, limit: int = RUNS_SHOWN) -> list[RunRow]:
-    rows = con.execute(RUNS_SQL, [limit]).fetchall()
+    """The last `limit` runs, and the last `limit` that failed however long ago: failed first, newest first."""
+    rows = con.execute(RUNS_SQL, [limit, limit]).fetchall()
     return [RunRow(*row[:-1], pages=json.loads(row[-1]) if row[-1] else {}) for row in rows]  # type: ignore[misc]
 
 

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from pipelines.config import Settings
+from pipelines.failures import refusal
 from pipelines.ids import sha256_hex, stable_id
 from pipelines.records import (
     ArticleDraft,
@@ -76,9 +77,10 @@ def read_file(path: Path, folder: Path, source: Source, settings: Settings) -> R
         return ReadResult(replace(base, status=Status.SKIPPED, reason=reason))
     try:
         drafts, rejections = read_drafts(data, base, path.suffix.lower())
-    except InputError as exc:
-        return ReadResult(replace(base, status=Status.QUARANTINED, reason=str(exc)),
-                          rejections=[Rejection(raw_id, "parse", str(exc))])
+    except Exception as exc:  # InputError says what is wrong; anything else is a reader's failure on this file
+        reason = str(exc) if isinstance(exc, InputError) else refusal("reading", exc, uri)
+        return ReadResult(replace(base, status=Status.QUARANTINED, reason=reason),
+                          rejections=[Rejection(raw_id, "parse", reason)])
     if not drafts and not rejections:
         reason = "no articles in file"
         return ReadResult(replace(base, status=Status.QUARANTINED, reason=reason), rejections=[Rejection(raw_id, "parse", reason)])

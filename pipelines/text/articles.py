@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from pipelines.failures import refusal
 from pipelines.ids import sha256_hex, stable_id
 from pipelines.records import ArticleDraft, ArticleRow, Rejection, SourceDocument
 from pipelines.text.boilerplate import (
@@ -51,20 +52,28 @@ def article_id_for(draft: ArticleDraft, url: str | None) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ExtractedDraft:
-    """A draft after extraction (a worker's first round): its text as paragraphs, or None when it had none."""
+    """A draft after extraction (a worker's first round): its text as paragraphs, or None when it had none
+    (`failure`: why, when extraction failed on it)."""
 
     draft: ArticleDraft
     found: Extracted | None
     paragraphs: list[str]
     document: SourceDocument | None
+    failure: str | None = None
 
 
 def extract_draft(draft: ArticleDraft) -> ExtractedDraft:
-    """The draft's text as paragraphs; its page or text is dropped, so workers do not send it back and forth."""
-    found = _extract(draft)
-    paragraphs = split_paragraphs(found.text) if found else []
-    return ExtractedDraft(replace(draft, text=None, html=None, fallback_html=None), found, paragraphs,
-                          source_document(draft.source_id, paragraphs) if found else None)
+    """The draft's text as paragraphs; its page or text is dropped, so workers do not send it back and forth.
+
+    Never raises for the draft's own sake: an unforeseen error becomes its `failure` (see `pipelines.failures`).
+    """
+    bare = replace(draft, text=None, html=None, fallback_html=None)
+    try:
+        found = _extract(draft)
+        paragraphs = split_paragraphs(found.text) if found else []
+    except Exception as exc:
+        return ExtractedDraft(bare, None, [], None, refusal("extracting", exc, draft.uri))
+    return ExtractedDraft(bare, found, paragraphs, source_document(draft.source_id, paragraphs) if found else None)
 
 
 def learn_rules(
@@ -85,18 +94,22 @@ def learn_rules(
 
 
 def finish_article(item: ExtractedDraft, rules: BoilerplateRules) -> ArticleRow | Rejection:
-    """Normalize one extracted draft with its source's rules; no usable text is a rejection, never an empty article."""
+    """Normalize one extracted draft with its source's rules; no usable text is a rejection, never an empty article,
+    and neither is an unforeseen error (see `pipelines.failures`)."""
     draft, found = item.draft, item.found
     if found is None:
-        return Rejection(draft.raw_id, "extract", "no article text could be extracted", draft.item_key)
-    title = draft.title or found.title
-    text = normalize_paragraphs(
-        item.paragraphs, rules, title=title, detect_title=found.extractor == EXTRACTOR_PLAIN, detect=language_detector()
-    )
-    if not text.body_text:
+        return Rejection(draft.raw_id, "extract", item.failure or "no article text could be extracted", draft.item_key)
+    try:
+        title = draft.title or found.title
+        text = normalize_paragraphs(item.paragraphs, rules, title=title, detect_title=found.extractor == EXTRACTOR_PLAIN,
+                                    detect=language_detector())
+        row = _row(draft, found, text) if text.body_text else None
+    except Exception as exc:
+        return Rejection(draft.raw_id, "normalize", refusal("normalizing", exc, draft.uri), draft.item_key)
+    if row is None:
         return Rejection(draft.raw_id, "normalize", "no article text left after removing title and boilerplate",
                          draft.item_key)
-    return _row(draft, found, text)
+    return row
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from pipelines.config import Settings
 from pipelines.nlp.annotate import PARSE_CHUNK, annotate
 from pipelines.records import ArticleRow
@@ -87,3 +89,34 @@ def test_the_longest_chunks_are_parsed_first_and_rows_keep_their_order() -> None
     assert [m.article_id for m in annotations.mentions] == sorted(
         (m.article_id for m in annotations.mentions), key=lambda article_id: int(article_id[1:]))
     assert {m.article_id for m in annotations.mentions} == {a.article_id for a in articles}
+
+
+def test_an_article_annotating_fails_on_is_refused_alone_and_its_chunk_keeps_the_rest(monkeypatch) -> None:
+    """An unforeseen error in one article's annotation (forced here in the entity linker) refuses that article with
+    the reason; the others of its chunk keep their entities. An out-of-memory error is the batch's: it is raised."""
+    import pipelines.nlp.annotate as module
+
+    real_link = module.link_article
+
+    def link_failing_on_two(item):
+        if item.article.article_id == "two":
+            raise IndexError("list index out of range")
+        return real_link(item)
+
+    monkeypatch.setattr(module, "link_article", link_failing_on_two)
+    articles = [row(name, f"Fumio Kishida met Sergey Lavrov in Moscow on {day}.")
+                for name, day in (("one", "Monday"), ("two", "Tuesday"), ("three", "Friday"))]
+    annotations = annotate(articles, SETTINGS)
+    assert [article.article_id for article in annotations.articles] == ["one", "three"]
+    assert {mention.article_id for mention in annotations.mentions} == {"one", "three"}
+    (refused,) = annotations.rejections
+    assert (refused.raw_id, refused.stage, refused.detail) == ("raw-two", "annotate", "two")
+    assert refused.reason == "annotating failed on this input: IndexError: list index out of range"
+
+    def out_of_memory(item):
+        raise MemoryError
+
+    monkeypatch.setattr(module, "link_article", out_of_memory)
+    with pytest.raises(MemoryError) as raised:
+        annotate(articles[:1], SETTINGS)
+    assert raised.value.__notes__ == ["while annotating file:///one.txt"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.config import Settings
+from pipelines.config import PROJECT_ROOT, Settings
 from pipelines.nlp.model import (
     GUARD_COMPONENT,
     SKIP_EMPTY,
@@ -13,6 +13,7 @@ from pipelines.nlp.model import (
     parse,
     skip_reason,
     structural_spans,
+    text_windows,
 )
 from pipelines.records import ArticleText
 
@@ -93,3 +94,59 @@ def test_parse_keeps_input_order_across_batches(nlp) -> None:
     for item in parsed:
         assert (item.doc is None) == (item.skip_reason is not None)
         assert item.doc is None or item.doc.text == item.article.body_text
+
+
+# --- long texts: parsed in windows, one Doc in document coordinates ------------------------------
+
+
+def news_text(repeats: int) -> str:
+    """The seeds' news paragraphs (names, datelines, quotes), `repeats` times, as one article body."""
+    paragraphs = [p.strip() for path in sorted((PROJECT_ROOT / "seeds").glob("*.txt"))
+                  for p in path.read_text(encoding="utf-8").split("\n\n") if p.strip()]
+    return "\n\n".join(paragraphs * repeats)
+
+
+def away_from(seams: list[int], distance: int):
+    return lambda start, end: all(end < seam - distance or start > seam + distance for seam in seams)
+
+
+def test_windows_join_back_to_the_text_and_end_where_paragraphs_do() -> None:
+    text = news_text(1)
+    pieces = text_windows(text, 4_000)
+    assert len(pieces) > 3 and "".join(pieces) == text and all(0 < len(piece) <= 4_000 for piece in pieces)
+    assert all(piece.endswith("\n") for piece in pieces[:-1])  # every seed paragraph is shorter than a window
+    line = "word " * 1_000  # one huge line: cut at spaces, never inside a word
+    assert [piece[-1] for piece in text_windows(line, 333)[:-1]] == [" "] * (len(text_windows(line, 333)) - 1)
+    assert text_windows("x" * 1_000, 300) == ["x" * 300] * 3 + ["x" * 100]  # no space at all: cut at the limit
+    assert text_windows(text, len(text)) == [text]
+
+
+def test_a_long_text_parsed_in_windows_has_the_whole_parse_away_from_the_seams(nlp) -> None:
+    """Mentions and quotes in document coordinates, identical to one parse of the whole text away from the seams."""
+    from pipelines.nlp.entities import AliasRules, resolve
+    from pipelines.nlp.mentions import link_article
+    from pipelines.nlp.quotes.extract import extract_batch
+
+    text = news_text(2)
+    article = ArticleText("long", text, "en", None)
+    whole = next(parse(nlp, [article], window_chars=len(text)))
+    windowed = next(parse(nlp, [article], window_chars=4_000))
+    starts = [0]
+    for piece in text_windows(text, 4_000):
+        starts.append(starts[-1] + len(piece))
+    seams = starts[1:-1]
+    assert len(seams) >= 8 and windowed.doc.text == text
+    far = away_from(seams, 300)
+
+    def found(item):
+        batch = resolve([link_article(item)], AliasRules())
+        mentions = {(m.start_char, m.end_char, m.mention_text, m.label) for m in batch.mentions if far(m.start_char, m.end_char)}
+        quotes = {(q.start_char, q.end_char, q.speaker_text, q.kind) for q in extract_batch([item], batch.mentions, batch.entities)
+                  if far(q.start_char, q.end_char)}
+        return mentions, quotes
+
+    (whole_mentions, whole_quotes), (mentions, quotes) = found(whole), found(windowed)
+    assert len(whole_mentions) > 100 and len(whole_quotes) > 10
+    assert mentions == whole_mentions and quotes == whole_quotes
+    for start, end, mention, _ in mentions:
+        assert text[start:end] == mention

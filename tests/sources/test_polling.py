@@ -237,7 +237,7 @@ def test_feed_ingest_dag_polls_the_local_server(airflow_env: dict[str, str], new
     tasks = metadata.execute("SELECT task_id, map_index, state FROM task_instance WHERE run_id = ? ORDER BY task_id",
                              [result["run_id"]]).fetchall()
     assert tasks == [("load", -1, "success"), ("plan", -1, "success"), ("poll", 0, "success"),
-                     ("validate", -1, "success")]  # one poll task for all six feeds, not one per feed
+                     ("record_failure", -1, "skipped"), ("validate", -1, "success")]  # one poll task for six feeds
     label = metadata.execute("SELECT rendered_map_index FROM task_instance WHERE run_id = ? AND task_id = 'poll'",
                              [result["run_id"]]).fetchone()
     assert label == ("6 feeds",)  # how the UI names the mapped task
@@ -253,10 +253,26 @@ def test_feed_ingest_dag_polls_the_local_server(airflow_env: dict[str, str], new
     quiet = run_dag_test({**env, "NEWSFLOW_FEEDS": str(quiet_feeds)}, "feed_ingest.py", "feed_ingest_dag", logical_date=later)
     assert quiet["state"].endswith("success")
     assert Path(env["NEWSFLOW_DB"]).stat().st_ino == snapshot  # not published again
-    events = metadata.execute("SELECT a.name FROM asset_event e JOIN asset a ON a.id = e.asset_id").fetchall()
+    events = metadata.execute("SELECT a.name FROM asset_event e JOIN asset a ON a.id = e.asset_id"
+                              " WHERE e.source_dag_id = 'feed_ingest'").fetchall()  # the session's other DAG runs emit too
     assert events == [("newsflow_articles",)]  # the first run's only
     metadata.close()
     polled = Settings.from_env(db_path=Path(env["NEWSFLOW_DB"]))
     states = {state.name: state for state in feed_states(polled).values()}
     assert states["Gone"].consecutive_failures == 2 and states["Not a feed"].consecutive_failures == 2
     assert states["Conditional"].consecutive_failures == 0  # not in the quiet file: polled once
+
+
+@pytest.mark.slow
+def test_a_feed_ingest_run_on_a_broken_feeds_file_is_recorded_as_failed(airflow_env: dict[str, str], tmp_path: Path) -> None:
+    """`plan` fails on a YAML syntax error: the run is red in Airflow and its row says why, with the line."""
+    broken = tmp_path / "feeds.yaml"
+    broken.write_text('feeds:\n  - url: "http://127.0.0.1/feed.xml"\n    name: [unclosed\n', encoding="utf-8")
+    env = {**airflow_env, "NEWSFLOW_FEEDS": str(broken), "NEWSFLOW_DB": str(tmp_path / "feeds.duckdb"),
+           "NEWSFLOW_STAGING_DIR": str(tmp_path / "staging")}
+    result = run_dag_test(env, "feed_ingest.py", "feed_ingest_dag")
+    assert result["state"].endswith("failed"), result["output"][-4000:]
+    con = duckdb.connect(env["NEWSFLOW_DB"], read_only=True)
+    ((status, error),) = con.execute("SELECT status, error FROM ingest_runs").fetchall()
+    con.close()
+    assert status == "failed" and error.startswith("plan: ") and "feeds.yaml" in error and "line" in error, error

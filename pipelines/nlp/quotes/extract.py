@@ -7,6 +7,7 @@ the attribution was.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -19,7 +20,7 @@ from pipelines.nlp.quotes.attribution import (
     reported_speech,
 )
 from pipelines.nlp.quotes.marks import QuoteSpan, locate_quotes
-from pipelines.nlp.quotes.speakers import build_context
+from pipelines.nlp.quotes.speakers import LOOKBACK_CHARS, build_context
 from pipelines.records import ArticleText, Entity, EntityMention, Quote
 
 if TYPE_CHECKING:
@@ -58,13 +59,18 @@ def extract_quotes(
     layout = locate_quotes(doc, text)
     context = build_context(layout, mentions, entities)
     events = reported_speech(doc, layout.owner, context)
+    # Reading order: by cue, and so by the start of the cue's sentence, where its speaker is.
+    event_cues, event_sentences = [doc[e.cue].idx for e in events], [doc[e.cue].sent.start_char for e in events]
     quotes: list[Quote] = []
     attributed: list[Attribution] = []
     previous: Attribution | None = None
     for k, span in enumerate(layout.spans):
         if k not in layout.first:
             continue
-        found = attribute(layout, k, previous, [q.speaker for q in attributed], events, context)
+        # The events a quote can use: a speaker before it, within the lookback (all of them in any ordinary
+        # article); slicing them keeps a transcript's thousands of quotes from each scanning every event.
+        near = events[bisect_left(event_cues, span.open_start - LOOKBACK_CHARS):bisect_left(event_sentences, span.open_start)]
+        found = attribute(layout, k, previous, [q.speaker for q in attributed], near, context)
         if found is not None:
             attributed.append(found)
             quotes.append(_to_quote(article.article_id, span, text[span.start : span.end], found))

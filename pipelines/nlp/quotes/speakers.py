@@ -9,9 +9,10 @@ its text, a NULL entity and a low confidence.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pipelines.nlp.lexicon import (
@@ -51,6 +52,10 @@ PLACE_MARK = "@"  # title words that name a place are kept as "@russ", so nation
 DEMONYM_KEY_CHARS = 4  # "Russian"/"Russia", "Japanese"/"Japan", "Chinese"/"China" share their first letters
 TITLE_STOP_POS = frozenset({"DET", "PUNCT", "VERB", "AUX", "PRON", "CCONJ", "SCONJ", "SPACE", "NUM"})
 MAX_TITLE_TOKENS = 7
+# How far back a pronoun, a role ("the minister") or a generic name ("the company") looks for what it refers
+# to: further than any ordinary article reaches, so articles resolve as if it were unbounded, while in a
+# transcript or live blog of megabytes each speaker costs what its neighbourhood does, not the whole text.
+LOOKBACK_CHARS = 50_000
 
 CONF_MENTION = 0.9
 CONF_NAME = 0.8
@@ -109,11 +114,22 @@ class Context:
     """What resolution needs about one article: its mentions in order and each entity's title words."""
 
     text: str
-    mentions: Sequence[EntityMention]
+    mentions: Sequence[EntityMention]  # in reading order, as are narrated, titles and subjects
     narrated: Sequence[EntityMention]  # mentions outside quotations
     entities: Mapping[str, Entity]
     titles: Sequence[_Title]
     subjects: Sequence[tuple[int, str]]  # (char offset, entity_id) of mentions that are a clause's subject
+    longest: int = 0  # the longest mention, in characters
+    name_words: Mapping[str, frozenset[str]] = field(default_factory=dict)  # of each mentioned entity's name
+    # Where each of `mentions`, `narrated`, `titles` and `subjects` starts, for bisecting.
+    starts: Sequence[int] = ()
+    narrated_starts: Sequence[int] = ()
+    title_starts: Sequence[int] = ()
+    subject_starts: Sequence[int] = ()
+
+    def recent(self, items: Sequence[object], offsets: Sequence[int], before: int) -> Sequence[object]:
+        """The `items` (in reading order, at `offsets`) within LOOKBACK_CHARS before `before`."""
+        return items[bisect_left(offsets, before - LOOKBACK_CHARS):bisect_left(offsets, before)]
 
 
 def _title_before(doc: Doc, span: Span) -> tuple[list[Token], list[Token]]:
@@ -169,12 +185,18 @@ def build_context(layout: Layout, mentions: Sequence[EntityMention], entities: M
         entity = entities.get(mention.entity_id)
         if entity is not None and _entity_type(entity) in ("PERSON", "ORG"):
             titles.append(_title(layout.doc, span, mention, entity))
-    return Context(layout.text, ordered, narrated, entities, titles, subjects)
+    name_words = {m.entity_id: frozenset(w.lower() for w in WORD_RE.findall(entities[m.entity_id].name))
+                  for m in ordered if m.entity_id in entities}
+    return Context(layout.text, ordered, narrated, entities, titles, subjects,
+                   max((m.end_char - m.start_char for m in ordered), default=0), name_words,
+                   [m.start_char for m in ordered], [m.start_char for m in narrated], [t.offset for t in titles],
+                   [offset for offset, _ in subjects])
 
 
 def _mention_under(head: Token, context: Context) -> str | None:
-    """The entity of a mention covering the speaker's head word."""
-    for mention in context.mentions:
+    """The entity of a mention covering the speaker's head word (the first in reading order)."""
+    first, last = bisect_left(context.starts, head.idx - context.longest), bisect_right(context.starts, head.idx)
+    for mention in context.mentions[first:last]:
         if mention.start_char <= head.idx < mention.end_char:
             return mention.entity_id
     return None
@@ -186,11 +208,8 @@ def _name_match(phrase: Sequence[Token], context: Context) -> str | None:
     names = [n for n in names if n not in DEFINITE | INDEFINITE]
     if not names:
         return None
-    candidates = {m.entity_id for m in context.mentions if m.entity_id in context.entities}
-    found = {
-        eid for eid in candidates
-        if set(names) <= {w.lower() for w in WORD_RE.findall(context.entities[eid].name)}
-    }
+    wanted = set(names)
+    found = {eid for eid, words in context.name_words.items() if wanted <= words}
     return found.pop() if len(found) == 1 else None
 
 
@@ -210,11 +229,10 @@ def _role_match(
     wanted = ROLE_SYNONYMS.get(head, (frozenset({head}),))
     words: dict[str, set[str]] = defaultdict(set)
     matched: set[str] = set()
-    for title in context.titles:
-        if title.offset < before:
-            words[title.entity_id] |= title.words
-            if any(option <= title.words and option & title.heads for option in wanted):
-                matched.add(title.entity_id)
+    for title in context.recent(context.titles, context.title_starts, before):
+        words[title.entity_id] |= title.words
+        if any(option <= title.words and option & title.heads for option in wanted):
+            matched.add(title.entity_id)
     modifiers = [_word_key(t) for t in content[:-1]]
     scores: dict[str, int] = {}
     for entity_id in matched:
@@ -227,7 +245,7 @@ def _role_match(
     winners = {eid for eid, score in scores.items() if score == top}
     if len(winners) == 1:
         return winners.pop(), CONF_ROLE
-    recency = {eid: offset for offset, eid in _entity_offsets(speakers, context) if offset < before}
+    recency = {eid: offset for offset, eid in _entity_offsets(speakers, context, before) if offset < before}
     return max(winners, key=lambda eid: recency.get(eid, -1)), CONF_ROLE_AMBIGUOUS
 
 
@@ -240,11 +258,16 @@ def _modifier_fit(key: str, title: set[str]) -> int | None:
     return 0 if key in SOFT_MODIFIERS else None
 
 
-def _entity_offsets(speakers: Sequence[Speaker], context: Context) -> list[tuple[int, str]]:
-    """(offset, entity_id) of every mention and resolved speaker, in reading order."""
-    found = [(m.start_char, m.entity_id) for m in context.mentions]
-    found += [(s.start_char, s.entity_id) for s in speakers if s.entity_id]
+def _entity_offsets(speakers: Sequence[Speaker], context: Context, before: int) -> list[tuple[int, str]]:
+    """(offset, entity_id) of every mention and resolved speaker within the lookback before `before`, in reading order."""
+    found = [(m.start_char, m.entity_id) for m in context.recent(context.mentions, context.starts, before)]
+    found += [(s.start_char, s.entity_id) for s in _recent_speakers(speakers, before) if s.entity_id]
     return sorted(found)
+
+
+def _recent_speakers(speakers: Sequence[Speaker], before: int) -> list[Speaker]:
+    """The speakers within LOOKBACK_CHARS before `before` (later ones included: callers compare themselves)."""
+    return [s for s in speakers if s.start_char >= before - LOOKBACK_CHARS]
 
 
 def _other_gender(pronoun: str, speakers: Sequence[Speaker]) -> frozenset[str]:
@@ -261,14 +284,17 @@ def _latest_of_type(
     excluded: frozenset[str] = frozenset(),
 ) -> tuple[str | None, float]:
     """The latest earlier speaker or clause subject of a compatible type, else the latest compatible mention."""
+    speakers = _recent_speakers(speakers, before)
     strong = [(s.start_char, s.entity_id, CONF_PRONOUN_SPEAKER) for s in speakers if s.entity_id]
-    strong += [(offset, entity_id, CONF_PRONOUN_SUBJECT) for offset, entity_id in context.subjects]
+    strong += [(offset, entity_id, CONF_PRONOUN_SUBJECT)
+               for offset, entity_id in context.recent(context.subjects, context.subject_starts, before)]
     # "a doctor from Hebron said … “…,” he says": the latest speaker is someone unnamed, so is "he"
     unnamed = max(
         (s.start_char for s in speakers if s.entity_id is None and s.start_char < before and not s.is_pronoun),
         default=-1,
     )
-    weak = [(m.start_char, m.entity_id, CONF_PRONOUN_MENTION) for m in context.narrated]
+    weak = [(m.start_char, m.entity_id, CONF_PRONOUN_MENTION)
+            for m in context.recent(context.narrated, context.narrated_starts, before)]
     for pool in (strong, weak):  # a bare mention decides only when no speaker or subject fits
         for offset, entity_id, confidence in sorted(pool, reverse=True):
             fits = _entity_type(context.entities.get(entity_id or "")) in types and entity_id not in excluded
