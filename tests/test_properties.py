@@ -18,14 +18,16 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from test_failures import gx_copy
 
 from pipelines.config import Settings
+from pipelines.quality.gate import BatchValidationError
 from pipelines.records import RawDocument, Status
 from pipelines.sources.formats import MEDIA_TYPES, InputError, check_content, read_drafts
 from pipelines.sources.sitemaps import parse_sitemap_bytes
+from pipelines.storage.staging import read_stage
 from pipelines.text.articles import extract_draft, finish_article
 from pipelines.text.boilerplate import load_boilerplate_rules
 
@@ -91,13 +93,13 @@ def read_as(data: bytes, suffix: str) -> None:
         assert "failed on this input" not in getattr(built, "reason", "")
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(content, st.sampled_from(READER_SUFFIXES))
 def test_every_reader_reads_or_refuses_with_a_reason(data: bytes, suffix: str) -> None:
     read_as(data, suffix)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(content)
 def test_a_sitemap_reader_never_raises(data: bytes) -> None:
     parsed = parse_sitemap_bytes(data, "http://127.0.0.1/sitemap.xml", CAP)
@@ -109,9 +111,12 @@ files = st.dictionaries(
     content, min_size=1, max_size=5)
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
+@settings(max_examples=12, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                                                    HealthCheck.function_scoped_fixture])
 @given(files)
+# Found by this test in CI: 605 articles too short to pass, the batch-level rule stops the run (kept staged).
+@example({("xx", ".atom"): b"\x88m",
+          ("_", ".json"): json.dumps([{"title": f"T{i}", "body": "\u00a5\x13Egl"} for i in range(605)]).encode()})
 def test_any_folder_completes_and_accounts_for_every_file_once(generated: dict[tuple[str, str], bytes]) -> None:
     from pipelines.pipeline import ingest_folder
 
@@ -124,9 +129,19 @@ def test_any_folder_completes_and_accounts_for_every_file_once(generated: dict[t
         gx = gx_copy(work)
         run = Settings.from_env(seeds_dir=folder, db_path=work / "news.duckdb", staging_dir=work / "staging",
                                 gx_dir=gx, max_file_bytes=CAP, workers=1)
-        ingest_folder(run)
-        with duckdb.connect(str(run.db_path), read_only=True) as con:
-            rows = con.execute("SELECT uri, status, reason FROM raw_documents ORDER BY uri").fetchall()
+        try:
+            ingest_folder(run)
+        except BatchValidationError:
+            # The quality gate's one batch-level rule (over half of a source's 10+ articles refused: the source or
+            # its extraction broke) stops the run on purpose: recorded as failed, the batch kept staged for replay.
+            with duckdb.connect(str(run.db_path), read_only=True) as con:
+                ((status, error),) = con.execute("SELECT status, error FROM ingest_runs").fetchall()
+            assert status == "failed" and error.startswith("BatchValidationError"), error
+            (staged,) = [path for path in run.staging_dir.iterdir() if path.is_dir()]
+            rows = sorted((row["uri"], row["status"], row["reason"]) for row in read_stage(staged).rows("raw_documents"))
+        else:
+            with duckdb.connect(str(run.db_path), read_only=True) as con:
+                rows = con.execute("SELECT uri, status, reason FROM raw_documents ORDER BY uri").fetchall()
         assert [uri for uri, _, _ in rows] == sorted(path.name for path in folder.iterdir())  # each file exactly once
         for uri, status, reason in rows:
             assert status in ("loaded", "skipped", "quarantined"), (uri, status)
