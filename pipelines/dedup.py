@@ -69,6 +69,9 @@ SIGNATURE_SCHEME = "nf1-crc32poly-affine32-blake2b8band"
 MINHASH_SCHEME = "affine32"
 BAND_HASH_BYTES = 8
 UINT64_BYTES = 8
+# Shingle hashes given to datasketch at a time: it permutes a batch as one (hashes x num_perm) uint64 matrix,
+# several copies of it at once, so a 10 MB text of distinct words in one batch took 2 GB; in chunks, 8 MB each.
+SIGNATURE_CHUNK = 8_192
 # Odd 64-bit multiplier of the polynomial shingle hash (the golden-ratio constant); wraps mod 2**64.
 SHINGLE_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 LOW_32_BITS = np.uint64(0xFFFFFFFF)
@@ -248,7 +251,9 @@ def _signature_of(words: Sequence[str], cfg: DedupConfig) -> Signature:
         permutations=_permutations(cfg.num_perm, cfg.seed),
         scheme=MINHASH_SCHEME,
     )
-    sketch.update_batch(shingle_hashes(words, cfg.shingle_size).tolist())
+    hashes = shingle_hashes(words, cfg.shingle_size)
+    for start in range(0, len(hashes), SIGNATURE_CHUNK):  # the same minimum as one update, in bounded memory
+        sketch.update_batch(hashes[start : start + SIGNATURE_CHUNK].tolist())
     return tuple(sketch.hashvalues.tolist())
 
 

@@ -9,6 +9,7 @@ and JSON nested 50,000 deep, beside the seeds. Used by the tests (small long tex
 from __future__ import annotations
 
 import html
+import random
 import shutil
 from pathlib import Path
 
@@ -29,6 +30,21 @@ def long_text(paragraphs: list[str], size: int, heading: str) -> str:
         line = f"[{turn + 1}] {paragraphs[turn % len(paragraphs)]}"
         lines.append(line)
         length += len(line) + 2
+        turn += 1
+    return "\n\n".join(lines) + "\n"
+
+
+def distinct_text(paragraphs: list[str], size: int, heading: str, seed: int = 0) -> str:
+    """About `size` characters of the paragraphs' words in a seeded random order, one paragraph per source
+    paragraph: like a long ruling, almost every run of five words is new (a repeated transcript's are not),
+    which is what the MinHash signature's and the vocabulary's memory grow with."""
+    rng = random.Random(seed)
+    lines, length, turn = [heading], len(heading), 0
+    while length < size:
+        words = paragraphs[turn % len(paragraphs)].split()
+        rng.shuffle(words)
+        lines.append(" ".join(words))
+        length += len(lines[-1]) + 2
         turn += 1
     return "\n\n".join(lines) + "\n"
 

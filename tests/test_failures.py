@@ -45,7 +45,7 @@ def test_a_folder_of_pathological_files_loads_or_refuses_each_and_long_texts_get
     by_uri = {uri: (status, reason) for uri, status, reason in statuses}
     assert by_uri["deep.json"] == ("quarantined", "JSON nested too deeply to read")
     assert by_uri["latin1.txt"][0] == "quarantined" and "not UTF-8" in by_uri["latin1.txt"][1]  # never guessed
-    for name in ("transcript_1050k.txt", "live_blog_one_line.html", "utf16_with_bom.txt"):
+    for name in ("transcript_1050k.txt", "live_blog_one_line.html", "utf16_with_bom.txt", "nested_divs.html"):
         assert by_uri[name][0] == "loaded", (name, added[name], by_uri[name])
     ((length, mentions, quotes),) = query(db, """
         SELECT length(a.body_text), (SELECT count(*) FROM entity_mentions m WHERE m.article_id = a.article_id),

@@ -33,6 +33,10 @@ _WINDOW_ENDS = (re.compile(r"\n\s*\n"), re.compile(r"\n"), re.compile(r"[.!?]['\
 # Components no stage reads: lemmas are not used, and excluding them saves a third of tagging time.
 EXCLUDED_COMPONENTS = ("lemmatizer",)
 GUARD_COMPONENT = "newsflow_guard"
+# What a long text's joined Doc keeps of its windows' parses (`parse_in_windows`): everything the stages read
+# (tags, morphology, the tree and its sentences, entities, token norms), in groups loaded together. The
+# tree's columns go together: spaCy rebuilds sentences from heads and labels only when it gets both.
+JOINED_ATTRS = (("TAG", "POS", "MORPH", "NORM"), ("HEAD", "DEP", "SENT_START"), ("ENT_IOB", "ENT_TYPE"))
 SENTENCE_COMPONENTS = frozenset({"parser", "senter", "sentencizer"})
 # spaCy's code for its multi-language pipelines, which cover every language.
 MULTILINGUAL = "xx"
@@ -169,18 +173,33 @@ def parse(nlp: Language, articles: Iterable[ArticleText], batch_size: int = DEFA
 
 
 def parse_in_windows(nlp: Language, text: str, window_chars: int) -> Doc:
-    """One Doc of `text`, parsed a window at a time (a batch of windows would hold all their parses' memory at
-    once), each window's tensor dropped as soon as it is parsed: nothing reads it, and it is most of a parse's
-    memory (384 bytes a token). The windows are freed before the joined Doc is used."""
+    """One Doc of `text`, parsed a window at a time (a batch of windows would hold all their parses at once).
+
+    Each window's parse is kept only as its words and the columns the stages read (`JOINED_ATTRS`), then
+    freed, and the Doc is built from those: spaCy's `Doc.from_docs` keeps every window's parse, their tensors
+    (384 bytes a token) and all of its attributes at once, which took 1.6 GB for a 10 MB text. The columns
+    are loaded a few at a time, as `Doc.from_array` copies what it is given.
+    """
     import numpy
     from spacy.tokens import Doc
 
-    pieces = []
+    words: list[str] = []
+    spaces: list[bool] = []
+    columns: list[numpy.ndarray] = []
+    attrs = [attr for group in JOINED_ATTRS for attr in group]
     for window in text_windows(text, window_chars):
         piece = nlp(window)
-        piece.tensor = numpy.zeros((0,), dtype="float32")
-        pieces.append(piece)
-    return Doc.from_docs(pieces, ensure_whitespace=False, exclude=["tensor", "user_data"])
+        words.extend(token.text for token in piece)
+        spaces.extend(bool(token.whitespace_) for token in piece)
+        columns.append(piece.to_array(attrs))
+        del piece
+    doc = Doc(nlp.vocab, words=words, spaces=spaces)
+    del words, spaces
+    first = 0
+    for group in JOINED_ATTRS:
+        doc.from_array(list(group), numpy.concatenate([window[:, first:first + len(group)] for window in columns]))
+        first += len(group)
+    return doc
 
 
 def text_windows(text: str, limit: int = WINDOW_CHARS) -> list[str]:

@@ -14,6 +14,12 @@ EXTRACTOR_PLAIN = "plain-text"
 _TAG = re.compile(r"<[a-zA-Z/!][^>]*>")
 _PAGE = re.compile(r"(?i)<(?:html|body|head)\b")
 _BLOCK_BREAK = re.compile(r"(?i)<\s*(?:br|/p|/div|/li|/h[1-6]|/blockquote)\b[^>]*>")
+# libxml2 (lxml, so trafilatura) stops reading an HTML tree 256 elements deep and drops everything below, so a
+# page wrapped in thousands of <div>s came out empty. A run of one tag opened (or closed) again and again with
+# nothing but whitespace between adds depth and no content: runs longer than WRAPPER_RUN are read as one tag.
+WRAPPER_RUN = 32
+_OPENING_RUN = re.compile(r"<([a-zA-Z][\w-]*)\b[^>]*>(?:\s*<\1\b[^>]*>){%d,}" % WRAPPER_RUN)
+_CLOSING_RUN = re.compile(r"</([a-zA-Z][\w-]*)\s*>(?:\s*</\1\s*>){%d,}" % WRAPPER_RUN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +57,7 @@ def extract_page(html: str, url: str | None = None) -> Extracted | None:
     from trafilatura import bare_extraction
     from trafilatura.settings import set_date_params
 
-    document = bare_extraction(html, url=url, with_metadata=True, include_comments=False, include_tables=False,
+    document = bare_extraction(flatten_wrapper_runs(html), url=url, with_metadata=True, include_comments=False, include_tables=False,
                                date_extraction_params=set_date_params(extensive=False))
     if document is None or not (document.text or "").strip():
         return None
@@ -73,11 +79,23 @@ def extract_fragment(html: str) -> Extracted | None:
         return plain_text(html)
     from trafilatura import bare_extraction
 
+    html = flatten_wrapper_runs(html)
     document = bare_extraction(f"<html><body><article>{html}</article></body></html>", include_comments=False)
     if document is not None and (document.text or "").strip():
         return _text_only(document.text, EXTRACTOR_FRAGMENT)
     text = _markup_text(html)
     return _text_only(text, EXTRACTOR_MARKUP_TEXT) if text else None
+
+
+def flatten_wrapper_runs(html: str) -> str:
+    """`html` with each run of more than WRAPPER_RUN identical opening (or closing) tags read as its first one.
+
+    Only tags with nothing but whitespace between them are joined, so no text moves or is lost; an ordinary
+    page has no such run and comes back unchanged.
+    """
+    if "<" not in html:
+        return html
+    return _CLOSING_RUN.sub(r"</\1>", _OPENING_RUN.sub(lambda run: run.group(0)[:run.group(0).index(">") + 1], html))
 
 
 def _text_only(text: str, extractor: str) -> Extracted:

@@ -20,6 +20,7 @@ import pytest
 from pipelines.dedup import (
     Candidate,
     DedupConfig,
+    SIGNATURE_CHUNK,
     DedupEntry,
     band_keys,
     exact_fingerprint,
@@ -80,6 +81,22 @@ def test_signature_fits_ubigint_and_is_stable_across_processes(seeds_dir: Path) 
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     other = subprocess.run([sys.executable, "-c", code], input=text, capture_output=True, text=True, env=env, check=True)
     assert other.stdout.strip() == str(sig)
+
+
+def test_a_long_text_is_signed_in_chunks_to_the_same_signature(seeds_dir: Path) -> None:
+    """Hashed a chunk at a time (bounded memory), the signature is the one a single batch gives."""
+    from datasketch import MinHash
+
+    from pipelines.dedup import MINHASH_SCHEME, shingle_hashes
+
+    words = tokens(normalize_for_hash(" ".join(_seed_texts(seeds_dir))))
+    rng = random.Random(7)
+    text = " ".join(rng.choice(words) for _ in range(3 * SIGNATURE_CHUNK))
+    hashes = shingle_hashes(tokens(normalize_for_hash(text)), CFG.shingle_size)
+    assert len(hashes) > 2 * SIGNATURE_CHUNK
+    whole = MinHash(num_perm=CFG.num_perm, seed=CFG.seed, hashfunc=int, scheme=MINHASH_SCHEME)
+    whole.update_batch(hashes.tolist())
+    assert signature(text, CFG) == tuple(whole.hashvalues.tolist())
 
 
 @pytest.mark.parametrize(

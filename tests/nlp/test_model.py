@@ -11,6 +11,7 @@ from pipelines.nlp.model import (
     SKIP_UNKNOWN_LANGUAGE,
     load_pipeline,
     parse,
+    parse_in_windows,
     skip_reason,
     structural_spans,
     text_windows,
@@ -119,6 +120,23 @@ def test_windows_join_back_to_the_text_and_end_where_paragraphs_do() -> None:
     assert [piece[-1] for piece in text_windows(line, 333)[:-1]] == [" "] * (len(text_windows(line, 333)) - 1)
     assert text_windows("x" * 1_000, 300) == ["x" * 300] * 3 + ["x" * 100]  # no space at all: cut at the limit
     assert text_windows(text, len(text)) == [text]
+
+
+def test_the_joined_parse_is_the_windows_parses_in_one_doc(nlp) -> None:
+    """Built from each window's words and columns, it equals spaCy's own join of the windows' Docs."""
+    import numpy
+    from spacy.tokens import Doc
+
+    text = news_text(1)
+    joined = parse_in_windows(nlp, text, 4_000)
+    windows = Doc.from_docs([nlp(piece) for piece in text_windows(text, 4_000)], ensure_whitespace=False)
+    assert joined.text == text and len(joined) == len(windows)
+    for attr in ("ORTH", "SPACY", "TAG", "POS", "MORPH", "NORM", "HEAD", "DEP", "SENT_START", "ENT_IOB", "ENT_TYPE"):
+        assert numpy.array_equal(joined.to_array([attr]), windows.to_array([attr])), attr
+    assert [(s.start, s.end) for s in joined.sents] == [(s.start, s.end) for s in windows.sents]
+    assert [(e.start_char, e.end_char, e.label_) for e in joined.ents] == [(e.start_char, e.end_char, e.label_) for e in windows.ents]
+    assert [c.start for c in joined.noun_chunks] == [c.start for c in windows.noun_chunks]
+    assert len(list(joined.sents)) > 20 and len(joined.ents) > 50
 
 
 def test_a_long_text_parsed_in_windows_has_the_whole_parse_away_from_the_seams(nlp) -> None:

@@ -16,6 +16,7 @@ from pipelines.text.extract import (
     EXTRACTOR_PLAIN,
     extract_fragment,
     extract_html,
+    flatten_wrapper_runs,
     plain_text,
 )
 
@@ -97,3 +98,20 @@ def test_a_page_date_never_sends_free_text_to_dateparser() -> None:
     done = subprocess.run([sys.executable, "-c", UNDATED_PROBE], capture_output=True, text=True, check=True,
                           cwd=PROJECT_ROOT)
     assert done.stdout.split() == ["None", "Council", "approves", "the", "harbour", "budget", "False"], done.stderr
+
+
+def test_text_under_thousands_of_wrapper_tags_is_read() -> None:
+    """libxml2 drops everything below 256 levels; runs of one tag with nothing between are read as one tag."""
+    body = FEED_CONTENT * 3
+    for depth in (300, 20_000):
+        for opening, closing in (("<div>", "</div>"), ('<div class="w">\n', "</div>\n"), ("<span>", "</span>")):
+            page = f"<html><head><title>Nested</title></head><body>{opening * depth}{body}{closing * depth}</body></html>"
+            found = extract_html(page)
+            assert found is not None and "harbour bridge" in found.text, (depth, opening)
+            assert extract_fragment(f"{opening * depth}{body}{closing * depth}") is not None
+    assert flatten_wrapper_runs("<div>" * 40 + "x" + "</div>" * 40) == "<div>x</div>"
+    short = "<div>" * 32 + "x <b>y</b>" + "</div>" * 32  # nesting a real page has: unchanged
+    assert flatten_wrapper_runs(short) == short
+    assert flatten_wrapper_runs(PAGE) == PAGE
+    between = "<div>a" * 100 + "b</div>" * 100  # text between the tags: nothing is joined
+    assert flatten_wrapper_runs(between) == between

@@ -43,6 +43,7 @@ from pipelines.nlp.quotes.speakers import (
     WORD_RE,
     Context,
     Speaker,
+    SpeakerLog,
     resolve_speaker,
 )
 
@@ -77,6 +78,7 @@ INSIDE_METHODS = frozenset({"embedded", "sentence-end"})  # the quote is a fragm
 VERBAL_POS = frozenset({"VERB", "AUX"})
 MODIFIER_DEPS = frozenset({"amod", "compound"})  # "the forgotten corner": a participle describing a noun
 INLINE_SPACE = " \t\u00a0"
+_INLINE_SPACE_RUN = re.compile(f"[{INLINE_SPACE}]*")
 SENTENCE_END = "sentence-end"
 Found = tuple[list["Token"], str, str]  # speaker phrase, cue text, method
 
@@ -232,6 +234,7 @@ def reported_speech(doc: Doc, owner: Sequence[int], context: Context) -> list[Ev
     from spacy.attrs import LOWER
 
     events: list[Event] = []
+    found = SpeakerLog()  # a transcript has thousands of events: each reads only its neighbourhood's
     words = _event_cue_ids()
     for i, word in enumerate(doc.to_array(LOWER).tolist()):  # token objects only for the few cue words
         if word not in words or owner[i] >= 0 or not is_cue(token := doc[i]):
@@ -239,7 +242,8 @@ def reported_speech(doc: Doc, owner: Sequence[int], context: Context) -> list[Ev
         region = [t for t in token.sent if owner[t.i] < 0 and not t.is_space]
         phrase = speaker_tokens(token, region)
         if phrase:
-            events.append(Event(token.i, resolve_speaker(phrase, [e.speaker for e in events], context)))
+            events.append(Event(token.i, resolve_speaker(phrase, found.near(token.idx), context)))
+            found.add(events[-1].speaker, token.idx)
     return events
 
 
@@ -274,7 +278,8 @@ def _closes_sentence(phrase: list[Token], cue: Token, tail: Sequence[Token]) -> 
 
 def _signed(layout: Layout, k: int, tail: Sequence[Token]) -> Found | None:
     """ `"…" ― Jane Doe` (the tokenizer may glue the dash to the closing mark): the name after the dash signs it."""
-    dash = layout.text[layout.spans[k].close_end :].lstrip(INLINE_SPACE)[:1]
+    after = _INLINE_SPACE_RUN.match(layout.text, layout.spans[k].close_end).end()  # not a copy of the text's rest
+    dash = layout.text[after : after + 1]
     if not dash or dash not in DASHES:
         return None
     name = signature([t for t in tail if t.text.strip(DASHES)])

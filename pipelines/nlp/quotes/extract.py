@@ -20,7 +20,7 @@ from pipelines.nlp.quotes.attribution import (
     reported_speech,
 )
 from pipelines.nlp.quotes.marks import QuoteSpan, locate_quotes
-from pipelines.nlp.quotes.speakers import LOOKBACK_CHARS, build_context
+from pipelines.nlp.quotes.speakers import LOOKBACK_CHARS, SpeakerLog, build_context
 from pipelines.records import ArticleText, Entity, EntityMention, Quote
 
 if TYPE_CHECKING:
@@ -62,7 +62,7 @@ def extract_quotes(
     # Reading order: by cue, and so by the start of the cue's sentence, where its speaker is.
     event_cues, event_sentences = [doc[e.cue].idx for e in events], [doc[e.cue].sent.start_char for e in events]
     quotes: list[Quote] = []
-    attributed: list[Attribution] = []
+    attributed = SpeakerLog()  # the speakers of the quotes attributed so far
     previous: Attribution | None = None
     for k, span in enumerate(layout.spans):
         if k not in layout.first:
@@ -70,9 +70,9 @@ def extract_quotes(
         # The events a quote can use: a speaker before it, within the lookback (all of them in any ordinary
         # article); slicing them keeps a transcript's thousands of quotes from each scanning every event.
         near = events[bisect_left(event_cues, span.open_start - LOOKBACK_CHARS):bisect_left(event_sentences, span.open_start)]
-        found = attribute(layout, k, previous, [q.speaker for q in attributed], near, context)
+        found = attribute(layout, k, previous, attributed.near(span.open_start), near, context)
         if found is not None:
-            attributed.append(found)
+            attributed.add(found.speaker, span.open_start)
             quotes.append(_to_quote(article.article_id, span, text[span.start : span.end], found))
         if found is not None or previous is None or span.close_end > previous.region_end:
             previous = found  # a name inside the attribution (`said on "Meet the Press."`) does not end it

@@ -158,15 +158,17 @@ class Layout:
 
 def locate_quotes(doc: Doc, text: str) -> Layout:
     """Find the quotations in `text` (the doc's text) and the tokens each one holds (by offset, not token by token)."""
+    import numpy
     from spacy.attrs import IDX
 
     spans = find_quote_spans(text)
     starts = doc.to_array(IDX)
+    # All bounds in one search, in the array's own type (numpy would convert the whole array for each call).
+    bounds = starts.searchsorted(numpy.array([[s.open_start, s.close_end] for s in spans], dtype=starts.dtype).reshape(-1))
     owner = [-1] * len(doc)
     first: dict[int, int] = {}
     last: dict[int, int] = {}
-    for k, span in enumerate(spans):  # disjoint and in order: each token lies in one span at most
-        low, high = starts.searchsorted([span.open_start, span.close_end]).tolist()
+    for k, (low, high) in enumerate(bounds.reshape(-1, 2).tolist()):  # disjoint and in order: a token lies in one span at most
         if low < high:
             owner[low:high] = [k] * (high - low)
             first[k], last[k] = low, high - 1

@@ -83,6 +83,25 @@ class Speaker:
         return self.text.lower() in PRONOUNS
 
 
+@dataclass(slots=True)
+class SpeakerLog:
+    """The speakers found so far, in the order they were found (at non-decreasing offsets `found_at`).
+
+    A later phrase reads only those within LOOKBACK_CHARS of it (`_recent_speakers`); a speaker lies next to
+    where it was found, so those found more than twice the lookback earlier are never handed over at all.
+    """
+
+    speakers: list[Speaker] = field(default_factory=list)
+    found_at: list[int] = field(default_factory=list)
+
+    def add(self, speaker: Speaker, at: int) -> None:
+        self.speakers.append(speaker)
+        self.found_at.append(at)
+
+    def near(self, at: int) -> list[Speaker]:
+        return self.speakers[bisect_left(self.found_at, at - 2 * LOOKBACK_CHARS):]
+
+
 def _entity_type(entity: Entity | None) -> str:
     return ENTITY_TYPE_ALIASES.get(entity.type.upper(), entity.type.upper()) if entity else ""
 
@@ -270,10 +289,10 @@ def _recent_speakers(speakers: Sequence[Speaker], before: int) -> list[Speaker]:
     return [s for s in speakers if s.start_char >= before - LOOKBACK_CHARS]
 
 
-def _other_gender(pronoun: str, speakers: Sequence[Speaker]) -> frozenset[str]:
-    """Entities an earlier "she" resolved to cannot be a later "he", and the other way round."""
+def _other_gender(pronoun: str, before: int, speakers: Sequence[Speaker]) -> frozenset[str]:
+    """Entities an earlier "she" (within the lookback) resolved to cannot be a later "he", and the other way round."""
     other = OPPOSITE_PRONOUNS.get(pronoun, frozenset())
-    return frozenset(s.entity_id for s in speakers if s.entity_id and s.text.lower() in other)
+    return frozenset(s.entity_id for s in _recent_speakers(speakers, before) if s.entity_id and s.text.lower() in other)
 
 
 def _latest_of_type(
@@ -322,7 +341,7 @@ def resolve_speaker(
     text = context.text[start:end]
     if len(phrase) == 1 and head.lower_ in PRONOUN_TYPES:
         pronoun = head.lower_
-        excluded = _other_gender(pronoun, speakers)
+        excluded = _other_gender(pronoun, start, speakers)
         entity_id, confidence = _latest_of_type(PRONOUN_TYPES[pronoun], start, speakers, context, excluded)
         return Speaker(start, end, text, entity_id, confidence)
     entity_id = next(filter(None, (_mention_under(t, context) for t in _linked(head))), None)
