@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from pipelines.dedup import (
+    SIGNATURE_CHUNK,
     Candidate,
     DedupConfig,
-    SIGNATURE_CHUNK,
     DedupEntry,
     band_keys,
     exact_fingerprint,
