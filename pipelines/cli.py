@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
 import shutil
 import sys
 from pathlib import Path
@@ -29,7 +30,7 @@ SeedsOption = Annotated[Path | None, typer.Option("--seeds", help="Seed folder (
 DbOption = Annotated[Path | None, typer.Option("--db", help="DuckDB file (default $NEWSFLOW_DB or data/news.duckdb).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
 FormatOption = Annotated[Format, typer.Option("--format", "-f", case_sensitive=False,
-                                              help="table (fits the terminal), csv, json or markdown; --json is -f json.")]
+                                              help="table (fits the terminal), line (one column: value a line), csv, json or markdown; --json is -f json.")]
 
 
 def _fail(message: str) -> None:
@@ -37,6 +38,12 @@ def _fail(message: str) -> None:
     first_line = message.strip().splitlines()[0] if message.strip() else "unknown error"
     print(f"newsflow: error: {first_line}", file=sys.stderr)
     raise typer.Exit(code=1)
+
+
+def _misuse(message: str) -> None:
+    """Flags that contradict each other or would be ignored: one line and exit 2, as for an unknown option."""
+    print(f"newsflow: error: {message}", file=sys.stderr)
+    raise typer.Exit(code=2)
 
 
 def _reason(exc: Exception) -> str:
@@ -76,6 +83,11 @@ def ingest(
     """Run one micro-batch: the seed folder, or the due feeds with --feeds. Rejected inputs do not fail the run."""
     from pipelines.pipeline import ingest_feeds, ingest_folder
 
+    if seeds is not None and feeds is not None:
+        _misuse("--seeds and --feeds are two kinds of batch: give one (run the command twice for both)")
+    if force and feeds is None:
+        _misuse("--force goes only with --feeds (it polls feeds that are not due yet)")
+
     settings = Settings.from_env(seeds_dir=seeds, db_path=db, feeds_file=feeds, workers=workers)
     try:
         counts = ingest_feeds(settings, force=force) if feeds else ingest_folder(settings)
@@ -95,15 +107,16 @@ app.add_typer(feeds_app, name="feeds")
 
 
 @feeds_app.callback()
-def list_feeds(ctx: typer.Context, feeds: FeedsOption = None, as_json: JsonOption = False) -> None:
-    """The configured feeds with their polling state: last poll, status, ETag, failures, learned interval, next due."""
+def list_feeds(ctx: typer.Context, feeds: FeedsOption = None, db: DbOption = None, as_json: JsonOption = False,
+               fmt: FormatOption = Format.table) -> None:
+    """The configured feeds with their polling state: last poll, status, failures, learned interval, next due, ETag."""
     if ctx.invoked_subcommand is not None:
         return
     from pipelines.pipeline import feed_states
     from pipelines.sources.cadence import poll_interval
     from pipelines.sources.feed_config import load_feeds
 
-    settings = Settings.from_env(feeds_file=feeds)
+    settings = Settings.from_env(feeds_file=feeds, db_path=db)
     try:
         configured = load_feeds(settings.feeds_file, settings.poll_minutes)
         states = feed_states(settings)
@@ -125,17 +138,27 @@ def list_feeds(ctx: typer.Context, feeds: FeedsOption = None, as_json: JsonOptio
             "next_poll_at": state.next_poll_at if state else "now",
             "last_error": state.last_error if state else None,
         })
-    if as_json:
-        print(json.dumps(rows, default=str))
+    if as_json or fmt in (Format.json, Format.csv):  # for programs: every field as stored
+        _write(list(rows[0]) if rows else [], [tuple(row.values()) for row in rows], Format.json if as_json else fmt)
         return
-    table = Table("name", "enabled", "last poll", "status", "outcome", "ETag", "failures", "publishes every", "polled every",
-                  "next due", "last error")
-    for row in rows:
-        learned = "" if row["learned_minutes"] is None else f"{row['learned_minutes']:.0f} min"
-        table.add_row(row["name"], str(row["enabled"]), str(row["last_polled_at"] or "never"), str(row["last_status"] or ""),
-                      str(row["last_outcome"] or ""), "yes" if row["etag"] else "no", str(row["failures"]), learned,
-                      f"{row['interval_minutes']} min", str(row["next_poll_at"]), str(row["last_error"] or ""))
-    console.print(table)
+    # For people, most telling first (the table leaves out from the right what does not fit): short UTC times.
+    columns = ["name", "status", "outcome", "last poll", "next due", "polled every", "failures", "publishes every",
+               "ETag", "enabled", "last error", "url"]
+    _write(columns, [(
+        row["name"], row["last_status"], row["last_outcome"], _short_time(row["last_polled_at"]) or "never",
+        _short_time(row["next_poll_at"]), f"{row['interval_minutes']} min",
+        row["failures"], "" if row["learned_minutes"] is None else f"{row['learned_minutes']:.0f} min",
+        "yes" if row["etag"] else "no", "yes" if row["enabled"] else "no", row["last_error"] or "", row["url"],
+    ) for row in rows], fmt, whole={"last poll", "next due"})
+
+
+def _short_time(moment: object) -> str:
+    """A poll time in 11 cells, "12-06 21:34" (UTC): the day tells today from last week, seconds tell nothing."""
+    from datetime import UTC, datetime
+
+    if isinstance(moment, datetime):
+        return (moment.astimezone(UTC) if moment.tzinfo else moment).strftime("%m-%d %H:%M")
+    return "" if moment is None else str(moment)
 
 
 @feeds_app.command("add")
@@ -145,6 +168,7 @@ def add_feed(
     name: Annotated[str | None, typer.Option("--name", help="The entry's name (default: the feed's title, else its host).")] = None,
     pick: Annotated[int | None, typer.Option("--pick", min=1, help="Add the Nth candidate listed (default: the first feed that reads).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only show what was found; feeds.yaml is not changed.")] = False,
+    db: DbOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Find a site's feeds (the page's feed links, common feed paths, robots.txt sitemaps), show them, and append
@@ -155,7 +179,7 @@ def add_feed(
     from pipelines.sources.discovery import choose, entry_name
     from pipelines.sources.feed_config import FEED, append_feed, load_feeds
 
-    settings = Settings.from_env(feeds_file=feeds)
+    settings = Settings.from_env(feeds_file=feeds, db_path=db)
     try:
         configured = load_feeds(settings.feeds_file, settings.poll_minutes) if settings.feeds_file.exists() else []
         candidates = discover_feeds(settings, url)
@@ -175,12 +199,11 @@ def add_feed(
     if as_json:
         print(json.dumps({"candidates": [asdict(c) for c in candidates], "entry": entry or None,
                           "added": bool(entry) and not dry_run, "already_listed": listed.get(chosen.url) if chosen else None}))
-    else:
-        table = Table("#", "kind", "found in", "title", "items", "url", "problem", title=f"found for {url}")
-        for number, candidate in enumerate(candidates, 1):
-            table.add_row(str(number), candidate.kind, candidate.found, candidate.title or "", str(candidate.items),
-                          candidate.url, candidate.problem or "")
-        console.print(table)
+    else:  # the URL is what the user chooses by: never cut
+        console.print(f"found for {url}:", markup=False, soft_wrap=True)
+        _write(["#", "url", "kind", "items", "title", "problem", "found in"],
+               [(number, candidate.url, candidate.kind, candidate.items, candidate.title or "", candidate.problem or "",
+                 candidate.found) for number, candidate in enumerate(candidates, 1)], Format.table, whole={"url"})
     if chosen is None:
         reasons = "; ".join(dict.fromkeys(candidate.problem for candidate in candidates if candidate.problem))
         sitemaps = [str(n) for n, candidate in enumerate(candidates, 1) if candidate.kind != FEED and not candidate.problem]
@@ -194,9 +217,9 @@ def add_feed(
         console.print(done, markup=False, soft_wrap=True)
 
 
-def _write(columns: list[str], rows: list[tuple[object, ...]], fmt: Format) -> None:
+def _write(columns: list[str], rows: list[tuple[object, ...]], fmt: Format, whole: tuple[str, ...] | set[str] = ()) -> None:
     """The table fits the terminal: $COLUMNS, else the terminal's width, else 80 when stdout is not a terminal."""
-    sys.stdout.write(render(columns, rows, fmt, shutil.get_terminal_size((80, 24)).columns))
+    sys.stdout.write(render(columns, rows, fmt, shutil.get_terminal_size((80, 24)).columns, whole))
 
 
 @app.command()
@@ -216,8 +239,25 @@ def stats(db: DbOption = None, as_json: JsonOption = False, fmt: FormatOption = 
     if fmt is Format.table:
         console.print(f"DuckDB file: {settings.db_path.resolve()}")
         console.print("Query it with the DuckDB CLI, or with `newsflow query`, for example:", markup=False)
-        console.print(f"  duckdb -readonly {settings.db_path} \"{EXAMPLE_QUERY}\"", markup=False, soft_wrap=True)
-        console.print(f"  newsflow query \"{EXAMPLE_QUERY}\"", markup=False, soft_wrap=True)
+        database = shlex.quote(str(settings.db_path))
+        for program, arguments in (("duckdb", f"-readonly {database}"), ("newsflow", f"query --db {database}")):
+            if (command := runnable(program)) is not None:
+                console.print(f"  {command} {arguments} \"{EXAMPLE_QUERY}\"", markup=False, soft_wrap=True)
+
+
+def runnable(program: str) -> str | None:
+    """How to run `program` from this directory as printed: its bare name when the PATH finds this environment's
+    own, else the path of this environment's own (.venv/bin/duckdb), else whatever the PATH finds, else None."""
+    own = Path(sys.executable).parent / program
+    found = shutil.which(program)
+    if not own.is_file():
+        return program if found else None
+    if found and Path(found).resolve() == own.resolve():
+        return program
+    try:
+        return shlex.quote(str(own.relative_to(Path.cwd())))
+    except ValueError:
+        return shlex.quote(str(own))
 
 
 @app.command()
@@ -242,12 +282,13 @@ def docs(
     serve: Annotated[bool, typer.Option("--serve", help="Serve the page and the Data Docs on localhost until Ctrl-C.")] = False,
     port: Annotated[int, typer.Option("--port", help="Port for --serve.")] = 8765,
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-render every stored validation result first.")] = False,
+    db: DbOption = None,
 ) -> None:
     """The data-quality page (runs, refusals, feeds, trends, suites) beside the GX Data Docs: print its path, or serve both."""
     from pipelines.quality.docs import INDEX_PAGE, build_docs, serve_docs, site_dir
     from pipelines.quality_page import write_quality_page
 
-    settings = Settings.from_env()
+    settings = Settings.from_env(db_path=db)
     index = site_dir(settings.gx_dir) / INDEX_PAGE
     try:
         if rebuild or not index.is_file():
@@ -299,9 +340,8 @@ def eval_quotes(
     ) if given and needed is None]
     if (gold is None) == (polnear is None):
         misused = ["give exactly one of --gold FILE or --polnear DIR"]
-    if misused:  # a usage error, like a bad option: exit 2
-        print(f"newsflow: error: {'; '.join(misused)}", file=sys.stderr)
-        raise typer.Exit(code=2)
+    if misused:
+        _misuse("; ".join(misused))
     if polnear is not None:
         from pipelines.evaluation.polnear import evaluate_polnear, format_polnear
 

@@ -9,6 +9,7 @@ load. `load_stages`: the single writer, then the published snapshot. `ingest_fol
 from __future__ import annotations
 
 import json
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -53,6 +54,9 @@ from pipelines.text.articles import extract_draft, finish_articles
 from pipelines.text.boilerplate import load_boilerplate_rules
 from pipelines.urls import host_of
 from pipelines.workers import shares_memory, worker_map, worker_pool
+
+# The story of a run in its task log (or the CLI's): a line per stage, validation and load, with the counts.
+log = logging.getLogger(__name__)
 
 
 class PipelineError(RuntimeError):
@@ -136,7 +140,11 @@ def _stage_drafts(settings: Settings, view: Store | None, batch: SourceBatch, kn
 
 
 def _staged(path: Path, run_id: str, tables: dict[str, list[Any]]) -> StagedBatch:
-    return StagedBatch(path, run_id, len(tables["raw_documents"]), len(tables["articles"]), len(tables["quarantine"]))
+    batch = StagedBatch(path, run_id, len(tables["raw_documents"]), len(tables["articles"]), len(tables["quarantine"]))
+    log.info("staged %s: %d inputs, %d articles, %d refused (%d entity mentions, %d quotes)", path.name,
+             batch.inputs, batch.articles, batch.rejections, len(tables.get("entity_mentions", ())),
+             len(tables.get("quotes", ())))
+    return batch
 
 
 def _read_run(paths: Sequence[Path]) -> list[Stage]:
@@ -179,6 +187,8 @@ def validate_stages(settings: Settings, paths: Sequence[Path]) -> Validation:
         cold_start=not loaded_before and gx_loaded(),  # an empty batch passes without importing GX
     )
     write_validation(stages[0].path, validation)
+    log.info("validated %d articles: %d rows refused%s", validation.validated, len(validation.rejected),
+             "; the batch stops: " + "; ".join(validation.batch_failures) if validation.batch_failures else "")
     if outcome.batch_failures:
         _refresh_quality_page(settings)  # the refused batch shows on the page (from its stored results)
     outcome.raise_for_batch_failures()
@@ -240,6 +250,10 @@ def load_stages(settings: Settings, paths: Sequence[Path]) -> LoadCounts:
     finally:  # the page shows what was published, a failed run included, once the writer is closed
         if published:
             _refresh_quality_page(settings)
+    log.info("loaded run %s: %d inputs, %d new articles, %d updated, %d the same, %d unchanged inputs, %d quarantined, "
+             "%d skipped; %s", manifest.run_id, counts.inputs, counts.articles_new, counts.articles_updated,
+             counts.articles_same, counts.unchanged, counts.quarantined, counts.skipped,
+             "published" if published else "not published (nothing changed)")
     return replace(counts, published=published)
 
 

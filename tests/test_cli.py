@@ -44,10 +44,40 @@ def test_ingest_twice_gives_identical_counts(tmp_path: Path, seeds_dir: Path) ->
 
     table = run("stats", "--db", str(db))
     assert "articles" in table.stdout and str(db) in table.stdout and "SELECT" in table.stdout
+    # the commands it suggests run as printed, from where it ran, with no environment activated
+    bare_path = os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep) if Path(d) != Path(sys.executable).parent)
+    suggested = [line.strip() for line in table.stdout.splitlines() if line.startswith("  ") and "SELECT" in line]
+    assert len(suggested) == 2 and suggested[0].split()[0].endswith("duckdb") and "newsflow query" in suggested[1]
+    for command in suggested:
+        ran = subprocess.run(["bash", "-c", command], cwd=os.getcwd(), env={**os.environ, "PATH": bare_path},
+                             capture_output=True, text=True, timeout=300)
+        assert ran.returncode == 0, (command, ran.stderr)
+        assert "MOSCOW" in ran.stdout or "Moscow" in ran.stdout, (command, ran.stdout)
     as_csv = run("stats", "--db", str(db), "--format", "csv")
     assert {name: int(rows) for name, rows in list(csv.reader(io.StringIO(as_csv.stdout, newline="")))[1:]} == again
     rows = json.loads(run("query", "SELECT count(*) AS n FROM articles WHERE title IS NULL", "--db", str(db), "--json").stdout)
     assert rows == [{"n": 2}]
+
+    # every command that reads the database takes --db, whatever NEWSFLOW_DB says
+    elsewhere = {"NEWSFLOW_DB": str(tmp_path / "elsewhere.duckdb"), "NEWSFLOW_GX_DIR": str(tmp_path / "gx")}
+    shutil.copytree(PROJECT_ROOT / "gx", tmp_path / "gx", ignore=shutil.ignore_patterns("uncommitted"))
+    docs = run("docs", "--db", str(db), env=elsewhere)
+    assert docs.returncode == 0, docs.stderr
+    page = Path(docs.stdout.strip().splitlines()[-1]).read_text(encoding="utf-8")
+    assert "No run has loaded yet" not in page and page.count('<tr class="run" data-run="') == 1
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds: []\n", encoding="utf-8")
+    assert run("feeds", "--feeds", str(feeds), "--db", str(db), env=elsewhere).returncode == 0
+    assert not (tmp_path / "elsewhere.duckdb").exists()
+
+
+def test_contradictory_or_ignored_flags_are_refused_in_one_line(tmp_path: Path, seeds_dir: Path) -> None:
+    db = tmp_path / "news.duckdb"
+    both = run("ingest", "--seeds", str(seeds_dir), "--feeds", str(tmp_path / "feeds.yaml"), "--db", str(db))
+    assert both.returncode == 2 and both.stderr.count("\n") == 1 and "--seeds and --feeds" in both.stderr
+    force = run("ingest", "--seeds", str(seeds_dir), "--force", "--db", str(db))
+    assert force.returncode == 2 and "--force goes only with --feeds" in force.stderr
+    assert not db.exists()  # nothing ran
 
 
 def test_job_failure_is_one_line_and_non_zero(tmp_path: Path) -> None:
@@ -56,6 +86,20 @@ def test_job_failure_is_one_line_and_non_zero(tmp_path: Path) -> None:
     assert result.stderr.strip().count("\n") == 0
     assert result.stderr.startswith("newsflow: error: seed folder")
     assert run("stats", "--db", str(tmp_path / "none.duckdb")).returncode == 1
+
+
+def test_a_yaml_syntax_error_names_file_line_and_column(tmp_path: Path) -> None:
+    feeds = tmp_path / "feeds.yaml"
+    feeds.write_text("feeds:\n  - url: https://a.example/rss\n    name: A\n   - url: https://b.example/rss\n", encoding="utf-8")
+    for command in (["feeds"], ["ingest", "--db", str(tmp_path / "news.duckdb")]):
+        result = run(*command, "--feeds", str(feeds))
+        assert result.returncode == 1 and result.stderr.count("\n") == 1, result.stderr
+        assert result.stderr.startswith(f"newsflow: error: {feeds}:4:4: not valid YAML: expected <block end>"), result.stderr
+        assert "began at line 2, column 3" in result.stderr
+    feeds.write_text('feeds:\n  - {url: "https://a.example/rss, name: A}\n', encoding="utf-8")  # an unclosed quote
+    result = run("feeds", "--feeds", str(feeds))
+    assert f"{feeds}:3:1: not valid YAML: found unexpected end of stream" in result.stderr
+    assert "quoted scalar that began at line 2, column 11" in result.stderr
 
 
 def test_eval_commands_print_scores(shared_dir: Path) -> None:
@@ -114,8 +158,13 @@ def test_query_table_fits_80_columns_one_line_per_row(tmp_path: Path) -> None:
     assert table.returncode == 0, table.stderr
     lines = table.stdout.splitlines()
     assert all(cell_len(line) <= 80 for line in lines), table.stdout
-    assert len(lines) == 3 + 4  # three rows, a header and three rules
+    assert len(lines) == 3 + 4 + 2  # three rows, a header and three rules, and what was left out
     assert [line[:6] for line in lines[3:6]] == ["│ 3f9a", "│ 8b7e", "│ c0ff"] and "…" in lines[3] and "NULL" in lines[4]
+    assert lines[-2] == "2 of 8 columns not shown: first_seen_at, url" and "--format line" in lines[-1]
+    assert "first_seen_at" in run("query", sql, "--db", str(db), env={"COLUMNS": "120"}).stdout.splitlines()[1]
+    records = run("query", sql, "--db", str(db), "--format", "line", env={"COLUMNS": "80"}).stdout.split("\n\n")
+    assert len(records) == 3 and records[0].splitlines()[-1] == (
+        "           url: https://news.example.com/world/2024/03/05/lavrov-says-talks-will-resume-in-geneva")
 
     full = list(csv.reader(io.StringIO(run("query", sql, "--db", str(db), "-f", "csv").stdout, newline="")))
     assert full[0][1] == "title" and full[1][1].startswith("Lavrov") and full[1][1].endswith("ministry confirms")

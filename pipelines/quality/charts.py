@@ -8,7 +8,7 @@ element (`circle.point` or `rect.bar`) with its value in a `<title>` (the hover 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from html import escape
@@ -21,6 +21,9 @@ LEGEND_CHARS = 90  # longer series names are cut in the legend (the full name is
 Y_TICKS = 5
 X_TICKS = 6
 POINT_RADIUS = 2.5
+# Series of one plot are shifted apart by this many pixels each, so equal values at one time show as a row of
+# dots rather than one dot hiding the others.
+DODGE = 2.0
 BAR_FILL = 0.8  # a bar's share of its day's width
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 BAND_COLOR = "#9ecae1"
@@ -113,22 +116,29 @@ class Frame:
         yield "</g>"
 
 
-def _legend(names: Sequence[str]) -> Iterator[str]:
+def series_colors(names: Iterable[str], last: str | None = None) -> dict[str, str]:
+    """A colour per series name, by the names' sorted order (`last`, e.g. "other", at the end): given every name a
+    page draws, a source has one colour in every plot and its legends list it in the same place."""
+    ordered = sorted(set(names), key=lambda name: (name == last, name))
+    return {name: PALETTE[n % len(PALETTE)] for n, name in enumerate(ordered)}
+
+
+def _legend(names: Sequence[str], colors: Mapping[str, str]) -> Iterator[str]:
     if len(names) < 2:
         return
     yield '<g class="legend">'
     for n, name in enumerate(names):
         y = TOP + PLOT_HEIGHT + BOTTOM + n * LEGEND_ROW
         shown = name if len(name) <= LEGEND_CHARS else name[: LEGEND_CHARS - 1] + "…"
-        yield (f'<rect x="{LEFT}" y="{y + 2}" width="10" height="10" fill="{PALETTE[n % len(PALETTE)]}"/>'
+        yield (f'<rect x="{LEFT}" y="{y + 2}" width="10" height="10" fill="{colors[name]}"/>'
                f'<text x="{LEFT + 16}" y="{y + 11}"><title>{escape(name)}</title>{escape(shown)}</text>')
     yield "</g>"
 
 
-def _svg(label: str, names: Sequence[str], body: Iterator[str]) -> str:
+def _svg(label: str, names: Sequence[str], colors: Mapping[str, str], body: Iterator[str]) -> str:
     height = TOP + PLOT_HEIGHT + BOTTOM + (len(names) * LEGEND_ROW + 4 if len(names) > 1 else 0)
     return (f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(label)}">'
-            + "".join(body) + "".join(_legend(names)) + "</svg>")
+            + "".join(body) + "".join(_legend(names, colors)) + "</svg>")
 
 
 def _runs_of(points: Sequence[Point]) -> Iterator[list[Point]]:
@@ -145,8 +155,12 @@ def _runs_of(points: Sequence[Point]) -> Iterator[list[Point]]:
 
 
 def line_chart(series: Mapping[str, Sequence[Point]], kind: str, title: str, *, daily: bool,
-               limit: float | None = None) -> str:
-    """Points joined by lines over time, a colour per series; the expected band shaded, a limit as a dashed line."""
+               limit: float | None = None, colors: Mapping[str, str] | None = None) -> str:
+    """Points joined by lines over time, a colour per series (`colors`, else by name); the expected band shaded, a
+    limit as a dashed line. Series are drawn and listed in the colours' order, each shifted by DODGE pixels."""
+    colors = colors if colors is not None else series_colors(series)
+    order = {name: n for n, name in enumerate(colors)}
+    series = {name: series[name] for name in sorted(series, key=lambda name: order.get(name, len(order)))}
     points = [point for rows in series.values() for point in rows]
     times = [epoch(point.x) for point in points]
     x0, x1, pad = min(times), max(times), DAY if daily else HOUR
@@ -164,8 +178,8 @@ def line_chart(series: Mapping[str, Sequence[Point]], kind: str, title: str, *, 
                     (frame.x(epoch(p.x)), frame.y(p.lo)) for p in reversed(run)]  # type: ignore[arg-type]
                 yield f'<polygon class="band" fill="{BAND_COLOR}" points="{_coords(edge)}"/>'
         for n, (name, rows) in enumerate(series.items()):
-            color = PALETTE[n % len(PALETTE)]
-            xy = [(frame.x(epoch(p.x)), frame.y(p.y)) for p in rows]
+            color, shift = colors.get(name, PALETTE[n % len(PALETTE)]), (n - (len(series) - 1) / 2) * DODGE
+            xy = [(frame.x(epoch(p.x)) + shift, frame.y(p.y)) for p in rows]
             yield f'<g class="series" fill="{color}" stroke="{color}">'
             if len(xy) > 1:
                 yield f'<polyline fill="none" points="{_coords(xy)}"/>'
@@ -179,7 +193,7 @@ def line_chart(series: Mapping[str, Sequence[Point]], kind: str, title: str, *, 
             yield (f'<line class="limit" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{LIMIT_COLOR}"'
                    f' stroke-dasharray="6 4" stroke-width="2"><title>limit {value_label(limit, kind)}</title></line>')
 
-    return _svg(title, list(series) if len(series) > 1 else [], body())
+    return _svg(title, list(series) if len(series) > 1 else [], colors, body())
 
 
 def bar_chart(stacks: Mapping[str, Mapping[date, float]], kind: str, title: str) -> str:
@@ -188,6 +202,7 @@ def bar_chart(stacks: Mapping[str, Mapping[date, float]], kind: str, title: str)
     totals = [sum(rows.get(day, 0.0) for rows in stacks.values()) for day in days]
     frame = Frame(0.0, float(len(days)), max(totals) or 1.0, kind)
     band = frame.width / len(days)
+    colors = {name: PALETTE[n % len(PALETTE)] for n, name in enumerate(stacks)}
     every = math.ceil(len(days) / X_TICKS)
 
     def body() -> Iterator[str]:
@@ -199,7 +214,7 @@ def bar_chart(stacks: Mapping[str, Mapping[date, float]], kind: str, title: str)
         yield "</g>"
         base = [0.0] * len(days)
         for n, (name, rows) in enumerate(stacks.items()):
-            yield f'<g class="series" fill="{PALETTE[n % len(PALETTE)]}">'
+            yield f'<g class="series" fill="{colors[name]}">'
             for i, day in enumerate(days):
                 if (value := rows.get(day)) is None:
                     continue
@@ -210,7 +225,7 @@ def bar_chart(stacks: Mapping[str, Mapping[date, float]], kind: str, title: str)
                        f'<title>{escape(name)}, {day:%Y-%m-%d}: {value_label(value, kind)}</title></rect>')
             yield "</g>"
 
-    return _svg(title, list(stacks), body())
+    return _svg(title, list(stacks), colors, body())
 
 
 def _coords(xy: Sequence[tuple[float, float]]) -> str:

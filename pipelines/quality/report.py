@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -80,23 +80,57 @@ class RunRow:
         return max(0.0, self.seconds - (self.validation_seconds or 0.0))
 
 
-RUNS_SQL = """
-SELECT r.run_id, r.trigger, r.status, r.started_at,
-       date_diff('millisecond', r.started_at, r.finished_at) / 1000.0 AS seconds, r.validation_seconds,
-       r.inputs, r.unchanged, r.articles_new, r.articles_updated, coalesce(d.duplicates, 0) AS duplicates,
-       r.skipped, r.quarantined, r.validation_success, r.error, r.quality_pages
+# A run that changed nothing (every input seen before, a feed's 304): with polling every minute these would push
+# every run that loaded something off the list within minutes, so they are folded into one line per stretch.
+_CHANGED = ("(r.status <> 'success' OR coalesce(r.articles_new, 0) + coalesce(r.articles_updated, 0)"
+            " + coalesce(r.quarantined, 0) + coalesce(r.skipped, 0) + coalesce(d.duplicates, 0) > 0)")
+_RUNS_WITH_DUPLICATES = """
 FROM ingest_runs r
 LEFT JOIN (SELECT run_id, count(*) AS duplicates FROM article_duplicates GROUP BY run_id) d USING (run_id)
-WHERE r.run_id IN (SELECT run_id FROM ingest_runs ORDER BY started_at DESC, run_id DESC LIMIT ?)
-   OR r.run_id IN (SELECT run_id FROM ingest_runs WHERE status <> 'success' ORDER BY started_at DESC, run_id DESC LIMIT ?)
-ORDER BY r.status = 'success', r.started_at DESC, r.run_id DESC
+"""
+RUNS_SQL = f"""
+WITH runs AS (SELECT r.*, coalesce(d.duplicates, 0) AS duplicates, {_CHANGED} AS changed {_RUNS_WITH_DUPLICATES})
+SELECT run_id, trigger, status, started_at,
+       date_diff('millisecond', started_at, finished_at) / 1000.0 AS seconds, validation_seconds,
+       inputs, unchanged, articles_new, articles_updated, duplicates,
+       skipped, quarantined, validation_success, error, quality_pages
+FROM runs
+WHERE run_id IN (SELECT run_id FROM runs WHERE changed ORDER BY started_at DESC, run_id DESC LIMIT ?)
+   OR run_id IN (SELECT run_id FROM runs WHERE status <> 'success' ORDER BY started_at DESC, run_id DESC LIMIT ?)
+ORDER BY status = 'success', started_at DESC, run_id DESC
+"""
+# The runs that changed nothing since `?` (the oldest run listed), one row per stretch between listed runs.
+IDLE_SQL = f"""
+WITH runs AS (
+    SELECT r.run_id, r.started_at, {_CHANGED} AS changed,
+           count(*) FILTER (WHERE {_CHANGED}) OVER (ORDER BY r.started_at DESC, r.run_id DESC) AS stretch
+    {_RUNS_WITH_DUPLICATES}
+    WHERE r.started_at >= ?)
+SELECT count(*), min(started_at), max(started_at) FROM runs WHERE NOT changed
+GROUP BY stretch ORDER BY max(started_at) DESC
 """
 
 
+@dataclass(frozen=True, slots=True)
+class IdleStretch:
+    """Consecutive runs that changed nothing (`runs` of them, started from `first_at` to `last_at`)."""
+
+    runs: int
+    first_at: datetime
+    last_at: datetime
+
+
 def recent_runs(con: duckdb.DuckDBPyConnection, limit: int = RUNS_SHOWN) -> list[RunRow]:
-    """The last `limit` runs, and the last `limit` that failed however long ago: failed first, newest first."""
+    """The last `limit` runs that changed something, and the last `limit` that failed however long ago: failed
+    first, newest first."""
     rows = con.execute(RUNS_SQL, [limit, limit]).fetchall()
     return [RunRow(*row[:-1], pages=json.loads(row[-1]) if row[-1] else {}) for row in rows]  # type: ignore[misc]
+
+
+def idle_stretches(con: duckdb.DuckDBPyConnection, runs: Iterable[RunRow]) -> list[IdleStretch]:
+    """The runs since the oldest of `runs` (all of them when none is listed) that changed nothing, by stretch."""
+    since = min((run.started_at for run in runs if run.status == "success"), default=datetime(1970, 1, 1, tzinfo=UTC))
+    return [IdleStretch(*row) for row in con.execute(IDLE_SQL, [since]).fetchall()]
 
 
 # --- refusals --------------------------------------------------------------------------------
@@ -378,6 +412,7 @@ class QualityReport:
 
     generated_at: datetime
     runs: list[RunRow]
+    idle: list[IdleStretch]  # the runs between them that changed nothing
     validations: list[ValidatedRun]
     refusals: list[RefusalReason]
     daily_refusals: list[DailyRefusals]
@@ -401,9 +436,11 @@ def collect(con: duckdb.DuckDBPyConnection | None, context_dir: Path, suites_dir
     since = now - timedelta(days=TREND_DAYS)
     expected = suites.get(BATCH_SUITE, {}).get("meta", {}).get(EXPECTED_RANGE)
     thresholds = {trend: found for trend, bound in SUITE_BOUNDS.items() if (found := suite_threshold(suites, *bound))}
+    runs = recent_runs(con) if con else []
     return QualityReport(
         generated_at=now,
-        runs=recent_runs(con) if con else [],
+        runs=runs,
+        idle=idle_stretches(con, runs) if con else [],
         validations=validations,
         refusals=top_refusals(con) if con else [],
         daily_refusals=daily_refusals(con, since) if con else [],

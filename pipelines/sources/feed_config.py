@@ -82,7 +82,7 @@ def parse_feeds(text: str, path: Path, default_poll_minutes: int) -> list[FeedCo
     try:
         root = yaml.compose(text)
     except yaml.YAMLError as exc:
-        raise FeedConfigError(f"{path}: not valid YAML: {exc}") from exc
+        raise FeedConfigError(_syntax_error(path, exc)) from exc
     if root is None:
         return []
     if not isinstance(root, yaml.MappingNode):
@@ -98,6 +98,17 @@ def parse_feeds(text: str, path: Path, default_poll_minutes: int) -> list[FeedCo
     feeds = [_feed(path, index, node, default_poll_minutes) for index, node in enumerate(feeds_node.value)]
     _check_unique(path, feeds_node, feeds)
     return feeds
+
+
+def _syntax_error(path: Path, exc: yaml.YAMLError) -> str:
+    """One line, as a compiler says it: file:line:column, what is wrong, and what it was reading there."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark is not None else str(path)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    context, started = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+    if context and started is not None and mark is not None and started.line != mark.line:
+        context += f" that began at line {started.line + 1}, column {started.column + 1}"  # an unclosed quote
+    return f"{where}: not valid YAML: {problem}" + (f" ({context})" if context else "")
 
 
 def _feed(path: Path, index: int, node: yaml.Node, default_poll_minutes: int) -> FeedConfig:

@@ -23,6 +23,7 @@ from pipelines.text.boilerplate import (
     short_lines,
     source_document,
 )
+from pipelines.text.datelines import dateline_date
 from pipelines.text.extract import (
     EXTRACTOR_PLAIN,
     Extracted,
@@ -39,6 +40,9 @@ from pipelines.workers import Mapper
 EARLIEST_PLAUSIBLE = datetime(1990, 1, 1, tzinfo=UTC)
 CLOCK_SKEW = timedelta(days=1)
 DATE_DISAGREEMENT = timedelta(days=2)
+# Flags of a published_at taken from the dateline (the input gave no other date): its year stated, or inferred.
+PUBLISHED_FROM_DATELINE = "published_at_from_dateline"
+DATELINE_YEAR_INFERRED = "published_at_year_inferred"
 # articles.extractor when the page gave no text and the feed item's content was used instead
 EXTRACTOR_FEED_CONTENT = "feed-content"
 
@@ -153,16 +157,20 @@ def _extract(draft: ArticleDraft) -> Extracted | None:
 
 def _row(draft: ArticleDraft, found: Extracted, text: NormalizedText) -> ArticleRow:
     url = canonical_url_or_none(draft.url or found.url)
+    dateline = text.dateline
     reported = draft.published_at or found.published_at
-    date_flags = _date_flags(reported, draft.fetched_at)
+    from_dateline = dateline_date(dateline, draft.fetched_at) if reported is None and dateline else None
+    date_flags = _date_flags(reported or (from_dateline and from_dateline[0]), draft.fetched_at)
     flags = [*draft.flags, *date_flags]
+    if from_dateline:  # no date but the dateline's: kept, and said so
+        reported = from_dateline[0]
+        flags.append(DATELINE_YEAR_INFERRED if from_dateline[1] else PUBLISHED_FROM_DATELINE)
     if draft.published_at and found.published_at and abs(draft.published_at - found.published_at) > DATE_DISAGREEMENT:
         flags.append("date_disagreement")
     if text.title is None:
         flags.append("title_missing")
     if text.language.mixed:
         flags.append("mixed_language")
-    dateline = text.dateline
     body = text.body_text
     return ArticleRow(
         article_id=article_id_for(draft, url),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 MONTHS = {
     name: number
@@ -97,6 +98,32 @@ def parse_dateline(paragraph: str) -> Dateline | None:
         day=int(match["day"]) if match["day"] else None,
         year=int(match["year"]) if match["year"] else None,
     )
+
+
+def dateline_date(dateline: Dateline, read_at: datetime) -> tuple[datetime, bool] | None:
+    """The day a dateline gives (midnight UTC), and whether its year was inferred; None without month and day.
+
+    Wire copy often leaves the year out ("MOSCOW, Nov. 15 (Reuters) -"): it is the latest such day not after
+    `read_at` (when the input was fetched or read), so "Dec. 31" read on January 2nd is last year's.
+    """
+    if dateline.month is None or dateline.day is None:
+        return None
+    if dateline.year is not None:
+        day = _day(dateline.year, dateline.month, dateline.day)
+        return (datetime(day.year, day.month, day.day, tzinfo=UTC), False) if day else None
+    latest = read_at.astimezone(UTC).date()
+    for year in range(latest.year, latest.year - 8, -1):  # Feb. 29 waits for a leap year
+        day = _day(year, dateline.month, dateline.day)
+        if day is not None and day <= latest:
+            return datetime(day.year, day.month, day.day, tzinfo=UTC), True
+    return None
+
+
+def _day(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:  # "Sept. 31"
+        return None
 
 
 def dateline_spans(text: str) -> list[tuple[int, int]]:

@@ -185,10 +185,40 @@ def test_the_page_is_self_contained_and_plots_every_trend(db: Path, gx_dir: Path
     assert plots["rejected_share"].points == 3 and 'class="limit"' in plots["rejected_share"].svg
     assert "<title>Wire, 2026-11-20 02:00 UTC: 30.0%</title>" in plots["rejected_share"].svg
     assert 'class="limit"' not in plots["quarantine_share"].svg  # a daily share of inputs: no suite bounds it
+    # A source has one colour in every plot that draws sources, and the same place in their legends.
+    drawn = [_series_fills(plots[key].svg) for key in ("articles_per_source", "articles_per_run", "rejected_share")]
+    fills = {name: fill for series in drawn for name, fill in series.items()}
+    assert all(fills[name] == fill for series in drawn for name, fill in series.items())
+    assert sum(map(len, drawn)) > len(fills) >= 1  # sources drawn in several plots (several sources: the test below)
     # A run that failed validation and is not in the database is listed, linked to its result pages; a passing one is not.
     (row,) = re.findall(r'<tr class="run" data-run="([^"]+)" data-validation="([^"]+)">', html)
     assert row == ("bad-run", NOT_LOADED)
     assert html.count('class="result-link"') == 5
+
+
+def test_runs_that_changed_nothing_are_folded_into_one_line_per_stretch(tmp_path: Path, gx_dir: Path) -> None:
+    """Polling every minute, the runs that loaded something stay listed: the empty ones between them are one row each."""
+    path = tmp_path / "runs.duckdb"
+    run = {"status": "success", "trigger": "airflow", "inputs": 3, "unchanged": 3, "articles_new": 0, "articles_updated": 0,
+           "articles_same": 0, "skipped": 0, "quarantined": 0}
+    minutes = [(0, 2), (1, 0), (2, 0), (3, 0), (4, 1), (5, 0), (6, 0)]  # (minute, new articles): loads at 0 and 4
+    with Store.open(path, PROJECT_ROOT / "schemas") as store, store.transaction():
+        store.insert("ingest_runs", [{**run, "run_id": f"m{minute}", "articles_new": new, "started_at": NOW + timedelta(minutes=minute),
+                                      "finished_at": NOW + timedelta(minutes=minute, seconds=5)} for minute, new in minutes])
+        store.insert("ingest_runs", [{**run, "run_id": "broken", "status": "failed", "error": "boom",
+                                      "started_at": NOW - timedelta(days=30)}])
+    with duckdb.connect(str(path), read_only=True) as con:
+        collected = report.collect(con, gx_dir, SUITES_DIR, NOW + timedelta(minutes=10))
+    assert [run.run_id for run in collected.runs] == ["broken", "m4", "m0"]
+    assert [(s.runs, s.first_at, s.last_at) for s in collected.idle] == [
+        (2, NOW + timedelta(minutes=5), NOW + timedelta(minutes=6)), (3, NOW + timedelta(minutes=1), NOW + timedelta(minutes=3))]
+    html = render_page(collected, site_dir(gx_dir), lambda result: result_page(gx_dir, result), "db")
+    rows = re.findall(r'<tr class="run" data-run="([^"]+)"|<tr class="idle"><td[^>]*>([^<]+)</td>', html)
+    listed = [run_id or " ".join(idle.split()) for run_id, idle in rows]
+    assert [row for row in listed if row != "bad-run"] == [  # bad-run: the stored results' batch validation stopped
+        "broken",  # failed first, however old
+        "2 runs, nothing new, 2026-11-20 12:05 UTC – 2026-11-20 12:06 UTC", "m4",
+        "3 runs, nothing new, 2026-11-20 12:01 UTC – 2026-11-20 12:03 UTC", "m0"]
 
 
 EVIL = "HTML page (<!--<script>alert(1)</script>) & </svg>"
@@ -219,6 +249,35 @@ def test_server_chosen_text_stays_text_in_the_page_and_its_plots(db: Path, gx_di
 def _labels(svg: str, axis: str) -> list[str]:
     (group,) = ElementTree.fromstring(svg).iterfind(f"g[@class='axis {axis}']")
     return [text.text or "" for text in group.iter("text") if text.get("class") != "title"]
+
+
+def _series_fills(svg: str) -> dict[str, str]:
+    """The colour each series is drawn in, by the name its points' tooltips give."""
+    return {group.find("circle/title").text.rsplit(", ", 1)[0]: group.get("fill")
+            for group in ElementTree.fromstring(svg).iterfind("g[@class='series']")}
+
+
+def _legend(svg: str) -> list[tuple[str, str]]:
+    """(series name, colour) in the legend's order."""
+    group = next(ElementTree.fromstring(svg).iterfind("g[@class='legend']"), None)
+    if group is None:
+        return []
+    fills = [rect.get("fill") for rect in group.iter("rect")]
+    names = [text.find("title").text for text in group.iter("text")]
+    return list(zip(names, fills, strict=True))
+
+
+def test_equal_values_of_two_series_stay_visible_and_colours_follow_the_name() -> None:
+    day = NOW.date()
+    series = {"wire": [charts.Point(day, 5)], "agency": [charts.Point(day, 5)], "blog": [charts.Point(day, 5)]}
+    colors = charts.series_colors(["wire", "agency", "blog", "other", "zeta"], last="other")
+    svg = ElementTree.fromstring(charts.line_chart(series, charts.COUNT, "n", daily=True, colors=colors))
+    points = [(float(c.get("cx")), float(c.get("cy"))) for c in svg.iter("circle")]
+    assert len({y for _, y in points}) == 1 and len({x for x, _ in points}) == 3  # side by side, not one on another
+    assert max(x for x, _ in points) - min(x for x, _ in points) <= 3 * charts.POINT_RADIUS
+    assert list(colors) == ["agency", "blog", "wire", "zeta", "other"]
+    only_two = charts.line_chart({"wire": series["wire"], "blog": series["blog"]}, charts.COUNT, "n", daily=True, colors=colors)
+    assert _legend(only_two) == [("blog", colors["blog"]), ("wire", colors["wire"])]  # the same colour without agency
 
 
 def test_axes_read_as_dates_and_never_repeat_a_label() -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from newsfake import NewsFake, loopback_policy, rss
+from rich.cells import cell_len
 
 from pipelines.config import Settings
 from pipelines.http.fetcher import Fetcher
@@ -180,5 +182,16 @@ def test_newsflow_feeds_shows_the_learned_interval(news_server: NewsFake, tmp_pa
         [*command, "--json"], env=env, capture_output=True, text=True, check=True, timeout=120).stdout)}
     assert (rows["Every45"]["learned_minutes"], rows["Every45"]["interval_minutes"]) == (45, 45)
     assert (rows["Gone"]["learned_minutes"], rows["Gone"]["interval_minutes"]) == (None, 7)
-    table = subprocess.run(command, env=env, capture_output=True, text=True, check=True, timeout=120).stdout
-    assert "publishes every" in table and "45 min" in table
+    wide = subprocess.run(command, env={**env, "COLUMNS": "160"}, capture_output=True, text=True, check=True, timeout=120).stdout
+    assert "publishes every" in wide and "45 min" in wide and "http_error" in wide
+    # at 80 columns: one line per feed, whole names and short times, and a note naming what was left out
+    narrow = subprocess.run(command, env={**env, "COLUMNS": "80"}, capture_output=True, text=True, check=True, timeout=120).stdout
+    lines = narrow.splitlines()
+    assert all(cell_len(line) <= 80 for line in lines) and len(lines) == 2 + 4 + 2
+    assert re.match(r"│ Every45 │ +200 │", lines[3]) and re.match(r"│ Gone +│ +404 │", lines[4]), narrow
+    assert re.search(r"│ \d\d-\d\d \d\d:\d\d │ \d\d-\d\d \d\d:\d\d │", lines[3]), lines[3]
+    assert [cell.strip() for cell in lines[1].split("┃")[1:6]] == ["name", "status", "outcome", "last poll", "next due"]
+    assert "columns not shown:" in lines[-2] and "--format line" in lines[-1]
+    records = subprocess.run([*command, "--format", "line"], env={**env, "COLUMNS": "80"}, capture_output=True,
+                             text=True, check=True, timeout=120).stdout.split("\n\n")
+    assert len(records) == 2 and f"url: {every_45}" in records[0] and "publishes every: 45 min" in records[0]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from newsfake import FEEDS_DIR, NewsFake, loopback_policy, rewrite_links
+from rich.cells import cell_len
 
 from pipelines.config import PROJECT_ROOT
 from pipelines.http.fetcher import Fetcher, FetchPolicy
@@ -168,13 +169,17 @@ def test_newsflow_feeds_add(site: NewsFake, tmp_path: Path) -> None:
            "NEWSFLOW_DB": str(tmp_path / "news.duckdb"), "COLUMNS": "250"}
     newsflow = str(Path(sys.executable).parent / "newsflow")
 
-    def add(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([newsflow, "feeds", "add", *args], env=env, capture_output=True, text=True, timeout=300,
-                              check=False)
+    def add(*args: str, columns: int = 250) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([newsflow, "feeds", "add", *args], env={**env, "COLUMNS": str(columns)}, capture_output=True,
+                              text=True, timeout=300, check=False)
 
     dry = add(site.url("/"), "--dry-run")
     assert dry.returncode == 0 and "would add 'Daring Fireball'" in dry.stdout and "sitemap-news.xml" in dry.stdout
     assert "HTTP 410 Gone" in dry.stdout  # what was found and could not be read is shown too
+    narrow = add(site.url("/"), "--dry-run", columns=80).stdout.splitlines()
+    rows = [line for line in narrow if line.startswith("│ ")]
+    assert rows and all(cell_len(line) <= 80 for line in narrow if line.startswith(("│", "┃")))
+    assert site.url("/feeds/main") in rows[0] and all(site.url("/") in row for row in rows)  # the URL is never cut
     assert load_feeds(feeds, 5) == []
     added = add(site.url("/"), "--json")
     assert added.returncode == 0, added.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import textwrap
 from datetime import UTC, datetime, timedelta
@@ -242,6 +243,10 @@ def test_feed_ingest_dag_polls_the_local_server(airflow_env: dict[str, str], new
                              [result["run_id"]]).fetchone()
     assert label == ("6 feeds",)  # how the UI names the mapped task
     assert "Gone: HTTP 404 http_error" in result["output"] and "Conditional: HTTP 200, " in result["output"]  # a line per feed
+    output = result["output"]  # and a line per stage, validation and load, with the counts
+    assert re.search(r"staged \S+: \d+ inputs, [1-9]\d* articles, \d+ refused \(\d+ entity mentions, \d+ quotes\)", output), output[-3000:]
+    assert re.search(r"validated [1-9]\d* articles: \d+ rows refused", output)
+    assert re.search(r"loaded run \S+: \d+ inputs, [1-9]\d* new articles, .*; published", output)
 
     # A day later every feed is due again; those left in the file have nothing new (the others still had items
     # waiting past max_items): a 304, the same failures.

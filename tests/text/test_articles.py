@@ -15,7 +15,9 @@ from pipelines.config import PROJECT_ROOT
 from pipelines.ids import stable_id
 from pipelines.records import ArticleDraft, ArticleRow, Rejection
 from pipelines.text.articles import (
+    DATELINE_YEAR_INFERRED,
     EXTRACTOR_FEED_CONTENT,
+    PUBLISHED_FROM_DATELINE,
     extract_draft,
     finish_articles,
 )
@@ -111,6 +113,21 @@ def test_feed_and_page_dates_that_disagree_are_flagged_the_feed_date_wins() -> N
     assert row.published_at == feed_date
     close = only_row(draft(text=None, html=PAGE, published_at=PAGE_DATE + timedelta(days=1)))
     assert "date_disagreement" not in close.flags
+
+
+def test_a_dateline_date_stands_in_for_a_missing_date_its_year_inferred_and_flagged() -> None:
+    lead = TEXT.split(chr(10))[2]
+    wire = only_row(draft(text=f"Talks open in Moscow\n\nMOSCOW, Nov. 15 (Reuters) - {lead}"))
+    assert wire.published_at == datetime(2023, 11, 15, tzinfo=UTC)  # the latest Nov. 15 not after the fetch
+    assert DATELINE_YEAR_INFERRED in wire.flags and wire.dateline_year is None
+    this_year = only_row(draft(text=f"Talks open in Moscow\n\nMOSCOW, March 15 (Reuters) - {lead}"))
+    assert this_year.published_at == datetime(2024, 3, 15, tzinfo=UTC)  # the fetch's own day counts
+    stated = only_row(draft(text=f"Talks open\n\nNEW YORK, Jan. 5, 2022 /PRNewswire/ -- {lead}"))
+    assert stated.published_at == datetime(2022, 1, 5, tzinfo=UTC) and PUBLISHED_FROM_DATELINE in stated.flags
+    other = only_row(draft(text=f"Talks open\n\nMOSCOW, Nov. 15 (Reuters) - {lead}", published_at=FETCHED))
+    assert other.published_at == FETCHED and not {DATELINE_YEAR_INFERRED, PUBLISHED_FROM_DATELINE} & set(other.flags)
+    undated = only_row(draft(text=f"Talks open\n\nMOSCOW (Reuters) - {lead}"))
+    assert undated.published_at is None and not {DATELINE_YEAR_INFERRED, PUBLISHED_FROM_DATELINE} & set(undated.flags)
 
 
 # --- titles, extractors, metadata --------------------------------------------------------------------

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from pipelines.nlp.model import structural_spans
 from pipelines.text.datelines import (
+    Dateline,
     byline_credit,
     byline_spans,
+    dateline_date,
     dateline_spans,
     parse_dateline,
 )
@@ -81,3 +85,15 @@ def test_the_guard_reads_both_patterns() -> None:
 )
 def test_a_byline_credit_is_the_line_without_its_opener(byline: str, credit: str) -> None:
     assert byline_credit(byline) == credit
+
+
+@pytest.mark.parametrize(("month", "day", "year", "read_at", "expected"), [
+    (11, 15, None, datetime(2024, 11, 15, 23, 0, tzinfo=UTC), (datetime(2024, 11, 15, tzinfo=UTC), True)),
+    (12, 31, None, datetime(2025, 1, 2, tzinfo=UTC), (datetime(2024, 12, 31, tzinfo=UTC), True)),  # last year's
+    (2, 29, None, datetime(2025, 3, 1, tzinfo=UTC), (datetime(2024, 2, 29, tzinfo=UTC), True)),  # a leap year back
+    (1, 5, 2022, datetime(2025, 3, 1, tzinfo=UTC), (datetime(2022, 1, 5, tzinfo=UTC), False)),
+    (9, 31, None, datetime(2025, 3, 1, tzinfo=UTC), None),  # no such day
+    (None, None, None, datetime(2025, 3, 1, tzinfo=UTC), None),
+])
+def test_a_dateline_day_is_the_latest_such_day_not_after_the_read(month, day, year, read_at, expected) -> None:
+    assert dateline_date(Dateline("X", "X", None, month, day, year), read_at) == expected
