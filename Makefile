@@ -30,6 +30,8 @@ export NEWSFLOW_DB ?= $(CURDIR)/data/news.duckdb
 export NEWSFLOW_SEEDS_DIR ?= $(CURDIR)/seeds
 export NEWSFLOW_STAGING_DIR ?= $(CURDIR)/data/staging
 export NEWSFLOW_FEEDS ?= $(CURDIR)/feeds.yaml
+# The PATH you gave make, before the environment goes first on it: `newsflow stats` prints commands for that.
+USER_PATH := $(PATH)
 export PATH := $(BIN):$(PATH)
 
 .PHONY: help setup run test airflow-init airflow bench bench-fleet bench-publish bench-pathological bench-stream clean
@@ -65,7 +67,7 @@ run: airflow-init
 	@echo "Running the news_ingest DAG over $(NEWSFLOW_SEEDS_DIR) (log: $(AIRFLOW_HOME)/last_run.log) ..."
 	@airflow dags test news_ingest > "$(AIRFLOW_HOME)/last_run.log" 2>&1 \
 		|| { tail -n 40 "$(AIRFLOW_HOME)/last_run.log"; echo "news_ingest failed; full log: $(AIRFLOW_HOME)/last_run.log"; exit 1; }
-	@newsflow stats
+	@PATH='$(USER_PATH)' $(BIN)/newsflow stats
 
 # The UI, scheduler and the feed_ingest schedule on this machine; the admin password is printed at start
 # and kept in $(AIRFLOW_HOME)/simple_auth_manager_passwords.json.generated.
