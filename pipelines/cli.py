@@ -13,7 +13,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from pipelines.config import Settings
 from pipelines.tabular import Format, render
@@ -55,16 +54,12 @@ def _reason(exc: Exception) -> str:
     return str(exc) if isinstance(exc, PipelineError | FeedConfigError) else describe(exc)
 
 
-def _print(data: dict[str, Any], title: str, as_json: bool, headers: tuple[str, str] = ("", "")) -> None:
+def _print(data: dict[str, Any], as_json: bool) -> None:
+    """A command's summary: one JSON object, or a table of what and how many (values whole: a path is copied)."""
     if as_json:
         print(json.dumps(data, default=str))
         return
-    table = Table(title=title)
-    table.add_column(headers[0])
-    table.add_column(headers[1], justify="right")
-    for key, value in data.items():
-        table.add_row(key, str(value))
-    console.print(table)
+    _write(["", "value"], list(data.items()), Format.table, whole={"value"})
 
 
 FeedsOption = Annotated[Path | None, typer.Option("--feeds", help="feeds.yaml (default $NEWSFLOW_FEEDS or feeds.yaml).")]
@@ -94,11 +89,11 @@ def ingest(
     except Exception as exc:  # the CLI's contract: any job failure is one line and exit 1
         _fail(_reason(exc))
     if counts is None:
-        _print({"feeds_due": 0, "db": str(settings.db_path)}, "ingest", as_json)
+        _print({"feeds_due": 0, "db": str(settings.db_path)}, as_json)
         return
     data = counts.as_dict()
     _print({**{k: v for k, v in data.items() if k != "stage_counts"}, **data["stage_counts"], "db": str(settings.db_path)},
-           "ingest", as_json)
+           as_json)
 
 
 feeds_app = typer.Typer(help="The feeds of feeds.yaml with their polling state; `feeds add URL` finds and adds one.",
@@ -142,13 +137,13 @@ def list_feeds(ctx: typer.Context, feeds: FeedsOption = None, db: DbOption = Non
         _write(list(rows[0]) if rows else [], [tuple(row.values()) for row in rows], Format.json if as_json else fmt)
         return
     # For people, most telling first (the table leaves out from the right what does not fit): short UTC times.
-    columns = ["name", "status", "outcome", "last poll", "next due", "polled every", "failures", "publishes every",
-               "ETag", "enabled", "last error", "url"]
+    columns = ["name", "status", "outcome", "last poll", "next due", "failures", "last error", "polled every",
+               "publishes every", "ETag", "enabled", "url"]
     _write(columns, [(
         row["name"], row["last_status"], row["last_outcome"], _short_time(row["last_polled_at"]) or "never",
-        _short_time(row["next_poll_at"]), f"{row['interval_minutes']} min",
-        row["failures"], "" if row["learned_minutes"] is None else f"{row['learned_minutes']:.0f} min",
-        "yes" if row["etag"] else "no", "yes" if row["enabled"] else "no", row["last_error"] or "", row["url"],
+        _short_time(row["next_poll_at"]), row["failures"], row["last_error"] or "", f"{row['interval_minutes']} min",
+        "" if row["learned_minutes"] is None else f"{row['learned_minutes']:.0f} min",
+        "yes" if row["etag"] else "no", "yes" if row["enabled"] else "no", row["url"],
     ) for row in rows], fmt, whole={"last poll", "next due"})
 
 

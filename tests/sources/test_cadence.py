@@ -182,8 +182,8 @@ def test_newsflow_feeds_shows_the_learned_interval(news_server: NewsFake, tmp_pa
         [*command, "--json"], env=env, capture_output=True, text=True, check=True, timeout=120).stdout)}
     assert (rows["Every45"]["learned_minutes"], rows["Every45"]["interval_minutes"]) == (45, 45)
     assert (rows["Gone"]["learned_minutes"], rows["Gone"]["interval_minutes"]) == (None, 7)
-    wide = subprocess.run(command, env={**env, "COLUMNS": "160"}, capture_output=True, text=True, check=True, timeout=120).stdout
-    assert "publishes every" in wide and "45 min" in wide and "http_error" in wide
+    wide = subprocess.run(command, env={**env, "COLUMNS": "120"}, capture_output=True, text=True, check=True, timeout=120).stdout
+    assert "publishes every" in wide and "45 min" in wide and "http_error" in wide and "last error" in wide
     # at 80 columns: one line per feed, whole names and short times, and a note naming what was left out
     narrow = subprocess.run(command, env={**env, "COLUMNS": "80"}, capture_output=True, text=True, check=True, timeout=120).stdout
     lines = narrow.splitlines()
