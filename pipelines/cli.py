@@ -136,6 +136,10 @@ def list_feeds(ctx: typer.Context, feeds: FeedsOption = None, db: DbOption = Non
     if as_json or fmt in (Format.json, Format.csv):  # for programs: every field as stored
         _write(list(rows[0]) if rows else [], [tuple(row.values()) for row in rows], Format.json if as_json else fmt)
         return
+    if not rows and fmt is Format.table:
+        console.print(f"No feeds in {settings.feeds_file}: add a site with `newsflow feeds add URL`.", markup=False,
+                      soft_wrap=True)
+        return
     # For people, most telling first (the table leaves out from the right what does not fit): short UTC times.
     columns = ["name", "status", "outcome", "last poll", "next due", "failures", "last error", "polled every",
                "publishes every", "ETag", "enabled", "url"]

@@ -67,7 +67,8 @@ def test_ingest_twice_gives_identical_counts(tmp_path: Path, seeds_dir: Path) ->
     assert "No run has loaded yet" not in page and page.count('<tr class="run" data-run="') == 1
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text("feeds: []\n", encoding="utf-8")
-    assert run("feeds", "--feeds", str(feeds), "--db", str(db), env=elsewhere).returncode == 0
+    listed = run("feeds", "--feeds", str(feeds), "--db", str(db), env=elsewhere)
+    assert listed.returncode == 0 and listed.stdout.startswith(f"No feeds in {feeds}: add a site with"), listed.stdout
     assert not (tmp_path / "elsewhere.duckdb").exists()
 
 
