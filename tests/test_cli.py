@@ -46,6 +46,7 @@ def test_ingest_twice_gives_identical_counts(tmp_path: Path, seeds_dir: Path) ->
     assert "articles" in table.stdout and str(db) in table.stdout and "SELECT" in table.stdout
     # the commands it suggests run as printed, from where it ran, with no environment activated
     bare_path = os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep) if Path(d) != Path(sys.executable).parent)
+    table = run("stats", "--db", str(db), env={"PATH": bare_path})
     suggested = [line.strip() for line in table.stdout.splitlines() if line.startswith("  ") and "SELECT" in line]
     assert len(suggested) == 2 and suggested[0].split()[0].endswith("duckdb") and "newsflow query" in suggested[1]
     for command in suggested:
