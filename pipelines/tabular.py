@@ -71,7 +71,8 @@ def fit_widths(natural: Sequence[int], least: Sequence[int], available: int) -> 
     Narrow columns (ids, counts, codes) stay whole and long text gives way, which an even cut would not do;
     no column goes below its `least`.
     """
-    widths = list(natural)
+    # Capped at the width first: a 10 MB body shrinks from the terminal's width, not cell by cell from its length.
+    widths = [min(width, max(available, low)) for width, low in zip(natural, least, strict=True)]
     while sum(widths) > available:
         shrinkable = [i for i, width in enumerate(widths) if width > least[i]]
         if not shrinkable:

@@ -37,6 +37,7 @@ def test_fit_widths_keeps_narrow_columns_and_fits() -> None:
     assert sum(widths) == 50 and widths[0] == 12 and widths[2] == 2 and widths[1] == widths[3] == 18
     assert fit_widths([12, 80, 40], [12, 8, 40], 60) == [12, 8, 40]  # a column kept whole never shrinks
     assert fit_widths([9, 9, 9], [8, 8, 8], 10) == [8, 8, 8]  # never below the least: the caller leaves columns out
+    assert fit_widths([10_000_000, 12], [8, 10], 70) == [58, 12]  # a body of megabytes: cut to the width at once
 
 
 def shown_headers(lines: list[str]) -> list[str]:
