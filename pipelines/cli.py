@@ -8,6 +8,7 @@ import os
 import shlex
 import shutil
 import sys
+from collections.abc import Collection
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -216,7 +217,7 @@ def add_feed(
         console.print(done, markup=False, soft_wrap=True)
 
 
-def _write(columns: list[str], rows: list[tuple[object, ...]], fmt: Format, whole: tuple[str, ...] | set[str] = ()) -> None:
+def _write(columns: list[str], rows: list[tuple[object, ...]], fmt: Format, whole: Collection[str] = ()) -> None:
     """The table fits the terminal: $COLUMNS, else the terminal's width, else 80 when stdout is not a terminal."""
     sys.stdout.write(render(columns, rows, fmt, shutil.get_terminal_size((80, 24)).columns, whole))
 

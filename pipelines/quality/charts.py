@@ -156,11 +156,11 @@ def _runs_of(points: Sequence[Point]) -> Iterator[list[Point]]:
 
 def line_chart(series: Mapping[str, Sequence[Point]], kind: str, title: str, *, daily: bool,
                limit: float | None = None, colors: Mapping[str, str] | None = None) -> str:
-    """Points joined by lines over time, a colour per series (`colors`, else by name); the expected band shaded, a
-    limit as a dashed line. Series are drawn and listed in the colours' order, each shifted by DODGE pixels."""
+    """Points joined by lines over time, a colour per series (`colors`, which names every series, else by name); the
+    expected band shaded, a limit as a dashed line. Series are drawn and listed in the colours' order, each
+    shifted by DODGE pixels."""
     colors = colors if colors is not None else series_colors(series)
-    order = {name: n for n, name in enumerate(colors)}
-    series = {name: series[name] for name in sorted(series, key=lambda name: order.get(name, len(order)))}
+    series = {name: series[name] for name in sorted(series, key=list(colors).index)}
     points = [point for rows in series.values() for point in rows]
     times = [epoch(point.x) for point in points]
     x0, x1, pad = min(times), max(times), DAY if daily else HOUR
@@ -178,7 +178,7 @@ def line_chart(series: Mapping[str, Sequence[Point]], kind: str, title: str, *, 
                     (frame.x(epoch(p.x)), frame.y(p.lo)) for p in reversed(run)]  # type: ignore[arg-type]
                 yield f'<polygon class="band" fill="{BAND_COLOR}" points="{_coords(edge)}"/>'
         for n, (name, rows) in enumerate(series.items()):
-            color, shift = colors.get(name, PALETTE[n % len(PALETTE)]), (n - (len(series) - 1) / 2) * DODGE
+            color, shift = colors[name], (n - (len(series) - 1) / 2) * DODGE
             xy = [(frame.x(epoch(p.x)) + shift, frame.y(p.y)) for p in rows]
             yield f'<g class="series" fill="{color}" stroke="{color}">'
             if len(xy) > 1:

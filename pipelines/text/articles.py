@@ -160,11 +160,12 @@ def _row(draft: ArticleDraft, found: Extracted, text: NormalizedText) -> Article
     dateline = text.dateline
     reported = draft.published_at or found.published_at
     from_dateline = dateline_date(dateline, draft.fetched_at) if reported is None and dateline else None
-    date_flags = _date_flags(reported or (from_dateline and from_dateline[0]), draft.fetched_at)
+    if from_dateline:  # no date but the dateline's: kept, and said so (below)
+        reported, year_inferred = from_dateline
+    date_flags = _date_flags(reported, draft.fetched_at)
     flags = [*draft.flags, *date_flags]
-    if from_dateline:  # no date but the dateline's: kept, and said so
-        reported = from_dateline[0]
-        flags.append(DATELINE_YEAR_INFERRED if from_dateline[1] else PUBLISHED_FROM_DATELINE)
+    if from_dateline:
+        flags.append(DATELINE_YEAR_INFERRED if year_inferred else PUBLISHED_FROM_DATELINE)
     if draft.published_at and found.published_at and abs(draft.published_at - found.published_at) > DATE_DISAGREEMENT:
         flags.append("date_disagreement")
     if text.title is None:
