@@ -34,11 +34,13 @@ export NEWSFLOW_FEEDS ?= $(CURDIR)/feeds.yaml
 USER_PATH := $(PATH)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup run test airflow-init airflow bench bench-fleet bench-publish bench-pathological bench-stream clean
+.PHONY: help setup run test test-fast lint airflow-init airflow bench bench-fleet bench-publish bench-pathological bench-stream clean
 
 help:
 	@echo "make run    - install, initialize Airflow, run the news_ingest DAG over seeds/, print a summary"
 	@echo "make test   - install the dev environment and run the test suite"
+	@echo "make test-fast - the tests not marked slow (no Airflow, no services, no browser, no big corpora)"
+	@echo "make lint   - ruff (format and lint) and mypy over the whole tree"
 	@echo "make airflow - start Airflow (standalone: UI on http://localhost:8080) with the project's DAGs"
 	@echo "make bench  - newsflow ingest on distinct real pages against the floor (extraction + one spaCy parse)"
 	@echo "make bench-fleet - 1,000 feeds on 1,000 loopback hosts through newsflow ingest and the embedded Airflow"
@@ -81,6 +83,16 @@ airflow: airflow-init
 
 test: setup
 	$(BIN)/python -m pytest
+
+test-fast: setup
+	$(BIN)/python -m pytest -m "not slow"
+
+# The checks that keep the tree as it is: formatted, linted and typed (settings in pyproject.toml).
+LINTED := pipelines tests dags plugins bench
+lint: setup
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/mypy
 
 bench: setup
 	$(BIN)/python bench/bench_pipeline.py

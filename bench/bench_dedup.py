@@ -36,7 +36,7 @@ import time
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -46,16 +46,10 @@ import pyarrow as pa
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from pipelines.dedup import (  # noqa: E402  (the bench runs as a script from the checkout)
-    Candidate,
-    DedupConfig,
-    DedupEntry,
-    EntryIndex,
-    Match,
-    band_keys,
-    find_matches,
-    make_entry,
-)
+# The bench runs as a script from the checkout: the package is importable only after the path is set.
+from pipelines.config import DedupConfig  # noqa: E402
+from pipelines.dedup.signatures import DedupEntry, band_keys, make_entry  # noqa: E402
+from pipelines.dedup.stories import Candidate, EntryIndex, Match, find_matches  # noqa: E402
 
 SEEDS_DIR = PROJECT_ROOT / "seeds"
 OUT = PROJECT_ROOT / "bench" / "out" / "dedup.json"
@@ -68,7 +62,7 @@ SENTENCES_PER_ARTICLE = (8, 30)
 SUBSTITUTION_EVERY = 6
 NEAR_COPY_SUBSTITUTION_EVERY = 100
 TIME_JITTER_MINUTES = 240
-START = datetime(2024, 1, 1, tzinfo=timezone.utc)
+START = datetime(2024, 1, 1, tzinfo=UTC)
 COPY_BOILERPLATE = "This story was provided by a wire service and republished with permission."
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
@@ -175,7 +169,9 @@ def _history_candidates(
     return found
 
 
-def _append(con: duckdb.DuckDBPyConnection, entries: list[DedupEntry], stories: dict[str, str], cfg: DedupConfig) -> None:
+def _append(
+    con: duckdb.DuckDBPyConnection, entries: list[DedupEntry], stories: dict[str, str], cfg: DedupConfig
+) -> None:
     signatures = pa.table(
         {
             "article_id": [e.article_id for e in entries],

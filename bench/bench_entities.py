@@ -74,10 +74,13 @@ def run(count: int, batch_size: int) -> None:
     total_wall = parse_wall + link_wall + resolve_wall
     print(f"model {nlp.meta['name']} {nlp.meta['version']}, components {nlp.pipe_names}")
     print(f"{count} articles, {chars / count:.0f} chars/article, batch size {batch_size}")
-    print(f"NER alone (nlp.pipe)      {count / parse_wall:8.1f} articles/s wall, "
-          f"{count / parse_cpu:8.1f} per CPU-second")
-    print(f"with linking + resolution {count / total_wall:8.1f} articles/s wall, "
-          f"{count / (parse_cpu + link_cpu + resolve_cpu):8.1f} per CPU-second")
+    print(
+        f"NER alone (nlp.pipe)      {count / parse_wall:8.1f} articles/s wall, {count / parse_cpu:8.1f} per CPU-second"
+    )
+    print(
+        f"with linking + resolution {count / total_wall:8.1f} articles/s wall, "
+        f"{count / (parse_cpu + link_cpu + resolve_cpu):8.1f} per CPU-second"
+    )
     print(f"  linking {link_wall:.2f} s, cross-article resolution {resolve_wall:.2f} s (wall)")
     overhead = (link_cpu + resolve_cpu) / parse_cpu
     print(f"resolution overhead {overhead:.1%} of NER CPU time (budget {MAX_OVERHEAD:.0%})")

@@ -1,4 +1,4 @@
-"""The stream at newsroom scale: N feeds on N loopback hosts, through `newsflow ingest --feeds` and the embedded Airflow.
+"""The stream at newsroom scale: N feeds on N loopback hosts, via `newsflow ingest --feeds` and the embedded Airflow.
 
     python bench/bench_fleet.py [--feeds 1000] [--items 3] [--latency 0.1] [--news 10] [--bad 5]
                                 [--floor-sample 300] [--skip-airflow]      (or `make bench-fleet`)
@@ -41,9 +41,9 @@ from pipelines.config import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "tests"))
 sys.path.insert(0, str(PROJECT_ROOT / "bench"))
-from bench_pipeline import run_measurement  # noqa: E402  (the floor, measured as `make bench` measures it)
-from bench_stream import Embedded, epoch, wait_for  # noqa: E402  (`make airflow` in a temp home)
-from fleet import FleetProcess, write_feeds_yaml  # noqa: E402  (the loopback fleet)
+from bench_pipeline import run_measurement
+from bench_stream import Embedded, epoch, wait_for
+from fleet import FleetProcess, write_feeds_yaml
 
 ALLOW = "127.0.0.0/8"
 NEWSFLOW = Path(sys.executable).with_name("newsflow")
@@ -63,9 +63,12 @@ def floor(fleet: FleetProcess, sample: int, work: Path, processes: int) -> float
             (folder / f"{number:04d}.html").write_bytes(response.read())
     measured = run_measurement("floor", folder, work, processes)
     seconds = sum(measured["seconds"].values())
-    print(f"floor over {sample} of the fleet's pages on {processes} processes: {seconds:.1f} s "
-          f"(extraction {measured['seconds']['extraction']:.1f}, parse {measured['seconds']['spaCy parse']:.1f}), "
-          f"{sample / seconds:.1f} articles/s, {sum(measured['cpu'].values()):.1f} CPU-s", flush=True)
+    print(
+        f"floor over {sample} of the fleet's pages on {processes} processes: {seconds:.1f} s "
+        f"(extraction {measured['seconds']['extraction']:.1f}, parse {measured['seconds']['spaCy parse']:.1f}), "
+        f"{sample / seconds:.1f} articles/s, {sum(measured['cpu'].values()):.1f} CPU-s",
+        flush=True,
+    )
     return sample / seconds
 
 
@@ -82,12 +85,22 @@ print(json.dumps({"returncode": done.returncode, "stdout": done.stdout, "stderr"
 
 def cli_round(label: str, feeds: Path, data: Path, rate: float) -> dict[str, object]:
     """`newsflow ingest --feeds --force` once; what it did and cost."""
-    env = {**os.environ, "NEWSFLOW_ALLOW_HOSTS": ALLOW, "NEWSFLOW_DB": str(data / "news.duckdb"),
-           "NEWSFLOW_STAGING_DIR": str(data / "staging")}
+    env = {
+        **os.environ,
+        "NEWSFLOW_ALLOW_HOSTS": ALLOW,
+        "NEWSFLOW_DB": str(data / "news.duckdb"),
+        "NEWSFLOW_STAGING_DIR": str(data / "staging"),
+    }
     inode = _inode(data / "news.duckdb")
     started = time.monotonic()
-    wrapped = subprocess.run([sys.executable, "-c", MEASURED, str(NEWSFLOW), "ingest", "--feeds", str(feeds), "--force",
-                              "--json"], env=env, capture_output=True, text=True, cwd=PROJECT_ROOT, check=True)
+    wrapped = subprocess.run(
+        [sys.executable, "-c", MEASURED, str(NEWSFLOW), "ingest", "--feeds", str(feeds), "--force", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=PROJECT_ROOT,
+        check=True,
+    )
     wall = time.monotonic() - started
     done = json.loads(wrapped.stdout)
     if done["returncode"]:
@@ -95,11 +108,20 @@ def cli_round(label: str, feeds: Path, data: Path, rate: float) -> dict[str, obj
     counts = json.loads(done["stdout"].strip().splitlines()[-1])
     cpu, peak = done["cpu"], done["peak_mib"]
     articles = counts["articles_new"] + counts["articles_updated"]
-    return {"round": f"CLI: {label}", "wall": wall, "cpu": cpu, "articles": articles,
-            "per_s": articles / wall, "of_floor": articles / wall / rate if rate else None,
-            "feeds": counts.get("feeds_polled", 0), "failed": counts.get("feeds_failed", 0),
-            "task_instances": None, "publishes": int(_inode(data / "news.duckdb") != inode), "asset_events": None,
-            "peak_mib": peak}
+    return {
+        "round": f"CLI: {label}",
+        "wall": wall,
+        "cpu": cpu,
+        "articles": articles,
+        "per_s": articles / wall,
+        "of_floor": articles / wall / rate if rate else None,
+        "feeds": counts.get("feeds_polled", 0),
+        "failed": counts.get("feeds_failed", 0),
+        "task_instances": None,
+        "publishes": int(_inode(data / "news.duckdb") != inode),
+        "asset_events": None,
+        "peak_mib": peak,
+    }
 
 
 def _inode(path: Path) -> int | None:
@@ -146,8 +168,10 @@ def finished_runs(embedded: Embedded) -> list[tuple[str, str, str]]:
         return []
     metadata = sqlite3.connect(embedded.home / "airflow.db")
     try:
-        return metadata.execute("SELECT run_id, start_date, end_date FROM dag_run WHERE dag_id = 'feed_ingest'"
-                                " AND state = 'success' ORDER BY start_date").fetchall()
+        return metadata.execute(
+            "SELECT run_id, start_date, end_date FROM dag_run WHERE dag_id = 'feed_ingest'"
+            " AND state = 'success' ORDER BY start_date"
+        ).fetchall()
     except sqlite3.OperationalError:  # not created yet
         return []
     finally:
@@ -158,20 +182,27 @@ def run_facts(embedded: Embedded, run_id: str) -> tuple[int, int]:
     """Task instances of the run, and the Asset events its tasks emitted."""
     metadata = sqlite3.connect(embedded.home / "airflow.db")
     try:
-        (tasks,) = metadata.execute("SELECT count(*) FROM task_instance WHERE dag_id = 'feed_ingest' AND run_id = ?",
-                                    [run_id]).fetchone()
-        (events,) = metadata.execute("SELECT count(*) FROM asset_event WHERE source_dag_id = 'feed_ingest'"
-                                     " AND source_run_id = ?", [run_id]).fetchone()
+        (tasks,) = metadata.execute(
+            "SELECT count(*) FROM task_instance WHERE dag_id = 'feed_ingest' AND run_id = ?", [run_id]
+        ).fetchone()
+        (events,) = metadata.execute(
+            "SELECT count(*) FROM asset_event WHERE source_dag_id = 'feed_ingest' AND source_run_id = ?", [run_id]
+        ).fetchone()
     finally:
         metadata.close()
     return tasks, events
 
 
-def airflow_round(label: str, embedded: Embedded, sampler: Sampler, done_before: int, rate: float,
-                  inode: int | None) -> tuple[dict[str, object], int | None]:
+def airflow_round(
+    label: str, embedded: Embedded, sampler: Sampler, done_before: int, rate: float, inode: int | None
+) -> tuple[dict[str, object], int | None]:
     """Wait for the next successful feed_ingest run and describe it."""
-    runs = wait_for(embedded, f"feed_ingest run {done_before + 1}", RUN_BUDGET_S,
-                    lambda: (found := finished_runs(embedded)) and len(found) > done_before and found)
+    runs = wait_for(
+        embedded,
+        f"feed_ingest run {done_before + 1}",
+        RUN_BUDGET_S,
+        lambda: (found := finished_runs(embedded)) and len(found) > done_before and found,
+    )
     run_id, start, end = runs[done_before]
     time.sleep(1)  # the sampler's next reading
     tasks, events = run_facts(embedded, run_id)
@@ -180,10 +211,23 @@ def airflow_round(label: str, embedded: Embedded, sampler: Sampler, done_before:
     cpu, peak = sampler.between(began, ended)
     articles = _published_articles(embedded.db, run_id)
     now_inode = _inode(embedded.db)
-    return ({"round": f"Airflow: {label}", "wall": wall, "cpu": cpu, "articles": articles,
-             "per_s": articles / wall, "of_floor": articles / wall / rate if rate else None, "feeds": None,
-             "failed": None, "task_instances": tasks, "publishes": int(now_inode != inode), "asset_events": events,
-             "peak_mib": peak}, now_inode)
+    return (
+        {
+            "round": f"Airflow: {label}",
+            "wall": wall,
+            "cpu": cpu,
+            "articles": articles,
+            "per_s": articles / wall,
+            "of_floor": articles / wall / rate if rate else None,
+            "feeds": None,
+            "failed": None,
+            "task_instances": tasks,
+            "publishes": int(now_inode != inode),
+            "asset_events": events,
+            "peak_mib": peak,
+        },
+        now_inode,
+    )
 
 
 def _published_articles(db: Path, run_id: str) -> int:
@@ -201,18 +245,28 @@ def news_latency(embedded: Embedded, fleet: FleetProcess, news: int) -> tuple[fl
     published_at = time.time()
     hosts = [fleet.sites()[site]["url"].split("/")[2] for site in changed]
     query = "SELECT count(*) FROM feed_items WHERE run_id = ? AND (" + " OR ".join("url LIKE ?" for _ in hosts) + ")"
-    run_id, start = wait_for(embedded, "a run started after the news", RUN_BUDGET_S,
-                             lambda: _started_after(embedded, published_at))
-    wait_for(embedded, f"{news} new articles in the published file", RUN_BUDGET_S, lambda: (
-        rows := published(embedded.db, query, [run_id, *(f"http://{host}/%" for host in hosts)])) and rows[0][0] >= news)
+    run_id, start = wait_for(
+        embedded, "a run started after the news", RUN_BUDGET_S, lambda: _started_after(embedded, published_at)
+    )
+    wait_for(
+        embedded,
+        f"{news} new articles in the published file",
+        RUN_BUDGET_S,
+        lambda: (
+            (rows := published(embedded.db, query, [run_id, *(f"http://{host}/%" for host in hosts)]))
+            and rows[0][0] >= news
+        ),
+    )
     return time.time() - epoch(start), run_id
 
 
 def _started_after(embedded: Embedded, moment: float) -> tuple[str, str] | None:
     metadata = sqlite3.connect(embedded.home / "airflow.db")
     try:
-        rows = metadata.execute("SELECT run_id, start_date FROM dag_run WHERE dag_id = 'feed_ingest'"
-                                " AND start_date IS NOT NULL ORDER BY start_date").fetchall()
+        rows = metadata.execute(
+            "SELECT run_id, start_date FROM dag_run WHERE dag_id = 'feed_ingest'"
+            " AND start_date IS NOT NULL ORDER BY start_date"
+        ).fetchall()
     finally:
         metadata.close()
     return next(((run_id, start) for run_id, start in rows if epoch(start) > moment), None)
@@ -225,21 +279,28 @@ def print_table(rounds: list[dict[str, object]], rate: float) -> None:
         return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
     print(f"\nfloor: {rate:.1f} articles/s\n")
-    print("| round | wall s | CPU-s | articles | articles/s | of floor | task instances | publishes | Asset events"
-          " | peak RSS, largest process (MiB) |")
+    print(
+        "| round | wall s | CPU-s | articles | articles/s | of floor | task instances | publishes | Asset events"
+        " | peak RSS, largest process (MiB) |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rounds:
-        print(f"| {r['round']} | {cell(r['wall'])} | {cell(r['cpu'])} | {r['articles']} | {cell(r['per_s'])} | "
-              f"{cell(r['of_floor'], 2)} | {cell(r['task_instances'])} | {r['publishes']} | {cell(r['asset_events'])} | "
-              f"{cell(r['peak_mib'], 0)} |")
+        print(
+            f"| {r['round']} | {cell(r['wall'])} | {cell(r['cpu'])} | {r['articles']} | {cell(r['per_s'])} | "
+            f"{cell(r['of_floor'], 2)} | {cell(r['task_instances'])} | {r['publishes']} | {cell(r['asset_events'])} | "
+            f"{cell(r['peak_mib'], 0)} |"
+        )
 
 
 def cli_rounds(args: argparse.Namespace, work: Path) -> tuple[float, list[dict[str, object]]]:
     bad = {"hang": args.bad, "error": args.bad, "loop": args.bad, "bomb": args.bad}
     with FleetProcess(args.feeds + 4 * args.bad, items=args.items, latency=args.latency, **bad) as fleet:
-        print(f"fleet: {args.feeds} feeds of {args.items} new articles on {args.feeds} hosts, "
-              f"{args.latency * 1000:.0f} ms per response, texts: {fleet.info['texts']} "
-              f"({fleet.info['text_count'] or 'unique'}); {4 * args.bad} misbehaving feeds besides", flush=True)
+        print(
+            f"fleet: {args.feeds} feeds of {args.items} new articles on {args.feeds} hosts, "
+            f"{args.latency * 1000:.0f} ms per response, texts: {fleet.info['texts']} "
+            f"({fleet.info['text_count'] or 'unique'}); {4 * args.bad} misbehaving feeds besides",
+            flush=True,
+        )
         rate = floor(fleet, args.floor_sample, work, args.workers) if args.floor_sample else 0.0
         sites = fleet.sites()
         good = write_feeds_yaml(work / "feeds.yaml", [site["url"] for site in sites if site["kind"] == "good"])
@@ -271,20 +332,35 @@ def airflow_rounds(args: argparse.Namespace, work: Path, rate: float) -> list[di
         try:
             first, inode = airflow_round("first run, every article new", embedded, sampler, 0, rate, None)
             rounds.append(first)
-            print(f"make airflow's first run done {time.monotonic() - began:.0f} s after it started:", first, flush=True)
+            print(
+                f"make airflow's first run done {time.monotonic() - began:.0f} s after it started:", first, flush=True
+            )
             steady, inode = airflow_round("next tick, every feed 304", embedded, sampler, 1, rate, inode)
             rounds.append(steady)
             print(steady, flush=True)
             latency, run_id = news_latency(embedded, fleet, args.news)
-            wait_for(embedded, "that run to finish", RUN_BUDGET_S,
-                     lambda: run_id in [run for run, _, _ in finished_runs(embedded)])
+            wait_for(
+                embedded,
+                "that run to finish",
+                RUN_BUDGET_S,
+                lambda: run_id in [run for run, _, _ in finished_runs(embedded)],
+            )
             tasks, events = run_facts(embedded, run_id)
             print(f"{args.news} new articles queryable {latency:.1f} s after their run started", flush=True)
-            rounds.append({"round": f"Airflow: {args.news} feeds with 1 new article: from the run's start until "
-                                    "queryable", "wall": latency, "cpu": None, "articles": args.news, "per_s": None,
-                           "of_floor": None, "task_instances": tasks, "publishes": int(_inode(embedded.db) != inode),
-                           "asset_events": events,
-                           "peak_mib": None})
+            rounds.append(
+                {
+                    "round": f"Airflow: {args.news} feeds with 1 new article: from the run's start until queryable",
+                    "wall": latency,
+                    "cpu": None,
+                    "articles": args.news,
+                    "per_s": None,
+                    "of_floor": None,
+                    "task_instances": tasks,
+                    "publishes": int(_inode(embedded.db) != inode),
+                    "asset_events": events,
+                    "peak_mib": None,
+                }
+            )
         finally:
             sampler.stop()
             embedded.stop()

@@ -41,14 +41,32 @@ def ingest(folder: Path, work: Path, workers: int) -> dict[str, float]:
     """`newsflow ingest` of `folder` in a fresh process (through a small wrapper that reports its own peak)."""
     env = {**os.environ, "NEWSFLOW_WORKERS": str(workers), "NEWSFLOW_STAGING_DIR": str(work / "staging")}
     started, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
-    done = subprocess.run([sys.executable, "-m", "pipelines.cli", "ingest", "--seeds", str(folder),
-                           "--db", str(work / "news.duckdb"), "--json"], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pipelines.cli",
+            "ingest",
+            "--seeds",
+            str(folder),
+            "--db",
+            str(work / "news.duckdb"),
+            "--json",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode:
         raise SystemExit(f"ingest failed: {done.stderr[-2000:]}")
-    return {"wall_s": wall, "cpu_s": after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime,
-            "peak_rss_mib": after.ru_maxrss / 1024, **json.loads(done.stdout)}
+    return {
+        "wall_s": wall,
+        "cpu_s": after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime,
+        "peak_rss_mib": after.ru_maxrss / 1024,
+        **json.loads(done.stdout),
+    }
 
 
 def outcome(db: Path) -> list[tuple]:
@@ -64,7 +82,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--long-sizes", type=int, nargs="+", default=[1_500_000, 5_000_000])
     parser.add_argument("--html-size", type=int, default=3_000_000)
-    parser.add_argument("--alone", type=int, default=DEFAULT_MAX_FILE_BYTES, help="bytes of the text parsed alone (0: skip)")
+    parser.add_argument(
+        "--alone", type=int, default=DEFAULT_MAX_FILE_BYTES, help="bytes of the text parsed alone (0: skip)"
+    )
     parser.add_argument("--workers", type=int, default=int(os.environ.get("NEWSFLOW_WORKERS", "2")))
     args = parser.parse_args()
     seeds = PROJECT_ROOT / "seeds"
@@ -73,22 +93,29 @@ def main() -> None:
         folder = work / "seeds"
         added = write_folder(folder, seeds, tuple(args.long_sizes), args.html_size)
         run = ingest(folder, work / "folder", args.workers)
-        print(f"folder: {len(list(folder.iterdir()))} files ({len(added)} pathological), "
-              f"{sum(path.stat().st_size for path in folder.iterdir()) / MiB:.1f} MiB: {run['wall_s']:.0f} s wall, "
-              f"{run['cpu_s']:.0f} CPU-s, peak RSS {run['peak_rss_mib']:.0f} MiB (largest process), "
-              f"{args.workers} workers; exit 0")
+        print(
+            f"folder: {len(list(folder.iterdir()))} files ({len(added)} pathological), "
+            f"{sum(path.stat().st_size for path in folder.iterdir()) / MiB:.1f} MiB: {run['wall_s']:.0f} s wall, "
+            f"{run['cpu_s']:.0f} CPU-s, peak RSS {run['peak_rss_mib']:.0f} MiB (largest process), "
+            f"{args.workers} workers; exit 0"
+        )
         print("| file | status | reason | characters | mentions | quotes |\n|---|---|---|---:|---:|---:|")
         for uri, status, reason, length, mentions, quotes in outcome(work / "folder" / "news.duckdb"):
-            print(f"| {uri} | {status} | {reason} | {length or ''} | {mentions if length else ''} | {quotes if length else ''} |")
+            print(
+                f"| {uri} | {status} | {reason} | {length or ''} | "
+                f"{mentions if length else ''} | {quotes if length else ''} |"
+            )
         if args.alone:
             alone = work / "alone"
             alone.mkdir()
-            text = distinct_text(news_paragraphs(seeds), args.alone, "A long record").encode("utf-8")[:args.alone]
+            text = distinct_text(news_paragraphs(seeds), args.alone, "A long record").encode("utf-8")[: args.alone]
             (alone / "long.txt").write_bytes(text.decode("utf-8", errors="ignore").encode("utf-8"))
             one = ingest(alone, work / "alone_db", 1)
             ((_, status, _, length, mentions, quotes),) = outcome(work / "alone_db" / "news.duckdb")
-            print(f"one text of {length:,} characters alone ({status}, {mentions:,} mentions, {quotes:,} quotes): "
-                  f"{one['wall_s']:.0f} s wall, {one['cpu_s']:.0f} CPU-s, peak RSS {one['peak_rss_mib']:.0f} MiB")
+            print(
+                f"one text of {length:,} characters alone ({status}, {mentions:,} mentions, {quotes:,} quotes): "
+                f"{one['wall_s']:.0f} s wall, {one['cpu_s']:.0f} CPU-s, peak RSS {one['peak_rss_mib']:.0f} MiB"
+            )
 
 
 if __name__ == "__main__":

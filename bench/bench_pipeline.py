@@ -1,4 +1,6 @@
-"""Throughput and peak memory of the seed-folder pipeline against the floor of its unavoidable work (a benchmark, not a test).
+"""Throughput and peak memory of the seed-folder pipeline against the floor of its unavoidable work.
+
+A benchmark, not a test.
 
     python bench/bench_pipeline.py [--folder DIR] [--workers N]
 
@@ -38,7 +40,10 @@ def make_corpus(target: Path) -> str:
     target.mkdir(parents=True)
     seen: set[str] = set()
     kinds = {"html": 0, "txt": 0}
-    sources = [*sorted((SHARED / "news-html").rglob("*.html")), *sorted((SHARED / "polnear-dev" / "text").glob("*.txt"))]
+    sources = [
+        *sorted((SHARED / "news-html").rglob("*.html")),
+        *sorted((SHARED / "polnear-dev" / "text").glob("*.txt")),
+    ]
     if not sources:
         sources = sorted((PROJECT_ROOT / "seeds").iterdir())
     for path in sources:
@@ -47,20 +52,28 @@ def make_corpus(target: Path) -> str:
             seen.add(digest)
             shutil.copy(path, target / f"{len(seen):04d}_{path.name}")
             kinds[path.suffix.lstrip(".")] += 1
-    origin = "../shared news-html + polnear-dev" if SHARED.is_dir() else "seeds/ only (../shared missing: not representative)"
+    origin = (
+        "../shared news-html + polnear-dev"
+        if SHARED.is_dir()
+        else "seeds/ only (../shared missing: not representative)"
+    )
     return f"{len(seen)} distinct documents ({kinds['html']} HTML pages, {kinds['txt']} texts) from {origin}"
 
 
 def peak_mib() -> dict[str, float]:
     """This process's peak RSS, and the largest of its finished child processes (the workers)."""
-    return {"main": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-            "worker": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+    return {
+        "main": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "worker": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+    }
 
 
 def cpu_seconds() -> float:
     """CPU time of this process and of its finished children (the workers, once their pool is closed)."""
-    return sum(usage.ru_utime + usage.ru_stime
-               for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)))
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    )
 
 
 def floor_text(path: Path) -> str:
@@ -90,9 +103,11 @@ def measure_floor(folder: Path, processes: int) -> dict[str, object]:
     for _ in nlp.pipe(texts, n_process=processes, batch_size=16):
         pass
     parsed, cpu_parsed = time.perf_counter(), cpu_seconds()
-    return {"seconds": {"extraction": extracted - started, "spaCy parse": parsed - extracted},
-            "cpu": {"extraction": cpu_extracted - cpu_started, "spaCy parse": cpu_parsed - cpu_extracted},
-            "peak": peak_mib()}
+    return {
+        "seconds": {"extraction": extracted - started, "spaCy parse": parsed - extracted},
+        "cpu": {"extraction": cpu_extracted - cpu_started, "spaCy parse": cpu_parsed - cpu_extracted},
+        "peak": peak_mib(),
+    }
 
 
 def measure_pipeline(folder: Path, work: Path, workers: int, process_start: float) -> dict[str, object]:
@@ -111,8 +126,9 @@ def measure_pipeline(folder: Path, work: Path, workers: int, process_start: floa
         warm_up_validate_and_load,
     )
 
-    settings = Settings.from_env(seeds_dir=folder, db_path=work / "news.duckdb", staging_dir=work / "staging",
-                                 workers=workers)
+    settings = Settings.from_env(
+        seeds_dir=folder, db_path=work / "news.duckdb", staging_dir=work / "staging", workers=workers
+    )
     imported, cpu_imported = time.time(), cpu_seconds()
     batch = stage_folder(settings, new_run_id("bench"), "bench", meanwhile=partial(warm_up_validate_and_load, settings))
     staged, cpu_staged = time.time(), cpu_seconds()
@@ -121,20 +137,38 @@ def measure_pipeline(folder: Path, work: Path, workers: int, process_start: floa
     counts = load_stages(settings, [batch.path])
     loaded, cpu_loaded = time.time(), cpu_seconds()
     steps = ["start-up (interpreter, imports)", "stage", "validate", "load + publish"]
-    marks = [(process_start, 0.0), (imported, cpu_imported), (staged, cpu_staged), (validated, cpu_validated),
-             (loaded, cpu_loaded)]
+    marks = [
+        (process_start, 0.0),
+        (imported, cpu_imported),
+        (staged, cpu_staged),
+        (validated, cpu_validated),
+        (loaded, cpu_loaded),
+    ]
     return {
         "seconds": {step: end[0] - begin[0] for step, begin, end in zip(steps, marks, marks[1:], strict=False)},
         "cpu": {step: end[1] - begin[1] for step, begin, end in zip(steps, marks, marks[1:], strict=False)},
-        "articles": counts.articles_new, "peak": peak_mib(),
+        "articles": counts.articles_new,
+        "peak": peak_mib(),
     }
 
 
-def run_measurement(kind: str, folder: Path, work: Path, processes: int) -> dict[str, object]:
+def run_measurement(kind: str, folder: Path, work: Path, processes: int) -> dict[str, Any]:
     """One measurement in a fresh interpreter; its wall time from Popen to exit comes back as `wall`."""
     started = time.time()
-    command = [sys.executable, __file__, "--measure", kind, "--folder", str(folder), "--work", str(work),
-               "--workers", str(processes), "--started", repr(started)]
+    command = [
+        sys.executable,
+        __file__,
+        "--measure",
+        kind,
+        "--folder",
+        str(folder),
+        "--work",
+        str(work),
+        "--workers",
+        str(processes),
+        "--started",
+        repr(started),
+    ]
     done = subprocess.run(command, check=True, capture_output=True, text=True, cwd=PROJECT_ROOT)
     return {**json.loads(done.stdout.strip().splitlines()[-1]), "wall": time.time() - started}
 
@@ -144,8 +178,14 @@ def ingest_again(folder: Path, work: Path, workers: int) -> dict[str, object]:
     started = time.time()
     env = {**os.environ, "NEWSFLOW_WORKERS": str(workers), "NEWSFLOW_STAGING_DIR": str(work / "staging")}
     newsflow = Path(sys.executable).with_name("newsflow")
-    subprocess.run([str(newsflow), "ingest", "--seeds", str(folder), "--db", str(work / "news.duckdb"), "--json"],
-                   check=True, capture_output=True, text=True, env=env, cwd=PROJECT_ROOT)
+    subprocess.run(
+        [str(newsflow), "ingest", "--seeds", str(folder), "--db", str(work / "news.duckdb"), "--json"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=PROJECT_ROOT,
+    )
     return {"wall": time.time() - started}
 
 
@@ -175,10 +215,14 @@ def report(corpus: str, docs: int, workers: int, results: dict[str, dict[str, An
     print(row("**newsflow ingest, end to end**", docs, end_to_end, cpu, pipeline["peak"]))
     print(row("newsflow ingest again, nothing new (end to end)", docs, float(results["again"]["wall"])))
     print(f"\n{pipeline['articles']} articles loaded")
-    print(f"ratio, end to end / floor with {workers} processes: {floors[workers] / end_to_end:.2f} "
-          f"(docs/s {docs / end_to_end:.1f} vs {docs / floors[workers]:.1f})")
-    print(f"CPU-s, floor with {workers} processes / newsflow: {floor_cpu[workers] / cpu:.2f} "
-          f"({floor_cpu[workers]:.1f} vs {cpu:.1f})")
+    print(
+        f"ratio, end to end / floor with {workers} processes: {floors[workers] / end_to_end:.2f} "
+        f"(docs/s {docs / end_to_end:.1f} vs {docs / floors[workers]:.1f})"
+    )
+    print(
+        f"CPU-s, floor with {workers} processes / newsflow: {floor_cpu[workers] / cpu:.2f} "
+        f"({floor_cpu[workers]:.1f} vs {cpu:.1f})"
+    )
     # The parse is the one step that must scale: when it does not, the machine's other CPUs were busy.
     parse = {processes: results[f"floor{processes}"]["seconds"]["spaCy parse"] for processes in floors}
     print(f"the floor's parse ran {parse[1] / parse[workers]:.2f}x faster on {workers} processes than on 1")
@@ -206,8 +250,10 @@ def main() -> None:
             folder = work / "corpus"
             corpus = make_corpus(folder)
         docs = sum(1 for _ in folder.iterdir())
-        results = {f"floor{processes}": run_measurement("floor", folder, work, processes)
-                   for processes in sorted({1, args.workers})}
+        results = {
+            f"floor{processes}": run_measurement("floor", folder, work, processes)
+            for processes in sorted({1, args.workers})
+        }
         results["pipeline"] = run_measurement("pipeline", folder, work, args.workers)
         results["again"] = ingest_again(folder, work, args.workers)
         report(corpus, docs, args.workers, results)

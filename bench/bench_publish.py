@@ -32,6 +32,7 @@ source and day.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import tempfile
@@ -66,7 +67,7 @@ DERIVED = {
     "mention_text": "substr(b.body_text, o.start_char + 1, o.end_char - o.start_char)",
     "quote_text": "substr(b.body_text, o.start_char + 1, o.end_char - o.start_char)",
     "speaker_text": "CASE WHEN o.speaker_start IS NULL THEN o.speaker_text "
-                    "ELSE substr(b.body_text, o.speaker_start + 1, o.speaker_end - o.speaker_start) END",
+    "ELSE substr(b.body_text, o.speaker_start + 1, o.speaker_end - o.speaker_start) END",
     "content_hash": "sha256(o.content_hash || '~' || r.n)",
     "content_sha256": "sha256(o.content_sha256 || '~' || r.n)",
     "fingerprint": "sha256(o.fingerprint || '~' || r.n)",
@@ -76,9 +77,11 @@ DERIVED = {
 }
 # A load of this many articles precedes the later publish.
 LOAD_ARTICLES = 100
-QUERIES = {"count": "SELECT count(*) FROM articles",
-           "per source and day": "SELECT source_id, CAST(coalesce(published_at, fetched_at) AS DATE) AS day, count(*)"
-                                 " FROM articles GROUP BY ALL ORDER BY ALL"}
+QUERIES = {
+    "count": "SELECT count(*) FROM articles",
+    "per source and day": "SELECT source_id, CAST(coalesce(published_at, fetched_at) AS DATE) AS day, count(*)"
+    " FROM articles GROUP BY ALL ORDER BY ALL",
+}
 BODY_COLUMNS = frozenset({"body_text", "mention_text", "quote_text", "speaker_text"})
 
 
@@ -86,19 +89,25 @@ def replica_expression(column: str, data_type: str) -> str:
     """The SQL for one column of a replica (see DERIVED and the module docstring)."""
     if column in DERIVED:
         return DERIVED[column]
-    if data_type == "VARCHAR" and column not in SHARED_COLUMNS and (column.endswith("_id") or column in ADDRESS_COLUMNS):
-        return f'o."{column}" || \'~\' || r.n'
+    if (
+        data_type == "VARCHAR"
+        and column not in SHARED_COLUMNS
+        and (column.endswith("_id") or column in ADDRESS_COLUMNS)
+    ):
+        return f"o.\"{column}\" || '~' || r.n"
     return f'o."{column}"'
 
 
 def replicate_sql(table: str, columns: list[tuple[str, str]], numbers: range) -> str:
-    """INSERT the replicas `numbers` of every original row of `table`, joined to their synthetic body when they need it."""
+    """INSERT the replicas `numbers` of each original row of `table`, joined to their synthetic body if they need it."""
     names = [name for name, _ in columns]
     quoted = ", ".join(f'"{name}"' for name in names)
     select = ", ".join(replica_expression(name, data_type) for name, data_type in columns)
-    sql = (f'INSERT INTO "{table}" ({quoted}) SELECT {select} '
-           f'FROM "{table}" AS o CROSS JOIN range({numbers.start}, {numbers.stop}) AS r(n)')
-    originals = [f'o."{key}" NOT LIKE \'%~%\'' for key in PER_ARTICLE_KEYS if key in names]
+    sql = (
+        f'INSERT INTO "{table}" ({quoted}) SELECT {select} '
+        f'FROM "{table}" AS o CROSS JOIN range({numbers.start}, {numbers.stop}) AS r(n)'
+    )
+    originals = [f"o.\"{key}\" NOT LIKE '%~%'" for key in PER_ARTICLE_KEYS if key in names]
     if BODY_COLUMNS & set(names):
         version = "b.version = o.version" if "version" in names else "b.is_current"
         sql += f" JOIN bench_bodies AS b ON b.article_id = o.article_id AND b.n = r.n AND {version}"
@@ -118,19 +127,32 @@ def synthetic_bodies(lengths: list[int], vocabulary: np.ndarray, rng: np.random.
 
 
 def body_table(con: Any, numbers: range) -> pa.Table:
-    """One synthetic body per replicated article version, keyed by the original's (article_id, version) and replica n."""
+    """One synthetic body per replicated article version.
+
+    Keyed by the original's (article_id, version) and replica n.
+    """
     versions = con.execute(
         "SELECT v.article_id, v.version, length(v.body_text), v.version = a.version "
         "FROM article_versions v JOIN articles a USING (article_id) WHERE v.article_id NOT LIKE '%~%'"
-        " ORDER BY v.article_id, v.version").fetchall()
-    words = {word for (body,) in con.execute("SELECT body_text FROM article_versions").fetchall() for word in body.split()}
+        " ORDER BY v.article_id, v.version"
+    ).fetchall()
+    words = {
+        word for (body,) in con.execute("SELECT body_text FROM article_versions").fetchall() for word in body.split()
+    }
     vocabulary = np.array(sorted(words), dtype=object)
-    keys = [(article_id, n, version, length, current)
-            for n in numbers for article_id, version, length, current in versions]
+    keys = [
+        (article_id, n, version, length, current) for n in numbers for article_id, version, length, current in versions
+    ]
     bodies = synthetic_bodies([key[3] for key in keys], vocabulary, np.random.default_rng(RANDOM_SEED + numbers.start))
-    return pa.table({"article_id": [key[0] for key in keys], "n": pa.array([key[1] for key in keys], pa.int64()),
-                     "version": pa.array([key[2] for key in keys], pa.int32()),
-                     "is_current": [key[4] for key in keys], "body_text": bodies})
+    return pa.table(
+        {
+            "article_id": [key[0] for key in keys],
+            "n": pa.array([key[1] for key in keys], pa.int64()),
+            "version": pa.array([key[2] for key in keys], pa.int32()),
+            "is_current": [key[4] for key in keys],
+            "body_text": bodies,
+        }
+    )
 
 
 def scale(settings: Settings, articles: int) -> int:
@@ -143,7 +165,7 @@ def scale(settings: Settings, articles: int) -> int:
                 store.con.execute(f"UPDATE {table} SET {SEGMENT} = NULL")
             store.con.execute("DELETE FROM published_segments")
             store.con.execute("DELETE FROM lost_segments")
-        (seed_articles,), = store.con.execute("SELECT count(*) FROM articles").fetchall()
+        ((seed_articles,),) = store.con.execute("SELECT count(*) FROM articles").fetchall()
         return replicate(store, range(1, max(1, round(articles / seed_articles))))
 
 
@@ -154,7 +176,9 @@ def replicate(store: Any, numbers: range) -> int:
         "SELECT table_name, list(column_name ORDER BY column_index), list(data_type ORDER BY column_index) "
         "FROM duckdb_columns() WHERE database_name = current_database() AND schema_name = 'main' "
         "AND table_name IN (SELECT table_name FROM duckdb_tables()) GROUP BY table_name "
-        "HAVING list_has_any(list(column_name), ?) ORDER BY table_name", [list(PER_ARTICLE_KEYS)]).fetchall()
+        "HAVING list_has_any(list(column_name), ?) ORDER BY table_name",
+        [list(PER_ARTICLE_KEYS)],
+    ).fetchall()
     con.register("bench_bodies_frame", body_table(con, numbers))
     con.execute("CREATE TEMP TABLE bench_bodies AS SELECT * FROM bench_bodies_frame")
     con.unregister("bench_bodies_frame")
@@ -183,10 +207,22 @@ def load_then_publish(settings: Settings) -> tuple[Published, float, float]:
         entities = store.con.sql(f"SELECT * EXCLUDE ({SEGMENT}) FROM entities").fetchall()
         columns = [column for column in store.con.sql("SELECT * FROM entities").columns if column != SEGMENT]
         with store.transaction():
-            store.insert("entities", [{**dict(zip(columns, row, strict=True)), "updated_at": datetime.now(UTC)}
-                                      for row in entities], on_conflict="REPLACE")
-            store.insert("ingest_runs", [{"run_id": new_run_id("bench"), "started_at": datetime.now(UTC),
-                                          "status": "success", "trigger": "bench"}])
+            store.insert(
+                "entities",
+                [{**dict(zip(columns, row, strict=True)), "updated_at": datetime.now(UTC)} for row in entities],
+                on_conflict="REPLACE",
+            )
+            store.insert(
+                "ingest_runs",
+                [
+                    {
+                        "run_id": new_run_id("bench"),
+                        "started_at": datetime.now(UTC),
+                        "status": "success",
+                        "trigger": "bench",
+                    }
+                ],
+            )
         reset_peak_rss()  # what the load cached stays resident; the peak from here on is the publish's
         return timed(lambda: publish(store, settings))
 
@@ -219,61 +255,89 @@ def query_ms(path: Path, sql: str) -> float:
     return best * 1000
 
 
-def measure_first(settings: Settings) -> dict[str, float]:
+# What a measurement in a fresh process reports: seconds, MiB, and (published, single file) query timings.
+Measured = dict[str, float | tuple[float, float]]
+
+
+def measure_first(settings: Settings) -> Measured:
     """In a fresh process: the first publish (every table written), and this process's peak RSS."""
     rss_start = peak_rss_mib()
     with open_writer(settings) as store:
         first, first_s, first_cpu = timed(lambda: publish(store, settings))
-    return {"first_publish_s": first_s, "first_publish_cpu_s": first_cpu, "first_written_mib": first.bytes_written / MiB,
-            "first_peak_rss_mib": peak_rss_mib(), "rss_start_mib": rss_start}
+    return {
+        "first_publish_s": first_s,
+        "first_publish_cpu_s": first_cpu,
+        "first_written_mib": first.bytes_written / MiB,
+        "first_peak_rss_mib": peak_rss_mib(),
+        "rss_start_mib": rss_start,
+    }
 
 
-def measure_later(settings: Settings, articles: int) -> dict[str, float]:
+def measure_later(settings: Settings, articles: int) -> Measured:
     """In a fresh process, as every load is: a later publish after a load, the files, the queries, the peak RSS."""
     writer_bytes = disk_bytes(settings.writer_db_path)
     (later, later_s, later_cpu) = load_then_publish(settings)
     peak = peak_rss_mib()
     published = disk_bytes(settings.db_path) + disk_bytes(published_folder(settings.db_path))
-    queries = {name: (query_ms(settings.db_path, sql), query_ms(settings.writer_db_path, sql)) for name, sql in QUERIES.items()}
-    return {"articles": articles, "writer_mib": writer_bytes / MiB, "published_mib": published / MiB,
-            "disk_held_mib": (disk_bytes(settings.writer_db_path) + published) / MiB,
-            "later_publish_s": later_s, "later_publish_cpu_s": later_cpu, "later_written_mib": later.bytes_written / MiB,
-            "later_peak_rss_mib": peak,
-            **{f"{name} ms (published, single file)": value for name, value in queries.items()}}
+    queries = {
+        name: (query_ms(settings.db_path, sql), query_ms(settings.writer_db_path, sql)) for name, sql in QUERIES.items()
+    }
+    return {
+        "articles": articles,
+        "writer_mib": writer_bytes / MiB,
+        "published_mib": published / MiB,
+        "disk_held_mib": (disk_bytes(settings.writer_db_path) + published) / MiB,
+        "later_publish_s": later_s,
+        "later_publish_cpu_s": later_cpu,
+        "later_written_mib": later.bytes_written / MiB,
+        "later_peak_rss_mib": peak,
+        **{f"{name} ms (published, single file)": value for name, value in queries.items()},
+    }
 
 
 def markdown(results: list[dict[str, Any]]) -> str:
     """The table for the README."""
-    lines = ["| articles | writer MiB | published MiB | disk held MiB | first publish s (CPU), peak RSS MiB "
-             "| later publish s (CPU), peak RSS MiB | later written MiB | count ms: published / single file "
-             "| per source and day ms: published / single file |", "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| articles | writer MiB | published MiB | disk held MiB | first publish s (CPU), peak RSS MiB "
+        "| later publish s (CPU), peak RSS MiB | later written MiB | count ms: published / single file "
+        "| per source and day ms: published / single file |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in results:
         count, per_day = r["count ms (published, single file)"], r["per source and day ms (published, single file)"]
-        lines.append(f"| {r['articles']:,} | {r['writer_mib']:.0f} | {r['published_mib']:.0f} | {r['disk_held_mib']:.0f} "
-                     f"| {r['first_publish_s']:.1f} ({r['first_publish_cpu_s']:.1f}), {r['first_peak_rss_mib']:.0f} "
-                     f"| {r['later_publish_s']:.2f} ({r['later_publish_cpu_s']:.2f}), {r['later_peak_rss_mib']:.0f} "
-                     f"| {r['later_written_mib']:.1f} | {count[0]:.1f} / {count[1]:.1f} | {per_day[0]:.0f} / {per_day[1]:.0f} |")
+        lines.append(
+            f"| {r['articles']:,} | {r['writer_mib']:.0f} | {r['published_mib']:.0f} | {r['disk_held_mib']:.0f} "
+            f"| {r['first_publish_s']:.1f} ({r['first_publish_cpu_s']:.1f}), {r['first_peak_rss_mib']:.0f} "
+            f"| {r['later_publish_s']:.2f} ({r['later_publish_cpu_s']:.2f}), {r['later_peak_rss_mib']:.0f} "
+            f"| {r['later_written_mib']:.1f} | {count[0]:.1f} / {count[1]:.1f} | {per_day[0]:.0f} / {per_day[1]:.0f} |"
+        )
     return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000], help="articles per measurement")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000], help="articles per measurement"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="newsflow-publish-"))
     try:
-        seeded = Settings.from_env(seeds_dir=PROJECT_ROOT / "seeds", db_path=work / "seed" / "news.duckdb",
-                                   staging_dir=work / "seed" / "staging")
+        seeded = Settings.from_env(
+            seeds_dir=PROJECT_ROOT / "seeds",
+            db_path=work / "seed" / "news.duckdb",
+            staging_dir=work / "seed" / "staging",
+        )
         ingest_folder(seeded)
         results = []
         for size in args.sizes:
             folder = work / str(size)
-            settings = Settings.from_env(seeds_dir=seeded.seeds_dir, db_path=folder / "news.duckdb",
-                                         staging_dir=folder / "staging")
+            settings = Settings.from_env(
+                seeds_dir=seeded.seeds_dir, db_path=folder / "news.duckdb", staging_dir=folder / "staging"
+            )
             settings.writer_db_path.parent.mkdir(parents=True)
             shutil.copyfile(seeded.writer_db_path, settings.writer_db_path)
-            articles, scale_s, _ = timed(lambda settings=settings, size=size: scale(settings, size))
+            articles, scale_s, _ = timed(functools.partial(scale, settings, size))
             print(f"{articles} articles: writer scaled in {scale_s:.0f} s", flush=True)
             measured: dict[str, Any] = {}
             for measure, arguments in ((measure_first, (settings,)), (measure_later, (settings, articles))):

@@ -77,14 +77,14 @@ def prefill(project: Path, results: int) -> None:
             shutil.copyfile(original, copy)
 
 
-def _validate(frames: dict, context_dir: Path, run_id: str) -> dict[str, float]:
+def _validate(frames: dict, context_dir: Path, run_id: str) -> dict[str, tuple[float, float]]:
     """One validate_batch, split into the Data Docs build and the rest (the suite runs and the verdict)."""
     docs: list[tuple[float, float]] = []
     build = gate.build_result_docs
 
     @functools.wraps(build)
-    def timed_build(*args: Any) -> Any:
-        pages, wall, cpu = _timed(lambda: build(*args))
+    def timed_build(*args: Any, **kwargs: Any) -> Any:
+        pages, wall, cpu = _timed(lambda: build(*args, **kwargs))
         docs.append((wall, cpu))
         return pages
 
@@ -104,7 +104,7 @@ def measure(frames_file: Path, runs: int, history: Path | None) -> dict[str, Any
         context_dir = _project(Path(tmp), history)
         first = _validate(frames, context_dir, "bench-0")
         needs_gx = GX_MODULE in sys.modules
-        phases = {"first_runs": first["runs"], "first_docs": first["docs"]}
+        phases: dict[str, tuple[float, ...]] = {"first_runs": first["runs"], "first_docs": first["docs"]}
         warm = [_validate(frames, context_dir, f"bench-{n}") for n in range(1, runs + 1)]
     for part in ("runs", "docs"):
         phases[f"warm_{part}"] = tuple(statistics.median(run[part][i] for run in warm) for i in (0, 1))
@@ -120,7 +120,9 @@ def cold_phases() -> dict[str, tuple[float, float]]:
         steps = {
             "import": lambda: importlib.import_module(GX_MODULE),
             "context": lambda: open_context(context_dir),
-            "suites": lambda: [gate._suite_meta(context_dir, name) for name in (*gate.VALIDATED_TABLES, gate.BATCH_SUITE)],
+            "suites": lambda: [
+                gate._suite_meta(context_dir, name) for name in (*gate.VALIDATED_TABLES, gate.BATCH_SUITE)
+            ],
         }
         return {phase: _timed(step)[1:] for phase, step in steps.items()}
 
@@ -151,7 +153,9 @@ def main() -> int:
     parser.add_argument("--measure", type=Path, help=argparse.SUPPRESS)  # child process: a pickled batch
     parser.add_argument("--cold", action="store_true", help=argparse.SUPPRESS)  # child process: GX's set-up
     parser.add_argument("--prefill", type=Path, help=argparse.SUPPRESS)  # child process: the history's project
-    parser.add_argument("--history-project", type=Path, help=argparse.SUPPRESS)  # child process: where --prefill left it
+    parser.add_argument(
+        "--history-project", type=Path, help=argparse.SUPPRESS
+    )  # child process: where --prefill left it
     args = parser.parse_args()
     if args.prefill:
         prefill(args.prefill, args.history)
@@ -167,11 +171,17 @@ def main() -> int:
         history = []
         if args.history:
             project = Path(tmp) / "history"
-            print(f"stored validation results before the first batch: {_child('--prefill', str(project), '--history', str(args.history))}")
+            prefilled = _child("--prefill", str(project), "--history", str(args.history))
+            print(f"stored validation results before the first batch: {prefilled}")
             history = ["--history-project", str(project)]
-        batches = {"empty": lambda: gate.staged_frames({}), f"synthetic_{args.articles}": lambda: make_batch(args.articles)}
+        batches = {
+            "empty": lambda: gate.staged_frames({}),
+            f"synthetic_{args.articles}": lambda: make_batch(args.articles),
+        }
         for folder in [PROJECT_ROOT / "seeds", *args.folder]:
-            batches[f"folder_{folder.name}"] = functools.partial(_staged_frames, folder.resolve(), Path(tmp) / folder.name)
+            batches[f"folder_{folder.name}"] = functools.partial(
+                _staged_frames, folder.resolve(), Path(tmp) / folder.name
+            )
         for name, build in batches.items():
             frames_file = Path(tmp) / f"{name}.pickle"
             frames_file.write_bytes(pickle.dumps(build()))
@@ -185,7 +195,9 @@ def main() -> int:
     print(f"{'':22} {'':>6} {'':>4}  " + "  ".join(f"{'wall / cpu s':>15}" for _ in PHASES))
     for name, result in report.items():
         cells = [
-            f"{result['phases'][phase][0]:6.2f} / {result['phases'][phase][1]:5.2f}" if phase in result["phases"] else f"{'-':>15}"
+            f"{result['phases'][phase][0]:6.2f} / {result['phases'][phase][1]:5.2f}"
+            if phase in result["phases"]
+            else f"{'-':>15}"
             for phase in PHASES
         ]
         gx = "yes" if result["gx_imported_by_validation"] else "no"

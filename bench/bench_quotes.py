@@ -50,12 +50,16 @@ def main() -> None:
     linked = [(item, resolve([link_article(item)], rules=rules)) for item in parsed if item.doc is not None]
     entity_s = time.perf_counter() - start
     inputs = [
-        (item.doc, item.article, batch.mentions, {e.entity_id: e for e in batch.entities}) for item, batch in linked
+        (item.doc, item.article, batch.mentions, {e.entity_id: e for e in batch.entities})
+        for item, batch in linked
+        if item.doc is not None  # always true (`linked` keeps parsed articles only), repeated for the type checker
     ]
 
     start = time.perf_counter()
     for _ in range(args.repeats):
-        quotes = [q for doc, article, mentions, entities in inputs for q in extract_quotes(doc, article, mentions, entities)]
+        quotes = [
+            q for doc, article, mentions, entities in inputs for q in extract_quotes(doc, article, mentions, entities)
+        ]
     quote_s = (time.perf_counter() - start) / args.repeats
 
     n = len(inputs)

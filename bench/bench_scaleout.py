@@ -21,11 +21,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_pipeline import (
-    make_corpus,  # this folder is on sys.path when the script runs
-)
-
 from pipelines.config import PROJECT_ROOT, Settings
+
+
+def make_corpus(seeds: Path, copies: int, target: Path) -> Path:
+    """The seeds copied `copies` times into `target`, under distinct names: every copy is its own input."""
+    target.mkdir(parents=True, exist_ok=True)
+    for copy in range(copies):
+        for seed in sorted(seeds.iterdir()):
+            shutil.copy(seed, target / f"{copy:04d}_{seed.name}")
+    return target
 
 
 def _stage_worker(settings: Settings, run_id: str, shard: int, shards: int, start, out) -> None:
@@ -41,15 +46,26 @@ def _stage_worker(settings: Settings, run_id: str, shard: int, shards: int, star
     began = time.perf_counter()
     batch = stage_folder(settings, run_id, "bench", shard, shards)
     ended = time.perf_counter()
-    out.put({"shard": shard, "docs": batch.inputs, "articles": batch.articles, "began": began, "ended": ended,
-             "path": str(batch.path), "cpu_s": time.process_time() - cpu})
+    out.put(
+        {
+            "shard": shard,
+            "docs": batch.inputs,
+            "articles": batch.articles,
+            "began": began,
+            "ended": ended,
+            "path": str(batch.path),
+            "cpu_s": time.process_time() - cpu,
+        }
+    )
 
 
 def stage_parallel(settings: Settings, workers: int, run_id: str) -> dict:
     ctx = mp.get_context("spawn")
     start, out = ctx.Barrier(workers + 1), ctx.Queue()
-    procs = [ctx.Process(target=_stage_worker, args=(settings, run_id, shard, workers, start, out))
-             for shard in range(workers)]
+    procs = [
+        ctx.Process(target=_stage_worker, args=(settings, run_id, shard, workers, start, out))
+        for shard in range(workers)
+    ]
     for proc in procs:
         proc.start()
     start.wait()
@@ -60,10 +76,16 @@ def stage_parallel(settings: Settings, workers: int, run_id: str) -> dict:
     docs = sum(r["docs"] for r in results)
     per_worker = [r["docs"] / (r["ended"] - r["began"]) for r in results]
     cpu_s = sum(r["cpu_s"] for r in results)
-    return {"workers": workers, "docs": docs, "wall_s": wall, "docs_per_s": docs / wall,
-            "per_worker_docs_per_s": sum(per_worker) / len(per_worker), "cpu_s": cpu_s,
-            "docs_per_cpu_s": docs / cpu_s,
-            "paths": [r["path"] for r in sorted(results, key=lambda r: r["shard"])]}
+    return {
+        "workers": workers,
+        "docs": docs,
+        "wall_s": wall,
+        "docs_per_s": docs / wall,
+        "per_worker_docs_per_s": sum(per_worker) / len(per_worker),
+        "cpu_s": cpu_s,
+        "docs_per_cpu_s": docs / cpu_s,
+        "paths": [r["path"] for r in sorted(results, key=lambda r: r["shard"])],
+    }
 
 
 def load(settings: Settings, paths: list[str]) -> dict:
@@ -82,9 +104,17 @@ def load(settings: Settings, paths: list[str]) -> dict:
     cpu_s = time.process_time() - cpu
     rows = {name: n for name, n in table_counts(settings).items() if n}
     written = sum(rows.values())
-    return {"seconds": seconds, "cpu_s": cpu_s, "create_db_s": create_s,
-            "db_mib": settings.writer_db_path.stat().st_size / 2**20, "articles": counts.articles_new, "rows": written,
-            "tables": rows, "articles_per_s": counts.articles_new / seconds, "rows_per_s": written / seconds}
+    return {
+        "seconds": seconds,
+        "cpu_s": cpu_s,
+        "create_db_s": create_s,
+        "db_mib": settings.writer_db_path.stat().st_size / 2**20,
+        "articles": counts.articles_new,
+        "rows": written,
+        "tables": rows,
+        "articles_per_s": counts.articles_new / seconds,
+        "rows_per_s": written / seconds,
+    }
 
 
 def main() -> None:
@@ -100,8 +130,9 @@ def main() -> None:
         folder = make_corpus(PROJECT_ROOT / "seeds", args.copies, work / "corpus")
         stages = []
         for workers in args.workers:
-            settings = Settings.from_env(seeds_dir=folder, db_path=work / f"w{workers}.duckdb",
-                                         staging_dir=work / f"staging{workers}")
+            settings = Settings.from_env(
+                seeds_dir=folder, db_path=work / f"w{workers}.duckdb", staging_dir=work / f"staging{workers}"
+            )
             stages.append((settings, stage_parallel(settings, workers, f"bench__w{workers}")))
         settings, last = stages[-1]
         from pipelines.pipeline import validate_stages
@@ -115,12 +146,18 @@ def main() -> None:
                 shutil.copytree(path, copy)
                 paths.append(str(copy))
             db = work / f"load{attempt}.duckdb"
-            loads.append(load(Settings.from_env(seeds_dir=folder, db_path=db,
-                                                staging_dir=work / f"load{attempt}"), paths))
+            loads.append(
+                load(Settings.from_env(seeds_dir=folder, db_path=db, staging_dir=work / f"load{attempt}"), paths)
+            )
         loaded = sorted(loads, key=lambda r: r["seconds"])[len(loads) // 2]  # the median
         loaded["all_seconds"] = [round(r["seconds"], 2) for r in loads]
-        report = {"cores": os.cpu_count(), "load_average_before": load_before, "docs": last["docs"],
-                  "stage": [{k: v for k, v in s.items() if k != "paths"} for _, s in stages], "load": loaded}
+        report = {
+            "cores": os.cpu_count(),
+            "load_average_before": load_before,
+            "docs": last["docs"],
+            "stage": [{k: v for k, v in s.items() if k != "paths"} for _, s in stages],
+            "load": loaded,
+        }
         if args.json:
             print(json.dumps(report, indent=2))
             return
@@ -128,14 +165,21 @@ def main() -> None:
         print(f"load average before: {load_before:.2f} (other processes share the cores: see CPU time)")
         print(f"{'stage workers':>13} {'wall s':>8} {'docs/s':>8} {'docs/s per worker':>18} {'docs per CPU-s':>15}")
         for _, s in stages:
-            print(f"{s['workers']:13d} {s['wall_s']:8.2f} {s['docs_per_s']:8.1f} {s['per_worker_docs_per_s']:18.1f}"
-                  f" {s['docs_per_cpu_s']:15.1f}")
-        print(f"load (pool duckdb, one transaction), median of {loaded['all_seconds']} s: {loaded['articles']} articles, {loaded['rows']} rows in "
-              f"{loaded['seconds']:.2f}s ({loaded['cpu_s']:.2f} CPU-s) = {loaded['articles_per_s']:.0f} articles/s, "
-              f"{loaded['rows_per_s']:.0f} rows/s")
+            print(
+                f"{s['workers']:13d} {s['wall_s']:8.2f} {s['docs_per_s']:8.1f} {s['per_worker_docs_per_s']:18.1f}"
+                f" {s['docs_per_cpu_s']:15.1f}"
+            )
+        print(
+            f"load (pool duckdb, one transaction), median of {loaded['all_seconds']} s: "
+            f"{loaded['articles']} articles, {loaded['rows']} rows in "
+            f"{loaded['seconds']:.2f}s ({loaded['cpu_s']:.2f} CPU-s) = {loaded['articles_per_s']:.0f} articles/s, "
+            f"{loaded['rows_per_s']:.0f} rows/s"
+        )
         print(f"  rows per table: {loaded['tables']}")
-        print(f"  publishing included (database {loaded['db_mib']:.1f} MiB, see bench_publish.py); "
-              f"creating the database (first run only, not counted): {loaded['create_db_s']:.2f}s")
+        print(
+            f"  publishing included (database {loaded['db_mib']:.1f} MiB, see bench_publish.py); "
+            f"creating the database (first run only, not counted): {loaded['create_db_s']:.2f}s"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

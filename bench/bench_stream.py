@@ -42,7 +42,7 @@ import duckdb
 from pipelines.config import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "tests"))
-from newsfake import NewsFake, RunningServer  # noqa: E402  (the tests' local news site, reused as is)
+from newsfake import NewsFake, RunningServer
 
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
 FEED = "stream.xml"
@@ -66,20 +66,35 @@ class Embedded:
         self.db = self.data / "news.duckdb"
         self.log = root / "make-airflow.log"
         command = [
-            "make", "--no-print-directory", "-o", "setup", "airflow",
-            f"AIRFLOW_HOME={self.home}", f"AIRFLOW__API__PORT={free_port()}",
+            "make",
+            "--no-print-directory",
+            "-o",
+            "setup",
+            "airflow",
+            f"AIRFLOW_HOME={self.home}",
+            f"AIRFLOW__API__PORT={free_port()}",
             f"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT={free_port()}",
             f"AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT={free_port()}",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION=False",  # feed_ingest runs as soon as it is parsed
-            f"NEWSFLOW_DB={self.db}", f"NEWSFLOW_STAGING_DIR={self.data / 'staging'}",
-            f"NEWSFLOW_FEEDS={feeds}", f"NEWSFLOW_ALLOW_HOSTS={allow_hosts}", "NEWSFLOW_POLL_MINUTES=1",
+            f"NEWSFLOW_DB={self.db}",
+            f"NEWSFLOW_STAGING_DIR={self.data / 'staging'}",
+            f"NEWSFLOW_FEEDS={feeds}",
+            f"NEWSFLOW_ALLOW_HOSTS={allow_hosts}",
+            "NEWSFLOW_POLL_MINUTES=1",
         ]
         # a shell without this checkout's (or an outer make's) Airflow and newsflow settings: make's own apply
         drop = ("AIRFLOW", "NEWSFLOW", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
         env = {key: value for key, value in os.environ.items() if not key.startswith(drop)}
         with self.log.open("wb") as out:
-            self.popen = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                          stdin=subprocess.DEVNULL, start_new_session=True)
+            self.popen = subprocess.Popen(
+                command,
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
 
     def alive(self) -> None:
         if self.popen.poll() is not None:
@@ -98,10 +113,8 @@ class Embedded:
     def stop(self) -> None:
         """Ctrl-C as a terminal sends it; whatever is left after a minute is killed."""
         os.killpg(self.popen.pid, signal.SIGINT)
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             self.popen.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            pass
         for pid, *_ in self.processes():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
@@ -133,7 +146,7 @@ def published(db: Path, sql: str, params: list[object]) -> list[tuple]:
         con.close()
 
 
-def wait_for(embedded: Embedded, what: str, budget: float, probe):  # noqa: ANN001, ANN201
+def wait_for(embedded: Embedded, what: str, budget: float, probe):
     end = time.monotonic() + budget
     while time.monotonic() < end:
         embedded.alive()
@@ -143,10 +156,10 @@ def wait_for(embedded: Embedded, what: str, budget: float, probe):  # noqa: ANN0
     raise SystemExit(f"timed out waiting for {what}; log: {embedded.log}")
 
 
-def epoch(value: str | None) -> float | None:
-    """Airflow's SQLite timestamps are UTC."""
+def epoch(value: str | None) -> float:
+    """Airflow's SQLite timestamps are UTC; those of a finished run and its task instances are all set."""
     if not value:
-        return None
+        raise ValueError(f"no timestamp in Airflow's metadata database: {value!r}")
     moment = datetime.fromisoformat(value)
     return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
 
@@ -155,22 +168,31 @@ def run_timings(embedded: Embedded, run_id: str) -> dict[str, float]:
     """The finished run's task instances, from Airflow's metadata database."""
     metadata = sqlite3.connect(embedded.home / "airflow.db")
     try:
+
         def done() -> tuple | None:
-            return metadata.execute("SELECT start_date FROM dag_run WHERE dag_id = 'feed_ingest' AND run_id = ?"
-                                    " AND state = 'success'", [run_id]).fetchone()
+            return metadata.execute(
+                "SELECT start_date FROM dag_run WHERE dag_id = 'feed_ingest' AND run_id = ? AND state = 'success'",
+                [run_id],
+            ).fetchone()
 
         (run_start,) = wait_for(embedded, f"run {run_id} to finish", ITEM_BUDGET_S, done)
         rows = metadata.execute(
             "SELECT task_id, scheduled_dttm, queued_dttm, start_date, end_date FROM task_instance"
-            " WHERE dag_id = 'feed_ingest' AND run_id = ?", [run_id]).fetchall()
+            " WHERE dag_id = 'feed_ingest' AND run_id = ?",
+            [run_id],
+        ).fetchall()
     finally:
         metadata.close()
     timings = {"run_start": epoch(run_start)}
     # in the DAG's order; poll is mapped over the one feed, so one row per task
     for task_id, scheduled, queued, started, ended in sorted(rows, key=lambda row: TASKS.index(row[0])):
         scheduled, queued, started, ended = map(epoch, (scheduled, queued, started, ended))
-        timings |= {f"{task_id} start": started, f"{task_id}: scheduled → queued": queued - scheduled,
-                    f"{task_id}: queued → running": started - queued, f"{task_id}: running": ended - started}
+        timings |= {
+            f"{task_id} start": started,
+            f"{task_id}: scheduled → queued": queued - scheduled,
+            f"{task_id}: queued → running": started - queued,
+            f"{task_id}: running": ended - started,
+        }
     return timings
 
 
@@ -181,15 +203,23 @@ def measure_item(embedded: Embedded, fake: NewsFake, stories: list[int]) -> dict
     fake.stories_feed(FEED, stories)
     added = time.time()
     url = fake.story_url(story)
-    row = wait_for(embedded, f"story {story} in the published file", ITEM_BUDGET_S, lambda: published(
-        embedded.db, "SELECT run_id, outcome FROM feed_items WHERE url = ?", [url]))
+    row = wait_for(
+        embedded,
+        f"story {story} in the published file",
+        ITEM_BUDGET_S,
+        lambda: published(embedded.db, "SELECT run_id, outcome FROM feed_items WHERE url = ?", [url]),
+    )
     visible = time.time()
     run_id, outcome = row[0]
     timings = run_timings(embedded, run_id)
-    (seconds, cold), = published(embedded.db, "SELECT validation_seconds, validation_cold_start FROM ingest_runs"
-                                 " WHERE run_id = ?", [run_id])
-    print(f"  story {story}: {outcome} by {run_id}, {visible - added:.1f} s after it was added"
-          f"{' (validate imported GX itself)' if cold else ''}", flush=True)
+    ((seconds, cold),) = published(
+        embedded.db, "SELECT validation_seconds, validation_cold_start FROM ingest_runs WHERE run_id = ?", [run_id]
+    )
+    print(
+        f"  story {story}: {outcome} by {run_id}, {visible - added:.1f} s after it was added"
+        f"{' (validate imported GX itself)' if cold else ''}",
+        flush=True,
+    )
     return {
         "item → visible": visible - added,
         "run → visible": visible - timings.pop("run_start"),
@@ -226,10 +256,17 @@ def main() -> None:
         embedded = Embedded(root, feeds)
         try:
             first = fake.story_url(stories[-1])
-            wait_for(embedded, "the first run to load the feed's first items", START_BUDGET_S, lambda: published(
-                embedded.db, "SELECT 1 FROM feed_items WHERE url = ?", [first]))
-            print(f"make airflow started and its first feed_ingest run loaded {len(stories)} items "
-                  f"in {time.monotonic() - began:.0f} s", flush=True)
+            wait_for(
+                embedded,
+                "the first run to load the feed's first items",
+                START_BUDGET_S,
+                lambda: published(embedded.db, "SELECT 1 FROM feed_items WHERE url = ?", [first]),
+            )
+            print(
+                f"make airflow started and its first feed_ingest run loaded {len(stories)} items "
+                f"in {time.monotonic() - began:.0f} s",
+                flush=True,
+            )
             print_processes(embedded, "after the first run")
             print(f"\nadding {args.items} items, one at a time:", flush=True)
             samples = [measure_item(embedded, fake, stories) for _ in range(args.items)]

@@ -16,6 +16,7 @@ record_failure - only when a task failed: the run's ingest_runs row says what fa
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pendulum
 from airflow.sdk import dag, get_current_context, task
@@ -36,7 +37,7 @@ POLL_MINUTES = poll_minutes_from_env()
 )
 def feed_ingest() -> None:
     @task
-    def plan() -> list[list[dict[str, object]]]:
+    def plan() -> list[list[dict[str, Any]]]:
         from dataclasses import asdict
 
         from pipelines.config import Settings
@@ -46,19 +47,28 @@ def feed_ingest() -> None:
             return [[asdict(feed) for feed in group] for group in plan_polls(Settings.from_env(), now=tick())]
 
     @task(retries=1, retry_delay=timedelta(seconds=30), map_index_template="{{ feeds_in_group }}")
-    def poll(feeds: list[dict[str, object]]) -> str:
+    def poll(feeds: list[dict[str, Any]]) -> str:
         from pipelines.config import Settings
         from pipelines.pipeline import stage_feeds
         from pipelines.sources.feed_config import FeedConfig
 
         context = get_current_context()
         context["feeds_in_group"] = f"{len(feeds)} feeds"  # type: ignore[typeddict-unknown-key]  # the UI's label
+        group = context["ti"].map_index
+        assert group is not None, "poll is a mapped task: each of its instances has a map index"
         with noted("poll"):
-            batch = stage_feeds(Settings.from_env(), [FeedConfig(**feed) for feed in feeds], context["run_id"],
-                                trigger="airflow", scheduled_at=tick(), group=context["ti"].map_index)
+            batch = stage_feeds(
+                Settings.from_env(),
+                [FeedConfig(**feed) for feed in feeds],
+                context["run_id"],
+                trigger="airflow",
+                scheduled_at=tick(),
+                group=group,
+            )
         return str(batch.path)
 
-    load(validate(poll.expand(feeds=plan()))) >> record_failure()
+    stages = poll.expand(feeds=plan())
+    load(validate(stages)) >> record_failure()  # type: ignore[arg-type]  # Airflow's Task.__call__ rejects an XComArg
 
 
 def tick() -> datetime:

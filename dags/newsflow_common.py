@@ -63,8 +63,9 @@ def record_failure() -> None:
     from pipelines.pipeline import record_failed_run
 
     context = get_current_context()
-    error = record_failed_run(Settings.from_env(), context["run_id"], "airflow",
-                              context["dag_run"].start_date or datetime.now(UTC))
+    error = record_failed_run(
+        Settings.from_env(), context["run_id"], "airflow", context["dag_run"].start_date or datetime.now(UTC)
+    )
     raise AirflowFailException(f"the run failed and is recorded as failed: {error}")
 
 

@@ -45,5 +45,5 @@ def describe(exc: BaseException) -> str:
 def _one_line(exc: BaseException) -> str:
     message = " ".join(str(exc).split())
     if len(message) > MESSAGE_CHARS:
-        message = message[:MESSAGE_CHARS - 1] + "…"
+        message = message[: MESSAGE_CHARS - 1] + "…"
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__

@@ -21,12 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.config import Settings
-from pipelines.dedup import DedupConfig
 from pipelines.failures import describe
 from pipelines.http.fetcher import Fetcher, FetchPolicy
 from pipelines.ids import sha256_hex
 from pipelines.nlp.annotate import annotate, load_models
-from pipelines.nlp.entities import load_alias_rules
 from pipelines.quality.verdict import apply_verdict
 from pipelines.records import SourceBatch, final_statuses
 from pipelines.rounds import PollRound
@@ -34,9 +32,19 @@ from pipelines.sources.discovery import Candidate, discover
 from pipelines.sources.feed_config import FeedConfig, load_feeds
 from pipelines.sources.folder import list_folder, read_folder
 from pipelines.sources.polling import is_due
+from pipelines.storage import run_queries
+from pipelines.storage.feed_queries import robots_records
 from pipelines.storage.history import stored_edges
 from pipelines.storage.load import load_batch
-from pipelines.storage.publish import feed_states, is_current, open_writer, publish, read_view, save_feed_state
+from pipelines.storage.publish import (
+    feed_states,
+    is_current,
+    open_writer,
+    publish,
+    read_view,
+    save_feed_state,
+)
+from pipelines.storage.run_queries import LoadCounts
 from pipelines.storage.staging import (
     Manifest,
     Stage,
@@ -49,7 +57,7 @@ from pipelines.storage.staging import (
     write_stage,
     write_validation,
 )
-from pipelines.storage.store import LoadCounts, Store
+from pipelines.storage.store import Store
 from pipelines.text.articles import extract_draft, finish_articles
 from pipelines.text.boilerplate import load_boilerplate_rules
 from pipelines.urls import host_of
@@ -76,8 +84,14 @@ def new_run_id(trigger: str) -> str:
     return f"{trigger}__{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}__{uuid.uuid4().hex[:8]}"
 
 
-def stage_folder(settings: Settings, run_id: str, trigger: str, shard: int = 0, shards: int = 1,
-                 meanwhile: Callable[[], object] | None = None) -> StagedBatch:
+def stage_folder(
+    settings: Settings,
+    run_id: str,
+    trigger: str,
+    shard: int = 0,
+    shards: int = 1,
+    meanwhile: Callable[[], object] | None = None,
+) -> StagedBatch:
     """Read the seed folder's files (those of one shard), build article rows, and stage the batch.
 
     Files are assigned to shards by a hash of their path, so mapped tasks split the folder without
@@ -114,8 +128,13 @@ def _loaded_before(view: Store | None, batch: SourceBatch) -> set[str]:
     return view.existing("raw_documents", "raw_id", [raw.raw_id for raw in batch.raw_documents]) if view else set()
 
 
-def _stage_drafts(settings: Settings, view: Store | None, batch: SourceBatch, known: set[str],
-                  meanwhile: Callable[[], object] | None = None) -> dict[str, list[Any]]:
+def _stage_drafts(
+    settings: Settings,
+    view: Store | None,
+    batch: SourceBatch,
+    known: set[str],
+    meanwhile: Callable[[], object] | None = None,
+) -> dict[str, list[Any]]:
     """The one path every source takes once read: drafts -> articles -> annotations, as rows per staged table.
 
     Inputs in `known` were loaded before: their rows are staged as read (the load counts them as unchanged)
@@ -132,18 +151,32 @@ def _stage_drafts(settings: Settings, view: Store | None, batch: SourceBatch, kn
     with worker_map(settings.workers, len(drafts), partial(load_models, settings.spacy_model)) as map_:
         built = finish_articles(extracted, rules, stored_edges(view), map_)
         annotations = annotate(built.articles, settings, map_, meanwhile)
-    rejections = [rejection for rejection in [*batch.rejections, *built.rejections, *annotations.rejections]
-                  if rejection.raw_id not in known]
-    return {"sources": [batch.source], "raw_documents": final_statuses(batch.raw_documents, built.articles, rejections, known),
-            "articles": annotations.articles, "quarantine": rejections, "source_documents": built.documents,
-            **annotations.tables()}
+    rejections = [
+        rejection
+        for rejection in [*batch.rejections, *built.rejections, *annotations.rejections]
+        if rejection.raw_id not in known
+    ]
+    return {
+        "sources": [batch.source],
+        "raw_documents": final_statuses(batch.raw_documents, built.articles, rejections, known),
+        "articles": annotations.articles,
+        "quarantine": rejections,
+        "source_documents": built.documents,
+        **annotations.tables(),
+    }
 
 
 def _staged(path: Path, run_id: str, tables: dict[str, list[Any]]) -> StagedBatch:
     batch = StagedBatch(path, run_id, len(tables["raw_documents"]), len(tables["articles"]), len(tables["quarantine"]))
-    log.info("staged %s: %d inputs, %d articles, %d refused (%d entity mentions, %d quotes)", path.name,
-             batch.inputs, batch.articles, batch.rejections, len(tables.get("entity_mentions", ())),
-             len(tables.get("quotes", ())))
+    log.info(
+        "staged %s: %d inputs, %d articles, %d refused (%d entity mentions, %d quotes)",
+        path.name,
+        batch.inputs,
+        batch.articles,
+        batch.rejections,
+        len(tables.get("entity_mentions", ())),
+        len(tables.get("quotes", ())),
+    )
     return batch
 
 
@@ -170,9 +203,11 @@ def validate_stages(settings: Settings, paths: Sequence[Path]) -> Validation:
     rows = merge_rows(stages)
     sources = volume_sources(stages, rows["sources"])
     with read_view(settings) as view:
-        history = view.recent_source_counts(sorted(sources)) if view else {}
+        history = run_queries.recent_source_counts(view, sorted(sources)) if view else {}
     outcome = validate_batch(
-        staged_frames(rows), settings.gx_dir, stages[0].manifest.run_id,
+        staged_frames(rows),
+        settings.gx_dir,
+        stages[0].manifest.run_id,
         history=BatchHistory({source: history.get(source, []) for source in sources}),
     )
     validation = Validation(
@@ -187,8 +222,12 @@ def validate_stages(settings: Settings, paths: Sequence[Path]) -> Validation:
         cold_start=not loaded_before and gx_loaded(),  # an empty batch passes without importing GX
     )
     write_validation(stages[0].path, validation)
-    log.info("validated %d articles: %d rows refused%s", validation.validated, len(validation.rejected),
-             "; the batch stops: " + "; ".join(validation.batch_failures) if validation.batch_failures else "")
+    log.info(
+        "validated %d articles: %d rows refused%s",
+        validation.validated,
+        len(validation.rejected),
+        "; the batch stops: " + "; ".join(validation.batch_failures) if validation.batch_failures else "",
+    )
     if outcome.batch_failures:
         _refresh_quality_page(settings)  # the refused batch shows on the page (from its stored results)
     outcome.raise_for_batch_failures()
@@ -230,13 +269,14 @@ def load_stages(settings: Settings, paths: Sequence[Path]) -> LoadCounts:
     published = True
     try:
         with open_writer(settings) as store:
-            counts = store.loaded_run(manifest.run_id)  # set when a killed writer committed but did not publish
+            counts = run_queries.loaded_run(
+                store, manifest.run_id
+            )  # set when a killed writer committed but did not publish
             if counts is None:
                 try:
-                    counts = load_batch(store, manifest, rows, stage_counts, validation, DedupConfig(),
-                                        load_alias_rules(settings.alias_file))
+                    counts = load_batch(store, settings, manifest, rows, stage_counts, validation)
                 except Exception as exc:
-                    store.record_failed_run(manifest, describe(exc))
+                    run_queries.record_failed_run(store, manifest, describe(exc))
                     publish(store, settings)  # the failed run is visible to readers too
                     raise
                 published = changes_articles(counts) or not is_current(settings, datetime.now(UTC))
@@ -250,10 +290,19 @@ def load_stages(settings: Settings, paths: Sequence[Path]) -> LoadCounts:
     finally:  # the page shows what was published, a failed run included, once the writer is closed
         if published:
             _refresh_quality_page(settings)
-    log.info("loaded run %s: %d inputs, %d new articles, %d updated, %d the same, %d unchanged inputs, %d quarantined, "
-             "%d skipped; %s", manifest.run_id, counts.inputs, counts.articles_new, counts.articles_updated,
-             counts.articles_same, counts.unchanged, counts.quarantined, counts.skipped,
-             "published" if published else "not published (nothing changed)")
+    log.info(
+        "loaded run %s: %d inputs, %d new articles, %d updated, %d the same, %d unchanged inputs, %d quarantined, "
+        "%d skipped; %s",
+        manifest.run_id,
+        counts.inputs,
+        counts.articles_new,
+        counts.articles_updated,
+        counts.articles_same,
+        counts.unchanged,
+        counts.quarantined,
+        counts.skipped,
+        "published" if published else "not published (nothing changed)",
+    )
     return replace(counts, published=published)
 
 
@@ -269,7 +318,7 @@ def changes_articles(counts: LoadCounts) -> bool:
 def _refresh_quality_page(settings: Settings) -> None:
     """The static data-quality page, from what was just published; best effort, never the run's error."""
     # Imported here: jinja2 and the page's code are paid only when a run ends.
-    from pipelines.quality_page import refresh_quality_page
+    from pipelines.reporting.refresh import refresh_quality_page
 
     refresh_quality_page(settings)
 
@@ -317,7 +366,9 @@ def noting_failure(settings: Settings, run_id: str, step: str) -> Iterator[None]
         raise
 
 
-def record_failed_run(settings: Settings, run_id: str, trigger: str, started_at: datetime, error: str | None = None) -> str:
+def record_failed_run(
+    settings: Settings, run_id: str, trigger: str, started_at: datetime, error: str | None = None
+) -> str:
     """A failed run's `ingest_runs` row (status `failed`, `error`, else the errors its steps noted), published and
     on the data-quality page, unless the run has a row already (a load records its own failure). The error."""
     notes = _failure_notes(settings, run_id)
@@ -325,7 +376,7 @@ def record_failed_run(settings: Settings, run_id: str, trigger: str, started_at:
     error = error or "; ".join(f"{note['step']}: {note['error']}" for note in noted) or "a task failed: see its log"
     manifest = Manifest(run_id=run_id, trigger=trigger, started_at=started_at, source_uri="")
     with open_writer(settings) as store:
-        recorded = store.record_failed_run(manifest, error)
+        recorded = run_queries.record_failed_run(store, manifest, error)
         if recorded:
             publish(store, settings)
     with suppress(OSError):  # none were noted, or the staging folder is what failed
@@ -343,7 +394,7 @@ def _failure_notes(settings: Settings, run_id: str) -> Path:
 def warm_up_validate_and_load(settings: Settings) -> None:
     """Import what validating and loading need (Great Expectations and its context: 6–7 CPU-seconds;
     datasketch) while the stage's workers parse, instead of after them: the CLI runs all steps in one process."""
-    from pipelines.dedup import warm_up as warm_up_dedup
+    from pipelines.dedup.signatures import warm_up as warm_up_dedup
     from pipelines.quality.context import preload
 
     preload(settings.gx_dir)
@@ -387,9 +438,17 @@ def plan_polls(settings: Settings, *, force: bool = False, now: datetime | None 
     return [group for group in groups if group]
 
 
-def stage_feeds(settings: Settings, feeds: Sequence[FeedConfig], run_id: str, trigger: str, *,
-                fetcher: Fetcher | None = None, scheduled_at: datetime | None = None, group: int = 0,
-                meanwhile: Callable[[], object] | None = None) -> StagedBatch:
+def stage_feeds(
+    settings: Settings,
+    feeds: Sequence[FeedConfig],
+    run_id: str,
+    trigger: str,
+    *,
+    fetcher: Fetcher | None = None,
+    scheduled_at: datetime | None = None,
+    group: int = 0,
+    meanwhile: Callable[[], object] | None = None,
+) -> StagedBatch:
     """Poll `feeds` in one round (`pipelines.rounds`) and stage what they brought as one batch; writes nothing
     to DuckDB: state comes from the published snapshot and the feed state saved beside it.
 
@@ -400,30 +459,41 @@ def stage_feeds(settings: Settings, feeds: Sequence[FeedConfig], run_id: str, tr
     states = feed_states(settings)
     # The workers start before the round's threads: forking is safe only then.
     with read_view(settings) as view, worker_pool(settings.workers) as pool, _fetcher(settings, fetcher) as client:
-        client.remember_robots(view.robots_records() if view else [])  # robots.txt read by earlier runs, until it expires
+        client.remember_robots(
+            robots_records(view) if view else []
+        )  # robots.txt read by earlier runs, until it expires
         polled = PollRound(settings, states, view, client, pool, run_id, started_at, scheduled_at, meanwhile).run(feeds)
         tables = {**polled.tables, "robots_cache": client.fetched_robots()}
-    manifest = Manifest(run_id=run_id, trigger=trigger, started_at=started_at, source_uri=str(settings.feeds_file),
-                        counts=polled.counts, volume_sources=polled.volume_sources)
+    manifest = Manifest(
+        run_id=run_id,
+        trigger=trigger,
+        started_at=started_at,
+        source_uri=str(settings.feeds_file),
+        counts=polled.counts,
+        volume_sources=polled.volume_sources,
+    )
     path = write_stage(stage_path(settings.staging_dir, f"{run_id}__poll{group}"), manifest, tables)
     return _staged(path, run_id, tables)
 
 
-def ingest_feeds(settings: Settings, trigger: str = "cli", *, force: bool = False, fetcher: Fetcher | None = None) -> LoadCounts | None:
+def ingest_feeds(
+    settings: Settings, trigger: str = "cli", *, force: bool = False, fetcher: Fetcher | None = None
+) -> LoadCounts | None:
     """Poll the due feeds in one round, in-process, and load what they brought; None when no feed was due."""
     run_id = new_run_id(trigger)
     with recording_failure(settings, run_id, trigger):  # a broken feeds.yaml fails the run, recorded too
         feeds = due_feeds(settings, force=force)
         if not feeds:
             return None
-        batch = stage_feeds(settings, feeds, run_id, trigger, fetcher=fetcher,
-                            meanwhile=partial(warm_up_validate_and_load, settings))
+        batch = stage_feeds(
+            settings, feeds, run_id, trigger, fetcher=fetcher, meanwhile=partial(warm_up_validate_and_load, settings)
+        )
         validate_stages(settings, [batch.path])
         return load_stages(settings, [batch.path])
 
 
 def discover_feeds(settings: Settings, url: str, fetcher: Fetcher | None = None) -> list[Candidate]:
-    """`newsflow feeds add`: what `url` offers to poll, fetched like a poll (address guard, stored robots.txt, limits)."""
+    """`newsflow feeds add`: what `url` offers to poll, fetched like a poll (address guard, stored robots.txt)."""
     with read_view(settings) as view, _fetcher(settings, fetcher) as client:
-        client.remember_robots(view.robots_records() if view else [])
+        client.remember_robots(robots_records(view) if view else [])
         return discover(url, client)

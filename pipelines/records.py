@@ -77,7 +77,7 @@ class Rejection:
 
 @dataclass(frozen=True, slots=True)
 class SourceDocument:
-    """One distinct document a source gave, by its short opening and closing lines: the history boilerplate is learned from."""
+    """One distinct document a source gave, by its short opening and closing lines: what boilerplate is learned from."""
 
     source_id: str
     document_hash: str  # of its extracted paragraphs: a document seen again (a re-run, a re-fetch) counts once
@@ -125,7 +125,7 @@ class ArticleRow:
 
 @dataclass(frozen=True, slots=True)
 class ArticleText:
-    """What the NLP stages read of an article: `body_text` is paragraphs joined by a blank line, no title, no dateline."""
+    """What the NLP stages read of an article: `body_text` is paragraphs joined by blank lines, no title or dateline."""
 
     article_id: str
     body_text: str
@@ -253,9 +253,10 @@ class SourceBatch:
     rejections: list[Rejection]
 
 
-def final_statuses(raws: Sequence[RawDocument], articles: Sequence[ArticleRow], rejections: Sequence[Rejection],
-                   known: Collection[str]) -> list[RawDocument]:
-    """An input still 'read' is 'loaded' when at least one article came from it, else quarantined with its items' reasons.
+def final_statuses(
+    raws: Sequence[RawDocument], articles: Sequence[ArticleRow], rejections: Sequence[Rejection], known: Collection[str]
+) -> list[RawDocument]:
+    """An input still 'read' is 'loaded' when an article came from it, else quarantined with its items' reasons.
 
     Inputs already decided by their reader (skipped, quarantined, a fetched feed or page) or loaded before
     (`known`) keep their status.

@@ -19,7 +19,13 @@ import logging
 import threading
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ThreadPoolExecutor,
+    wait,
+)
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -30,12 +36,26 @@ from pipelines.http.fetcher import Fetcher
 from pipelines.http.outcome import Outcome
 from pipelines.nlp.annotate import PARSE_CHUNK, Annotations, annotate_chunk
 from pipelines.nlp.entities import AliasRules, load_alias_rules
-from pipelines.records import ArticleDraft, ArticleRow, FeedState, Rejection, SourceDocument, final_statuses
+from pipelines.records import (
+    ArticleDraft,
+    ArticleRow,
+    FeedState,
+    Rejection,
+    SourceDocument,
+    final_statuses,
+)
 from pipelines.sources.feed_config import FeedConfig
 from pipelines.sources.polling import FeedHistory, FeedPoll, feed_items, poll_feed
+from pipelines.storage.feed_queries import seen_items
 from pipelines.storage.history import stored_edges
 from pipelines.storage.store import Store
-from pipelines.text.articles import ExtractedDraft, distinct_documents, extract_draft, finish_article, learn_rules
+from pipelines.text.articles import (
+    ExtractedDraft,
+    distinct_documents,
+    extract_draft,
+    finish_article,
+    learn_rules,
+)
 from pipelines.text.boilerplate import BoilerplateRules, load_boilerplate_rules
 
 log = logging.getLogger("newsflow.poll")
@@ -52,8 +72,9 @@ class BuiltChunk:
     annotations: list[Annotations]  # one per ArticleRow among `rows`, in order
 
 
-def build_chunk(items: Sequence[ExtractedDraft], rules: BoilerplateRules, spacy_model: str,
-                alias_rules: AliasRules) -> BuiltChunk:
+def build_chunk(
+    items: Sequence[ExtractedDraft], rules: BoilerplateRules, spacy_model: str, alias_rules: AliasRules
+) -> BuiltChunk:
     """A worker's second piece of a feed: normalize its pages with the feed's rules, then one parse for the chunk."""
     rows = [finish_article(item, rules) for item in items]
     articles = [row for row in rows if isinstance(row, ArticleRow)]
@@ -89,9 +110,18 @@ class PollRound:
     before, boilerplate history); one lock keeps its connection to one statement at a time.
     """
 
-    def __init__(self, settings: Settings, states: Mapping[str, FeedState], view: Store | None, fetcher: Fetcher,
-                 pool: Executor, run_id: str, now: datetime, scheduled_at: datetime | None = None,
-                 meanwhile: Callable[[], object] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        states: Mapping[str, FeedState],
+        view: Store | None,
+        fetcher: Fetcher,
+        pool: Executor,
+        run_id: str,
+        now: datetime,
+        scheduled_at: datetime | None = None,
+        meanwhile: Callable[[], object] | None = None,
+    ) -> None:
         self.settings, self.states, self.view, self.fetcher, self.pool = settings, states, view, fetcher, pool
         self.run_id, self.now, self.scheduled_at = run_id, now, scheduled_at
         self.rules = load_boilerplate_rules(settings.boilerplate_file)
@@ -111,8 +141,11 @@ class PollRound:
         with ThreadPoolExecutor(self.settings.fetch_concurrency, thread_name_prefix="poll") as polls:
             try:
                 while queue or self.running:
-                    while queue and self.polls_running < self.settings.fetch_concurrency \
-                            and self.waiting_pages < MAX_WAITING_PAGES:
+                    while (
+                        queue
+                        and self.polls_running < self.settings.fetch_concurrency
+                        and self.waiting_pages < MAX_WAITING_PAGES
+                    ):
                         feed_work = queue.popleft()
                         self.polls_running += 1
                         self.running[polls.submit(self.poll, feed_work.feed)] = partial(self.polled, feed_work)
@@ -139,14 +172,17 @@ class PollRound:
         if self.view is None:
             return set()
         with self.lock:
-            return self.view.seen_items(source_id, list(keys), list(urls))
+            return seen_items(self.view, source_id, list(keys), list(urls))
 
     def polled(self, work: FeedWork, poll: FeedPoll) -> None:
         self.polls_running -= 1
         work.poll = poll
         with self.lock:
-            work.known = self.view.existing("raw_documents", "raw_id", [raw.raw_id for raw in poll.batch.raw_documents]) \
-                if self.view else set()
+            work.known = (
+                self.view.existing("raw_documents", "raw_id", [raw.raw_id for raw in poll.batch.raw_documents])
+                if self.view
+                else set()
+            )
         drafts: list[ArticleDraft] = [draft for draft in poll.batch.drafts if draft.raw_id not in work.known]
         poll.batch.drafts.clear()  # the pages live on only in the pieces handed to the workers
         if not drafts:
@@ -168,7 +204,7 @@ class PollRound:
         extracted = [item for item in work.extracted if item is not None]
         with self.lock:
             rules = learn_rules(self.rules, extracted, self.history).get(work.feed.source_id, self.rules)
-        chunks = [extracted[start:start + PARSE_CHUNK] for start in range(0, len(extracted), PARSE_CHUNK)]
+        chunks = [extracted[start : start + PARSE_CHUNK] for start in range(0, len(extracted), PARSE_CHUNK)]
         work.chunks = [None] * len(chunks)
         work.pending = len(chunks)
         for index, chunk in enumerate(chunks):
@@ -189,19 +225,27 @@ class PollRound:
         rows = [row for chunk in chunks for row in chunk.rows]
         annotated = [part for chunk in chunks for part in chunk.annotations]
         articles = [row for part in annotated for row in part.articles]
-        refused = [*(row for row in rows if isinstance(row, Rejection)), *(r for part in annotated for r in part.rejections)]
-        rejections = [rejection for rejection in [*poll.batch.rejections, *refused] if rejection.raw_id not in work.known]
+        refused = [
+            *(row for row in rows if isinstance(row, Rejection)),
+            *(r for part in annotated for r in part.rejections),
+        ]
+        rejections = [
+            rejection for rejection in [*poll.batch.rejections, *refused] if rejection.raw_id not in work.known
+        ]
         documents: list[SourceDocument] = distinct_documents([item for item in work.extracted if item is not None])
         work.extracted, work.chunks = [], []
         work.tables = {
             "sources": [poll.batch.source],
             "raw_documents": final_statuses(poll.batch.raw_documents, articles, rejections, work.known),
-            "articles": articles, "quarantine": rejections, "source_documents": documents,
+            "articles": articles,
+            "quarantine": rejections,
+            "source_documents": documents,
             "entities": [entity for part in annotated for entity in part.entities],
             "entity_aliases": [alias for part in annotated for alias in part.aliases],
             "entity_mentions": [mention for part in annotated for mention in part.mentions],
             "quotes": [quote for part in annotated for quote in part.quotes],
-            "feed_state": [poll.state], "fetch_events": poll.events,
+            "feed_state": [poll.state],
+            "fetch_events": poll.events,
             "feed_items": feed_items(poll, articles, rejections),
         }
         report(poll, len(articles), sum(1 for item in work.tables["feed_items"] if item.article_id is None))
@@ -216,7 +260,7 @@ class PollRound:
         def run(task: Callable[[], object]) -> None:
             try:
                 task()
-            except BaseException as exc:  # noqa: BLE001 - raised again in the round's thread
+            except BaseException as exc:
                 self.meanwhile_error = exc
 
         self.meanwhile_thread = threading.Thread(target=run, args=(self.meanwhile,), name="meanwhile", daemon=True)
@@ -251,14 +295,28 @@ def report(poll: FeedPoll, articles: int, refused: int) -> None:
     answer = f"HTTP {state.last_status}" if state.last_status else "no answer"
     outcome = state.last_outcome or ""
     if state.last_error:
-        log.warning("%s: %s %s, failure %d in a row, next poll %s: %s", state.name, answer, outcome,
-                    state.consecutive_failures, f"{state.next_poll_at:%Y-%m-%d %H:%M}Z", state.last_error)
+        log.warning(
+            "%s: %s %s, failure %d in a row, next poll %s: %s",
+            state.name,
+            answer,
+            outcome,
+            state.consecutive_failures,
+            f"{state.next_poll_at:%Y-%m-%d %H:%M}Z",
+            state.last_error,
+        )
         return
     if outcome != Outcome.OK.value:
         log.info("%s: %s %s, nothing to read", state.name, answer, outcome)
         return
     new = len(poll.fresh)
-    log.info("%s: %s, %d items: %d new (%d articles staged, %d refused), %d seen before, %d deferred to the next poll",
-             state.name, answer, counts.get("items_seen", 0), new, articles, refused,
-             counts.get("items_already_seen", 0), counts.get("items_deferred", 0))
-
+    log.info(
+        "%s: %s, %d items: %d new (%d articles staged, %d refused), %d seen before, %d deferred to the next poll",
+        state.name,
+        answer,
+        counts.get("items_seen", 0),
+        new,
+        articles,
+        refused,
+        counts.get("items_already_seen", 0),
+        counts.get("items_deferred", 0),
+    )

@@ -47,7 +47,12 @@ def render(columns: Sequence[str], rows: Sequence[Row], fmt: Format, width: int,
     `whole` columns are never cut (a URL the user must copy)."""
     if fmt is Format.table:
         return render_table(columns, rows, width, whole)
-    renderers = {Format.line: render_lines, Format.csv: render_csv, Format.json: render_json, Format.markdown: render_markdown}
+    renderers = {
+        Format.line: render_lines,
+        Format.csv: render_csv,
+        Format.json: render_json,
+        Format.markdown: render_markdown,
+    }
     return renderers[fmt](columns, rows)
 
 
@@ -88,14 +93,14 @@ def frame_width(column_count: int) -> int:
 
 
 def least_width(header_cells: int, natural: int) -> int:
-    """The narrowest a column may be cut to: its header up to HEADER_CELLS, at least MIN_CELLS, never more than it needs."""
+    """The narrowest a column may be cut to: its header up to HEADER_CELLS, at least MIN_CELLS, at most its need."""
     return min(natural, max(MIN_CELLS, min(header_cells, HEADER_CELLS)))
 
 
 def shown_columns(least: Sequence[int], width: int) -> int:
     """How many columns, from the left, fit `width` at their narrowest (at least one: it is cropped if need be)."""
     count = 0
-    while count < len(least) and frame_width(count + 1) + sum(least[:count + 1]) <= width:
+    while count < len(least) and frame_width(count + 1) + sum(least[: count + 1]) <= width:
         count += 1
     return max(count, 1) if least else 0
 
@@ -108,16 +113,23 @@ def render_table(columns: Sequence[str], rows: Sequence[Row], width: int, whole:
     names them; a first column wider than the terminal is cropped.
     """
     headers = [Text(one_line(name, NEWLINE_MARK)) for name in columns]  # Text: rich markup in data stays literal
-    cells = [[Text(NULL, style="dim") if value is None else Text(one_line(str(value), NEWLINE_MARK)) for value in row]
-             for row in rows]
+    cells = [
+        [Text(NULL, style="dim") if value is None else Text(one_line(str(value), NEWLINE_MARK)) for value in row]
+        for row in rows
+    ]
     natural = [max([header.cell_len, *(row[i].cell_len for row in cells)]) for i, header in enumerate(headers)]
-    least = [natural[i] if name in whole else least_width(headers[i].cell_len, natural[i]) for i, name in enumerate(columns)]
+    least = [
+        natural[i] if name in whole else least_width(headers[i].cell_len, natural[i]) for i, name in enumerate(columns)
+    ]
     count = shown_columns(least, width)
     widths = fit_widths(natural[:count], least[:count], width - frame_width(count))
     table = Table(
-        *(Column(header, width=cell_width, no_wrap=True, overflow="ellipsis", justify="right" if numeric else "left")
-          for header, cell_width, numeric in zip(headers[:count], widths, numeric_columns(count, rows), strict=True)),
-        expand=False, padding=(0, _PAD),
+        *(
+            Column(header, width=cell_width, no_wrap=True, overflow="ellipsis", justify="right" if numeric else "left")
+            for header, cell_width, numeric in zip(headers[:count], widths, numeric_columns(count, rows), strict=True)
+        ),
+        expand=False,
+        padding=(0, _PAD),
     )
     for row in cells:
         table.add_row(*row[:count])
@@ -144,8 +156,13 @@ def render_lines(columns: Sequence[str], rows: Sequence[Row]) -> str:
     """Each row as a record, one `column: value` line per column (names aligned), values whole, a blank line between."""
     names = [one_line(name, NEWLINE_MARK) for name in columns]
     pad = max((cell_len(name) for name in names), default=0)
-    records = ["".join(f"{' ' * (pad - cell_len(name))}{name}: {NULL if value is None else one_line(str(value), NEWLINE_MARK)}\n"
-                       for name, value in zip(names, row, strict=True)) for row in rows]
+    records = [
+        "".join(
+            f"{' ' * (pad - cell_len(name))}{name}: {NULL if value is None else one_line(str(value), NEWLINE_MARK)}\n"
+            for name, value in zip(names, row, strict=True)
+        )
+        for row in rows
+    ]
     return "\n".join(records)
 
 
@@ -177,5 +194,9 @@ def markdown_cell(value: object) -> str:
 def render_markdown(columns: Sequence[str], rows: Sequence[Row]) -> str:
     """A GitHub pipe table, every value whole; numeric columns right-aligned."""
     align = ["---:" if numeric else "---" for numeric in numeric_columns(len(columns), rows)]
-    lines = [[markdown_cell(name) for name in columns], align, *([markdown_cell(value) for value in row] for row in rows)]
+    lines = [
+        [markdown_cell(name) for name in columns],
+        align,
+        *([markdown_cell(value) for value in row] for row in rows),
+    ]
     return "".join(f"| {' | '.join(line)} |\n" for line in lines)

@@ -51,7 +51,11 @@ def canonical_url(url: str) -> str:
     if parts.scheme.lower() not in ALLOWED_SCHEMES or not hostname:
         raise InvalidUrlError(f"not an absolute http(s) URL: {url!r}")
     query = urlencode(
-        [(name, value) for name, value in parse_qsl(parts.query, keep_blank_values=True) if not _is_tracking_param(name)]
+        [
+            (name, value)
+            for name, value in parse_qsl(parts.query, keep_blank_values=True)
+            if not _is_tracking_param(name)
+        ]
     )
     path = _resolve_dot_segments(_SESSION_PATH_PARAM.sub("", parts.path))
     without_fragment = urlunsplit((parts.scheme, parts.netloc, path, query, ""))

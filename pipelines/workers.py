@@ -82,7 +82,7 @@ class InlineExecutor(Executor):
         future: Future[T] = Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except BaseException as exc:  # noqa: BLE001 - handed to whoever reads the future, as a pool would
+        except BaseException as exc:
             future.set_exception(exc)
         return future
 

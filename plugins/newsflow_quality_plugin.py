@@ -1,9 +1,9 @@
-"""Airflow UI entry "Data quality": newsflow's data-quality page and the GX Data Docs, served by the API server to signed-in users only.
+"""Airflow UI entry "Data quality": newsflow's data-quality page and the GX Data Docs, for signed-in users only.
 
-The page (`pipelines.quality_page`) is built from the published snapshot on every request, so feed states and
-next polls are current; the Data Docs' files are served beside it, so its relative links to result pages work.
-Airflow mounts a plugin's FastAPI app without its own authentication, so every route here depends on the UI's
-access check; the browser's UI session cookie authenticates the embedded page.
+Both are served by the API server. The page (`pipelines.reporting.refresh`) is built from the published snapshot
+on every request, so feed states and next polls are current; the Data Docs' files are served beside it, so its
+relative links to result pages work. Airflow mounts a plugin's FastAPI app without its own authentication, so
+every route here depends on the UI's access check; the browser's UI session cookie authenticates the embedded page.
 """
 
 from __future__ import annotations
@@ -31,7 +31,9 @@ def docs_file(docs_dir: Path, path: str) -> Path:
     if target.is_dir():
         target = target / INDEX_PAGE
     if not target.is_relative_to(root) or not target.is_file():
-        raise HTTPException(status_code=404, detail=f"no Data Docs page {path!r}; run a validation or `newsflow docs` first")
+        raise HTTPException(
+            status_code=404, detail=f"no Data Docs page {path!r}; run a validation or `newsflow docs` first"
+        )
     return target
 
 
@@ -43,7 +45,7 @@ def create_app(settings: Settings) -> FastAPI:
     @app.get(f"/{PAGE_NAME}", response_class=HTMLResponse)
     def quality_page() -> str:
         # Imported on first request: processes that only load plugins (scheduler, workers) never pay for it.
-        from pipelines.quality_page import build_quality_page
+        from pipelines.reporting.refresh import build_quality_page
 
         return build_quality_page(settings)
 
@@ -56,8 +58,11 @@ def create_app(settings: Settings) -> FastAPI:
 
 class NewsflowQualityPlugin(AirflowPlugin):
     name = "newsflow_quality"
-    fastapi_apps = [{"app": create_app(Settings.from_env()), "url_prefix": URL_PREFIX, "name": "newsflow data quality"}]
-    external_views = [
+    # Lists, as AirflowPlugin declares them: Airflow removes invalid entries from external_views in place.
+    fastapi_apps = [  # noqa: RUF012  # AirflowPlugin declares it `list[Any]`: a ClassVar here is a mypy error
+        {"app": create_app(Settings.from_env()), "url_prefix": URL_PREFIX, "name": "newsflow data quality"},
+    ]
+    external_views = [  # noqa: RUF012  # AirflowPlugin declares it `list[Any]`: a ClassVar here is a mypy error
         {
             "name": "Data quality",
             "href": f"{URL_PREFIX.lstrip('/')}/{PAGE_NAME}",

@@ -34,7 +34,6 @@ CHROMIUM_FLAGS = [
 ELEMENT_KEY = "element-6066-11e4-a52e-4f735466cecf"
 
 
-
 @dataclass
 class WebDriver:
     """Just enough of the W3C WebDriver protocol: open a page, type, click, run a script, take a screenshot."""
@@ -85,7 +84,11 @@ class WebDriver:
 
 @pytest.fixture
 def browser() -> Iterator[WebDriver]:
-    require(bool(CHROMIUM and CHROMEDRIVER), "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)")
+    require(
+        bool(CHROMIUM and CHROMEDRIVER),
+        "chromium and chromedriver are not installed (apt-get install chromium chromium-driver)",
+    )
+    assert CHROMEDRIVER is not None  # `require` skipped the test otherwise
     port = free_port()
     driver = subprocess.Popen([CHROMEDRIVER, f"--port={port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     http = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=60)

@@ -1,4 +1,7 @@
-"""Shared fixtures. Tests needing something a laptop may lack skip with a reason, and fail under NEWSFLOW_STRICT=1 (CI)."""
+"""Shared fixtures.
+
+Tests needing something a laptop may lack skip with a reason, and fail under NEWSFLOW_STRICT=1 (CI).
+"""
 
 from __future__ import annotations
 
@@ -59,8 +62,14 @@ DUCKDB_1X_CLI = "duckdb-cli==1.5.6"
 def duckdb_1x_cli() -> Path:
     """The `duckdb` binary of the PyPI `duckdb-cli` 1.5 package, in the project's environment."""
     binary = Path(sys.executable).parent / "duckdb"
-    version = subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=60) if binary.is_file() else None
-    assert version is not None and version.stdout.startswith("v1.5."), f"{DUCKDB_1X_CLI} is not installed: run make setup"
+    version = (
+        subprocess.run([str(binary), "--version"], capture_output=True, text=True, timeout=60)
+        if binary.is_file()
+        else None
+    )
+    assert version is not None and version.stdout.startswith("v1.5."), (
+        f"{DUCKDB_1X_CLI} is not installed: run make setup"
+    )
     return binary
 
 
@@ -77,8 +86,10 @@ class HeldReader:
     """Another process holding a read-only DuckDB session on `db`, as an analyst's notebook or CLI does."""
 
     def __init__(self, db: Path) -> None:
-        self.process = subprocess.Popen([sys.executable, "-c", HOLD_READER, str(db)],
-                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", HOLD_READER, str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        assert self.process.stdout is not None  # stdout=PIPE
         self.articles_at_start = int(self.process.stdout.readline())
 
     def articles_at_end(self) -> int:
@@ -96,7 +107,7 @@ class HeldReader:
 
 
 def project_airflow(home: Path) -> dict[str, str]:
-    """What every Airflow process the tests start shares: this environment's commands, the project's DAGs and plugins."""
+    """What each Airflow process the tests start shares: this environment's commands, the project's DAGs and plugins."""
     return {
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
         "AIRFLOW_HOME": str(home),
@@ -108,7 +119,7 @@ def project_airflow(home: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def airflow_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """A real Airflow home (SQLite metadata, initialized by scripts/airflow-init.sh) and newsflow paths in a temp dir."""
+    """A real Airflow home (SQLite metadata, set up by scripts/airflow-init.sh) and newsflow paths in a temp dir."""
     home = tmp_path_factory.mktemp("airflow_home")
     data = tmp_path_factory.mktemp("data")
     env = {
@@ -134,14 +145,21 @@ print("RESULT " + json.dumps({"state": str(run.state), "run_id": run.run_id}))
 """
 
 
-def run_dag_test(env: dict[str, str], dag_file: str, dag_attribute: str, logical_date: str | None = None) -> dict[str, str]:
+def run_dag_test(
+    env: dict[str, str], dag_file: str, dag_attribute: str, logical_date: str | None = None
+) -> dict[str, str]:
     """`dag.test()` in a fresh interpreter with `env` (at `logical_date`, ISO, if given): the run's state and run_id,
     and what the process printed (the tasks' logs)."""
     import json
 
     path = PROJECT_ROOT / "dags" / dag_file
-    out = subprocess.run([sys.executable, "-c", RUN_DAG, str(path), dag_attribute, *filter(None, [logical_date])],
-                         env=env, capture_output=True, text=True, timeout=900)
+    out = subprocess.run(
+        [sys.executable, "-c", RUN_DAG, str(path), dag_attribute, *filter(None, [logical_date])],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     result_lines = [line for line in out.stdout.splitlines() if line.startswith("RESULT ")]
     assert out.returncode == 0 and result_lines, out.stderr[-3000:]
     return {**json.loads(result_lines[-1].removeprefix("RESULT ")), "output": out.stdout + out.stderr}

@@ -11,7 +11,7 @@ Nothing here binds to or sends to anything but loopback. Routes (GET only, every
 |---|---|
 | /robots.txt | `User-agent: *` / `Allow: /` |
 | /feed.xml | RSS 2.0, the site's items newest first, with ETag and Last-Modified; 304 when they match |
-| /articles/<k>.html | item k's page: meta tags, header (navigation, cookie and subscribe banners), `<article>`, footer |
+| /articles/<k>.html | item k's page: meta tags, header (navigation, cookie, subscribe banners), `<article>`, footer |
 | /loop-a, /loop-b | on `loop` sites only: 302 to each other |
 
 Item k of site i is published at `base_time + k * 10 min + i s` (base_time: start-up, to the second, minus
@@ -101,8 +101,20 @@ LOOP_REDIRECTS = {"/loop-a": "/loop-b", "/loop-b": "/loop-a"}
 ARTICLE_PATH = re.compile(r"/articles/(0|[1-9][0-9]*)\.html")
 _CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"'”’]?\s+")
-AUTHORS = ("Maria Lopez", "James O'Connor", "Aisha Bello", "Henrik Larsen", "Chen Wei", "Olivia Grant",
-           "Rahul Mehta", "Sophie Dubois", "Kwame Asante", "Laura Fischer", "Diego Ramirez", "Yuki Tanaka")
+AUTHORS = (
+    "Maria Lopez",
+    "James O'Connor",
+    "Aisha Bello",
+    "Henrik Larsen",
+    "Chen Wei",
+    "Olivia Grant",
+    "Rahul Mehta",
+    "Sophie Dubois",
+    "Kwame Asante",
+    "Laura Fischer",
+    "Diego Ramirez",
+    "Yuki Tanaka",
+)
 
 _PAGE = """<!DOCTYPE html>
 <html>
@@ -123,7 +135,8 @@ _PAGE = """<!DOCTYPE html>
 <li><a href="{base}/business/">Business</a></li><li><a href="{base}/science/">Science</a></li>\
 <li><a href="{base}/sport/">Sport</a></li><li><a href="{base}/opinion/">Opinion</a></li></ul></nav>
 <div class="cookie-banner"><p>We use cookies to personalise content and ads and to analyse our traffic. \
-By continuing to browse this site you accept our <a href="{base}/cookies">cookie policy</a>.</p><button>Accept all</button></div>
+By continuing to browse this site you accept our <a href="{base}/cookies">cookie policy</a>.</p>\
+<button>Accept all</button></div>
 <div class="subscribe-banner"><p>Subscribe to {site} for unlimited access to award-winning journalism. \
 <a href="{base}/subscribe">Subscribe now</a></p></div>
 </header>
@@ -134,7 +147,8 @@ By continuing to browse this site you accept our <a href="{base}/cookies">cookie
 </article>
 </main>
 <footer>
-<nav><a href="{base}/about">About us</a> | <a href="{base}/contact">Contact</a> | <a href="{base}/privacy">Privacy</a> | \
+<nav><a href="{base}/about">About us</a> | <a href="{base}/contact">Contact</a> | \
+<a href="{base}/privacy">Privacy</a> | \
 <a href="{base}/terms">Terms of use</a></nav>
 <p>&copy; {year} {site}. All rights reserved. No part of this site may be reproduced without permission.</p>
 </footer>
@@ -148,8 +162,10 @@ _FEED = """<?xml version="1.0" encoding="UTF-8"?>
 {items}
 </channel></rss>
 """
-_ITEM = ("<item><title>{title}</title><link>{link}</link><guid isPermaLink=\"false\">{guid}</guid>"
-         "<pubDate>{date}</pubDate><description>{description}</description></item>")
+_ITEM = (
+    '<item><title>{title}</title><link>{link}</link><guid isPermaLink="false">{guid}</guid>'
+    "<pubDate>{date}</pubDate><description>{description}</description></item>"
+)
 
 
 # --- texts -------------------------------------------------------------------------------------
@@ -214,7 +230,9 @@ def html_text(page: bytes) -> Text | None:
     scope = doc.xpath("//article") or doc.xpath("//body")
     if not scope:
         return None
-    paragraphs = tuple(p for p in (clean(e.text_content()) for e in scope[0].iter("p")) if len(p.split()) >= MIN_PARAGRAPH_WORDS)
+    paragraphs = tuple(
+        p for p in (clean(e.text_content()) for e in scope[0].iter("p")) if len(p.split()) >= MIN_PARAGRAPH_WORDS
+    )
     title = clean(doc.xpath("string(//meta[@property='og:title']/@content)") or doc.findtext(".//title") or "")
     return Text(title or Text("", paragraphs).lead, paragraphs)
 
@@ -237,45 +255,126 @@ def load_texts(corpora: Path) -> list[Text]:
 
 
 _PEOPLE = (
-    "Amara Okafor", "Daniel Whitfield", "Sofia Marchetti", "Kenji Watanabe", "Leila Haddad", "Tomasz Nowak",
-    "Grace Mensah", "Rafael Ortega", "Ingrid Johansson", "Priya Raman", "Owen Gallagher", "Mei Lin Chen",
-    "Samuel Adeyemi", "Hannah Keller", "Lucas Moreau", "Fatima Zahra", "Victor Almeida", "Nadia Petrova",
-    "Jonah Brooks", "Elena Vasquez",
+    "Amara Okafor",
+    "Daniel Whitfield",
+    "Sofia Marchetti",
+    "Kenji Watanabe",
+    "Leila Haddad",
+    "Tomasz Nowak",
+    "Grace Mensah",
+    "Rafael Ortega",
+    "Ingrid Johansson",
+    "Priya Raman",
+    "Owen Gallagher",
+    "Mei Lin Chen",
+    "Samuel Adeyemi",
+    "Hannah Keller",
+    "Lucas Moreau",
+    "Fatima Zahra",
+    "Victor Almeida",
+    "Nadia Petrova",
+    "Jonah Brooks",
+    "Elena Vasquez",
 )
 _PLACES = (
-    "Lisbon", "Nairobi", "Manchester", "Osaka", "Winnipeg", "Porto Alegre", "Gdansk", "Accra", "Brisbane", "Lyon",
-    "Tucson", "Bergen", "Chennai", "Valparaiso", "Tallinn", "Cork", "Halifax", "Mombasa", "Krakow", "Dunedin",
+    "Lisbon",
+    "Nairobi",
+    "Manchester",
+    "Osaka",
+    "Winnipeg",
+    "Porto Alegre",
+    "Gdansk",
+    "Accra",
+    "Brisbane",
+    "Lyon",
+    "Tucson",
+    "Bergen",
+    "Chennai",
+    "Valparaiso",
+    "Tallinn",
+    "Cork",
+    "Halifax",
+    "Mombasa",
+    "Krakow",
+    "Dunedin",
 )
 _ORGS = (
-    "the city council", "the Ministry of Health", "the regional water authority", "the teachers' union",
-    "the national rail operator", "the port authority", "the chamber of commerce", "the environmental agency",
-    "the central bank", "the university hospital", "the fire service", "the farmers' association",
+    "the city council",
+    "the Ministry of Health",
+    "the regional water authority",
+    "the teachers' union",
+    "the national rail operator",
+    "the port authority",
+    "the chamber of commerce",
+    "the environmental agency",
+    "the central bank",
+    "the university hospital",
+    "the fire service",
+    "the farmers' association",
 )
 _ROLES = (
-    "spokeswoman", "spokesman", "director", "chief executive", "mayor", "minister", "chairwoman", "senior analyst",
-    "union leader", "police chief", "professor", "deputy governor",
+    "spokeswoman",
+    "spokesman",
+    "director",
+    "chief executive",
+    "mayor",
+    "minister",
+    "chairwoman",
+    "senior analyst",
+    "union leader",
+    "police chief",
+    "professor",
+    "deputy governor",
 )
 _TOPICS = (
-    "the new tram line", "flood defences", "a strike by teachers", "rising rents", "the harbour expansion",
-    "the drought", "hospital waiting lists", "next year's budget", "the wildfire season",
-    "a data breach at the tax office", "higher bus fares", "the stadium plan", "a measles outbreak", "fishing quotas",
-    "the local election", "repeated power cuts", "the closure of the steelworks", "plans for a wind farm",
+    "the new tram line",
+    "flood defences",
+    "a strike by teachers",
+    "rising rents",
+    "the harbour expansion",
+    "the drought",
+    "hospital waiting lists",
+    "next year's budget",
+    "the wildfire season",
+    "a data breach at the tax office",
+    "higher bus fares",
+    "the stadium plan",
+    "a measles outbreak",
+    "fishing quotas",
+    "the local election",
+    "repeated power cuts",
+    "the closure of the steelworks",
+    "plans for a wind farm",
 )
 _OUTCOMES = (
-    "be delayed until the spring", "cost far more than promised", "go ahead despite the protests",
-    "be reviewed by an independent panel", "need help from the national government", "be put to a public vote",
-    "affect thousands of families", "be settled in court",
+    "be delayed until the spring",
+    "cost far more than promised",
+    "go ahead despite the protests",
+    "be reviewed by an independent panel",
+    "need help from the national government",
+    "be put to a public vote",
+    "affect thousands of families",
+    "be settled in court",
 )
 _QUOTES = (
-    "We have waited long enough for answers", "Nobody in this town wants to see that happen again",
-    "The numbers simply do not add up", "We are doing everything we can with the money we have",
-    "This is a good day for the whole region", "People deserve to know what went wrong",
-    "It is too early to say how long the repairs will take", "We warned them about this two years ago",
-    "Our members are angry, and they have every right to be", "The next few weeks will be decisive",
+    "We have waited long enough for answers",
+    "Nobody in this town wants to see that happen again",
+    "The numbers simply do not add up",
+    "We are doing everything we can with the money we have",
+    "This is a good day for the whole region",
+    "People deserve to know what went wrong",
+    "It is too early to say how long the repairs will take",
+    "We warned them about this two years ago",
+    "Our members are angry, and they have every right to be",
+    "The next few weeks will be decisive",
 )
 _REACTIONS = (
-    "gathered outside the town hall", "queued for hours at the temporary office", "signed an open letter",
-    "blocked the main road for an afternoon", "packed a public meeting", "complained to their representatives",
+    "gathered outside the town hall",
+    "queued for hours at the temporary office",
+    "signed an open letter",
+    "blocked the main road for an afternoon",
+    "packed a public meeting",
+    "complained to their representatives",
 )
 _DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _MONTHS = ("January", "March", "April", "June", "August", "September", "October", "December")
@@ -299,10 +398,20 @@ def generated_text(number: int) -> Text:
 
     def sentence() -> str:
         return rnd.choice(_SENTENCES).format(
-            person=rnd.choice(_PEOPLE), role=rnd.choice(_ROLES), org=rnd.choice(_ORGS), day=rnd.choice(_DAYS),
-            topic=topic, outcome=rnd.choice(_OUTCOMES), quote=rnd.choice(_QUOTES), quote2=rnd.choice(_QUOTES),
-            place=place, number=rnd.randint(3, 900), percent=rnd.randint(2, 40), month=rnd.choice(_MONTHS),
-            reaction=rnd.choice(_REACTIONS))
+            person=rnd.choice(_PEOPLE),
+            role=rnd.choice(_ROLES),
+            org=rnd.choice(_ORGS),
+            day=rnd.choice(_DAYS),
+            topic=topic,
+            outcome=rnd.choice(_OUTCOMES),
+            quote=rnd.choice(_QUOTES),
+            quote2=rnd.choice(_QUOTES),
+            place=place,
+            number=rnd.randint(3, 900),
+            percent=rnd.randint(2, 40),
+            month=rnd.choice(_MONTHS),
+            reaction=rnd.choice(_REACTIONS),
+        )
 
     paragraphs = tuple(" ".join(sentence() for _ in range(rnd.randint(2, 3))) for _ in range(rnd.randint(6, 9)))
     title = f"{place}: {topic[0].upper()}{topic[1:]} could {rnd.choice(_OUTCOMES)}"
@@ -409,9 +518,12 @@ async def skip_body(reader: asyncio.StreamReader, headers: dict[str, str]) -> bo
 async def send(writer: asyncio.StreamWriter, response: Response, keep_alive: bool) -> bool:
     """Write one response; True when the connection stays open for the next request."""
     keep_alive = keep_alive and response.stream is None
-    lines = [f"HTTP/1.1 {response.status} {HTTPStatus(response.status).phrase}",
-             f"Date: {formatdate(usegmt=True)}", "Server: newsflow-fleet",
-             f"Connection: {'keep-alive' if keep_alive else 'close'}"]
+    lines = [
+        f"HTTP/1.1 {response.status} {HTTPStatus(response.status).phrase}",
+        f"Date: {formatdate(usegmt=True)}",
+        "Server: newsflow-fleet",
+        f"Connection: {'keep-alive' if keep_alive else 'close'}",
+    ]
     if response.status != 304:
         lines.append(f"Content-Type: {response.content_type}")
         if response.stream is None:
@@ -470,8 +582,13 @@ class Counters:
         self.max_in_flight = self.in_flight
 
     def as_dict(self) -> dict[str, Any]:
-        return {"requests": sum(self.requests.values()), "by_kind": {kind: self.requests[kind] for kind in REQUEST_KINDS},
-                "not_modified": self.not_modified, "in_flight": self.in_flight, "max_in_flight": self.max_in_flight}
+        return {
+            "requests": sum(self.requests.values()),
+            "by_kind": {kind: self.requests[kind] for kind in REQUEST_KINDS},
+            "not_modified": self.not_modified,
+            "in_flight": self.in_flight,
+            "max_in_flight": self.max_in_flight,
+        }
 
 
 @dataclass(frozen=True)
@@ -562,8 +679,13 @@ class Fleet:
         self.bomb = gzip_bomb() if misbehaving.get("bomb") else b""
         self.counters = Counters()
         self.port = 0
-        self.feed_responses = {"good": self.good_feed, "hang": self.hanging_feed, "error": self.failing_feed,
-                               "loop": self.looping_feed, "bomb": self.bomb_feed}
+        self.feed_responses = {
+            "good": self.good_feed,
+            "hang": self.hanging_feed,
+            "error": self.failing_feed,
+            "loop": self.looping_feed,
+            "bomb": self.bomb_feed,
+        }
 
     def listening_on(self, port: int) -> None:
         self.port = port
@@ -583,24 +705,34 @@ class Fleet:
     def render_feed(self, site: Site) -> Feed:
         newest = self.published(site, site.items - 1)
         items = "\n".join(self.render_item(site, k) for k in reversed(range(site.items)))
-        body = _FEED.format(site=f"Fleet site {site.index}", base=site.base, items=items,
-                            updated=format_datetime(newest, usegmt=True)).encode()
+        body = _FEED.format(
+            site=f"Fleet site {site.index}", base=site.base, items=items, updated=format_datetime(newest, usegmt=True)
+        ).encode()
         return Feed(body, f'"{hashlib.sha256(body).hexdigest()[:20]}"', newest)
 
     def render_item(self, site: Site, k: int) -> str:
         text = self.library.text(self.text_number(site, k))
-        return _ITEM.format(title=xml_escape(text.title), link=f"{site.base}/articles/{k}.html",
-                            guid=f"site{site.index}-item{k}", date=format_datetime(self.published(site, k), usegmt=True),
-                            description=xml_escape(text.lead))
+        return _ITEM.format(
+            title=xml_escape(text.title),
+            link=f"{site.base}/articles/{k}.html",
+            guid=f"site{site.index}-item{k}",
+            date=format_datetime(self.published(site, k), usegmt=True),
+            description=xml_escape(text.lead),
+        )
 
     def article(self, site: Site, k: int) -> bytes:
         number = self.text_number(site, k)
         text = self.library.text(number)
         return _PAGE.format(
-            title=html.escape(text.title), site=f"Fleet site {site.index}", base=site.base,
-            url=f"{site.base}/articles/{k}.html", published=self.published(site, k).isoformat(),
-            author=html.escape(AUTHORS[number % len(AUTHORS)]), year=self.base_time.year,
-            body="\n".join(f"<p>{html.escape(paragraph, quote=False)}</p>" for paragraph in text.paragraphs)).encode()
+            title=html.escape(text.title),
+            site=f"Fleet site {site.index}",
+            base=site.base,
+            url=f"{site.base}/articles/{k}.html",
+            published=self.published(site, k).isoformat(),
+            author=html.escape(AUTHORS[number % len(AUTHORS)]),
+            year=self.base_time.year,
+            body="\n".join(f"<p>{html.escape(paragraph, quote=False)}</p>" for paragraph in text.paragraphs),
+        ).encode()
 
     # --- routes ---
 
@@ -620,7 +752,10 @@ class Fleet:
     def good_feed(self, site: Site, request: Request) -> Response:
         if site.feed is None:
             site.feed = self.render_feed(site)
-        validators = (("ETag", site.feed.etag), ("Last-Modified", format_datetime(site.feed.last_modified, usegmt=True)))
+        validators = (
+            ("ETag", site.feed.etag),
+            ("Last-Modified", format_datetime(site.feed.last_modified, usegmt=True)),
+        )
         if matches_validators(request.headers, site.feed):
             return Response(304, headers=validators)
         return Response(200, site.feed.body, RSS, validators)
@@ -679,11 +814,19 @@ class Fleet:
         return [{"site": site.index, "url": site.feed_url, "kind": site.kind} for site in self.sites]
 
     def stats(self) -> dict[str, Any]:
-        per_site = [{"site": site.index, "host": site.host, "kind": site.kind, "items": site.items, **site.counters.as_dict()}
-                    for site in self.sites]
+        per_site = [
+            {"site": site.index, "host": site.host, "kind": site.kind, "items": site.items, **site.counters.as_dict()}
+            for site in self.sites
+        ]
         busiest = max(site.counters.max_in_flight for site in self.sites)
-        return {"sites": len(self.sites), "port": self.port, "latency": self.latency, **self.counters.as_dict(),
-                "max_site_in_flight": busiest, "per_site": per_site}
+        return {
+            "sites": len(self.sites),
+            "port": self.port,
+            "latency": self.latency,
+            **self.counters.as_dict(),
+            "max_site_in_flight": busiest,
+            "per_site": per_site,
+        }
 
     def control(self, request: Request) -> tuple[int, Any]:
         route = (request.method, request.path)
@@ -712,7 +855,9 @@ class Fleet:
 
     async def handle_control(self, request: Request, writer: asyncio.StreamWriter) -> bool:
         status, payload = self.control(request)
-        return await send(writer, Response(status, json.dumps(payload).encode(), "application/json"), request.keep_alive)
+        return await send(
+            writer, Response(status, json.dumps(payload).encode(), "application/json"), request.keep_alive
+        )
 
 
 # --- running it ----------------------------------------------------------------------------------
@@ -766,11 +911,22 @@ async def serve(args: argparse.Namespace) -> None:
     misbehaving = {"hang": args.hang, "error": args.error, "loop": args.loop, "bomb": args.bomb}
     fleet = Fleet(args.sites, args.items, args.latency, misbehaving, load_library(args.shared_dir))
     servers = await bind_sites(fleet)
-    control = await asyncio.start_server(functools.partial(serve_connection, fleet.handle_control),
-                                         host=CONTROL_HOST, port=args.control_port)
+    control = await asyncio.start_server(
+        functools.partial(serve_connection, fleet.handle_control), host=CONTROL_HOST, port=args.control_port
+    )
     control_port = control.sockets[0].getsockname()[1]
-    print(json.dumps({"control": f"http://{CONTROL_HOST}:{control_port}", "port": fleet.port, "sites": len(fleet.sites),
-                      "texts": fleet.library.origin, "text_count": fleet.library.count}), flush=True)
+    print(
+        json.dumps(
+            {
+                "control": f"http://{CONTROL_HOST}:{control_port}",
+                "port": fleet.port,
+                "sites": len(fleet.sites),
+                "texts": fleet.library.origin,
+                "text_count": fleet.library.count,
+            }
+        ),
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -789,11 +945,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     for kind in SITE_KINDS[1:]:
         parser.add_argument(f"--{kind}", type=int, default=0, help=f"sites whose feed is '{kind}' (the last ones)")
     parser.add_argument("--control-port", type=int, default=0, help="control API port on 127.0.0.1 (0: any free)")
-    parser.add_argument("--shared-dir", type=Path, default=DEFAULT_SHARED_DIR, help="the shared folder holding corpora/")
+    parser.add_argument(
+        "--shared-dir", type=Path, default=DEFAULT_SHARED_DIR, help="the shared folder holding corpora/"
+    )
     args = parser.parse_args(argv)
     if args.sites < 1 or args.items < 1 or args.latency < 0:
         parser.error("--sites and --items must be at least 1, --latency not negative")
-    if min(args.hang, args.error, args.loop, args.bomb) < 0 or args.hang + args.error + args.loop + args.bomb > args.sites:
+    if (
+        min(args.hang, args.error, args.loop, args.bomb) < 0
+        or args.hang + args.error + args.loop + args.bomb > args.sites
+    ):
         parser.error("misbehaving sites must be counts that fit in --sites")
     return args
 
@@ -810,11 +971,37 @@ class FleetProcess:
         assert fleet.stats()["max_site_in_flight"] <= 2  # per-host politeness held
     """
 
-    def __init__(self, sites: int = 200, *, items: int = 3, latency: float = 0.1, hang: int = 0, error: int = 0,
-                 loop: int = 0, bomb: int = 0, shared_dir: Path | None = None, start_timeout: float = 60.0) -> None:
-        command = [sys.executable, str(Path(__file__).resolve()), "--sites", str(sites), "--items", str(items),
-                   "--latency", str(latency), "--hang", str(hang), "--error", str(error), "--loop", str(loop),
-                   "--bomb", str(bomb)]
+    def __init__(
+        self,
+        sites: int = 200,
+        *,
+        items: int = 3,
+        latency: float = 0.1,
+        hang: int = 0,
+        error: int = 0,
+        loop: int = 0,
+        bomb: int = 0,
+        shared_dir: Path | None = None,
+        start_timeout: float = 60.0,
+    ) -> None:
+        command = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--sites",
+            str(sites),
+            "--items",
+            str(items),
+            "--latency",
+            str(latency),
+            "--hang",
+            str(hang),
+            "--error",
+            str(error),
+            "--loop",
+            str(loop),
+            "--bomb",
+            str(bomb),
+        ]
         if shared_dir is not None:
             command += ["--shared-dir", str(shared_dir)]
         self._process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
@@ -849,8 +1036,9 @@ class FleetProcess:
 
     def _call(self, method: str, path: str, **query: object) -> Any:
         url = f"{self.control}{path}" + (f"?{urlencode(query)}" if query else "")
-        with self._opener.open(urllib.request.Request(url, method=method, data=b"" if method == "POST" else None),
-                               timeout=30) as response:
+        with self._opener.open(
+            urllib.request.Request(url, method=method, data=b"" if method == "POST" else None), timeout=30
+        ) as response:
             return json.load(response)
 
     def sites(self) -> list[dict[str, Any]]:

@@ -6,8 +6,8 @@ Not a mock: `Fetcher` talks to it over TCP exactly as to a news site. Routes (GE
 |---|---|
 | /robots.txt | `User-agent: *` / `Disallow: /private/` |
 | /feeds/<path under corpora/feeds-real> | the saved feed, every absolute URL pointing back here |
-| /site/<host>/<path> | a real article page from corpora/news-html (chosen by a hash of the path), links pointing back here |
-| /fp/<path under corpora/feedparser-tests/tests> | feedparser's test file as-is, with the headers its `Header:` lines name |
+| /site/<host>/<path> | a real article page from corpora/news-html (picked by path hash), links pointing back here |
+| /fp/<path under corpora/feedparser-tests/tests> | that test file as-is, with the headers its `Header:` lines name |
 | /private/<anything> | a feed robots.txt forbids |
 | /conditional/feed.xml | a real feed with ETag and Last-Modified; 304 when the request's validators match |
 | /conditional/feed.json | the same with a real JSON Feed |
@@ -28,7 +28,9 @@ Not a mock: `Fetcher` talks to it over TCP exactly as to a news site. Routes (GE
 | /bytes/<name> | bytes registered with `NewsFake.put(name, body, content_type)` (hostile XML, etc.) |
 | /etag/<name> | the same bytes with an ETag (their hash); 304 when If-None-Match matches |
 | /hold/<anything> | a real article page after HOLD_SECONDS; `max_in_flight` records the most held at once |
-| any path given to `serve` | that response (status, body, headers), ahead of every route above: a site's own robots.txt, pages at /feed |
+| any path given to `serve` | that response (status, body, headers), ahead of every route above |
+
+`serve` is for a site's own robots.txt, pages at /feed and the like.
 
 `RunningServer(shared_dir, tls=True)` serves the same routes over HTTPS with a fresh self-signed certificate.
 
@@ -79,7 +81,9 @@ DUPLICATED_GUIDS = 3  # /dup-guids.xml: each of these GUIDs appears twice
 # Nested entities (an entity-expansion bomb), for `put` and for parsers read without a server.
 BILLION_LAUGHS = (
     b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY lol "lol">\n'
-    + b"".join(b'<!ENTITY lol%d "%s">\n' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10))
+    + b"".join(
+        b'<!ENTITY lol%d "%s">\n' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10) for i in range(1, 10)
+    )
     + b']>\n<rss version="2.0"><channel><title>x</title><item><title>&lol9;</title></item></channel></rss>'
 )
 DRIP_INTERVAL = 0.05
@@ -96,11 +100,13 @@ CONTENT_TYPES = {
     ".html": "text/html; charset=utf-8",
 }
 # group 1: where a URL names a vocabulary, not a place (an XML namespace, a JSON Feed's version)
-_ABSOLUTE_URL = re.compile(rb"""(xmlns(?::[\w.-]+)?\s*=\s*["']|"version"\s*:\s*")?\bhttps?://([A-Za-z0-9.-]+)(?::\d+)?""")
+_ABSOLUTE_URL = re.compile(
+    rb"""(xmlns(?::[\w.-]+)?\s*=\s*["']|"version"\s*:\s*")?\bhttps?://([A-Za-z0-9.-]+)(?::\d+)?"""
+)
 _HEADER_LINE = re.compile(rb"^Header:\s*([\w-]+):\s?(.*?)\s*$", re.MULTILINE)
 _ITEM_TEMPLATE = (
     "<item><title>Item {n}</title><link>{base}/site/news.example/2026/story-{n}.html</link>"
-    "<guid isPermaLink=\"false\">item-{guid}</guid><pubDate>Mon, 02 Nov 2026 10:00:00 GMT</pubDate>"
+    '<guid isPermaLink="false">item-{guid}</guid><pubDate>Mon, 02 Nov 2026 10:00:00 GMT</pubDate>'
     "<description>Summary of story {n}.</description></item>"
 )
 
@@ -195,7 +201,8 @@ class NewsFake:
         """`count` story numbers, past `taken`, whose pages differ from each other's and from those of `taken`:
         two stories on one page would be one article, deduplicated."""
         pages = {self.page_for(urlsplit(self.story_url(n)).path.removeprefix("/site/")) for n in taken}
-        chosen, n = [], max(taken, default=-1) + 1
+        chosen: list[int] = []
+        n = max(taken, default=-1) + 1
         while len(chosen) < count and len(pages) < len(self._pages):
             page = self.page_for(urlsplit(self.story_url(n)).path.removeprefix("/site/"))
             if page not in pages:
@@ -214,8 +221,15 @@ class NewsFake:
         with self._lock:
             return self._blobs.get(name)
 
-    def serve(self, path: str, body: bytes, content_type: str = "text/html; charset=utf-8", *, status: int = 200,
-              headers: dict[str, str] | None = None) -> str:
+    def serve(
+        self,
+        path: str,
+        body: bytes,
+        content_type: str = "text/html; charset=utf-8",
+        *,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+    ) -> str:
         """Answer GET `path` (query ignored) with this response instead of its route; returns its URL.
         For servers a test starts itself: the session's shared server keeps its routes."""
         with self._lock:
@@ -365,8 +379,9 @@ class Handler(BaseHTTPRequestHandler):
             self.send_body(304, b"", "application/rss+xml", validators)
             return
         json_feed = match.groupdict().get("ext") == "json"
-        body = rewrite_links(self.corpus(FEEDS_DIR, CONDITIONAL_JSON_FEED if json_feed else CONDITIONAL_FEED) or b"",
-                             self.fake.base_url)
+        body = rewrite_links(
+            self.corpus(FEEDS_DIR, CONDITIONAL_JSON_FEED if json_feed else CONDITIONAL_FEED) or b"", self.fake.base_url
+        )
         self.send_body(200, body, "application/feed+json" if json_feed else CONTENT_TYPES[".rss"], validators)
 
     # --- misbehaviour ----------------------------------------------------------------------
@@ -543,7 +558,10 @@ def news_server(shared_dir: Path) -> Iterator[NewsFake]:
 
 @pytest.fixture()
 def own_server(shared_dir: Path) -> Iterator[NewsFake]:
-    """A server for one test, its own site (origin): `serve` may change its robots.txt or pages without touching others."""
+    """A server for one test, its own site (origin).
+
+    `serve` may change its robots.txt or pages without touching others.
+    """
     running = RunningServer(shared_dir)
     try:
         yield running.fake

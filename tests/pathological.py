@@ -19,8 +19,12 @@ JSON_DEPTH = 50_000
 
 def news_paragraphs(seeds: Path, which: slice = slice(None)) -> list[str]:
     """The paragraphs (titles, bodies, quotes) of the seeds' texts `which` (all by default), in file order."""
-    return [paragraph.strip() for path in sorted(seeds.glob("*.txt"))[which]
-            for paragraph in path.read_text(encoding="utf-8").split("\n\n") if paragraph.strip()]
+    return [
+        paragraph.strip()
+        for path in sorted(seeds.glob("*.txt"))[which]
+        for paragraph in path.read_text(encoding="utf-8").split("\n\n")
+        if paragraph.strip()
+    ]
 
 
 def long_text(paragraphs: list[str], size: int, heading: str) -> str:
@@ -58,21 +62,32 @@ def write_folder(folder: Path, seeds: Path, long_sizes: tuple[int, ...], one_lin
     added = {}
     for number, size in enumerate(long_sizes):
         # Each long text of other seeds than the next (the live blog: the first seed's), so none is another's copy.
-        paragraphs = news_paragraphs(seeds, slice(1, None) if len(long_sizes) == 1 else slice(1 + 2 * number, 3 + 2 * number))
+        paragraphs = news_paragraphs(
+            seeds, slice(1, None) if len(long_sizes) == 1 else slice(1 + 2 * number, 3 + 2 * number)
+        )
         name = f"transcript_{size // 1000}k.txt"
-        (folder / name).write_text(long_text(paragraphs, size, f"Hearing transcript, {size:,} characters"), encoding="utf-8")
+        (folder / name).write_text(
+            long_text(paragraphs, size, f"Hearing transcript, {size:,} characters"), encoding="utf-8"
+        )
         added[name] = "a long text"
     # The first seed's paragraphs only: a story of its own, not a copy of the transcripts (which hold every seed).
     first = news_paragraphs(seeds, slice(0, 1))
-    body = "".join(f"<p>{html.escape(paragraph)}</p>" for paragraph in long_text(first, one_line_html_size, "Live blog").split("\n\n"))
+    body = "".join(
+        f"<p>{html.escape(paragraph)}</p>"
+        for paragraph in long_text(first, one_line_html_size, "Live blog").split("\n\n")
+    )
     (folder / "live_blog_one_line.html").write_text(
-        f"<!DOCTYPE html><html><head><title>Live blog</title></head><body><article><h1>Live blog</h1>{body}</article></body></html>",
-        encoding="utf-8")
+        "<!DOCTYPE html><html><head><title>Live blog</title></head><body><article><h1>Live blog</h1>"
+        f"{body}</article></body></html>",
+        encoding="utf-8",
+    )
     added["live_blog_one_line.html"] = "a one-line HTML page"
     nested = "".join(f"<p>{html.escape(paragraph)}</p>" for paragraph in paragraphs[:6])
     (folder / "nested_divs.html").write_text(
-        f"<html><head><title>Nested</title></head><body>{'<div>' * NESTED_DIVS}{nested}{'</div>' * NESTED_DIVS}</body></html>",
-        encoding="utf-8")
+        "<html><head><title>Nested</title></head><body>"
+        f"{'<div>' * NESTED_DIVS}{nested}{'</div>' * NESTED_DIVS}</body></html>",
+        encoding="utf-8",
+    )
     added["nested_divs.html"] = f"{NESTED_DIVS:,} nested <div>s"
     (folder / "utf16_with_bom.txt").write_bytes(seed_text.encode("utf-16"))
     added["utf16_with_bom.txt"] = "UTF-16 with a BOM"

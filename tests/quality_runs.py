@@ -49,16 +49,24 @@ def two_runs(root: Path, server: NewsFake) -> TwoRuns:
         (seeds / name).write_text(text)
     stories = server.distinct_stories(2)
     feeds = root / "feeds.yaml"
-    feeds.write_text(textwrap.dedent(f"""\
+    feeds.write_text(
+        textwrap.dedent(f"""\
         feeds:
-          - {{url: "{server.stories_feed('quality-page-stories.rss', stories)}", name: {STORIES_FEED}}}
-          - {{url: "{server.url('/status/500')}", name: {FAILING_FEED}}}
-        """))
+          - {{url: "{server.stories_feed("quality-page-stories.rss", stories)}", name: {STORIES_FEED}}}
+          - {{url: "{server.url("/status/500")}", name: {FAILING_FEED}}}
+        """)
+    )
     gx_dir = project_copy(root)
     settings = Settings(
-        db_path=root / "data" / "news.duckdb", writer_db_path=root / "data" / ".writer" / "news.duckdb",
-        seeds_dir=seeds, staging_dir=root / "data" / "staging", feeds_file=feeds,
-        schemas_dir=root / "schemas", gx_dir=gx_dir, allow_hosts="127.0.0.1", workers=1,
+        db_path=root / "data" / "news.duckdb",
+        writer_db_path=root / "data" / ".writer" / "news.duckdb",
+        seeds_dir=seeds,
+        staging_dir=root / "data" / "staging",
+        feeds_file=feeds,
+        schemas_dir=root / "schemas",
+        gx_dir=gx_dir,
+        allow_hosts="127.0.0.1",
+        workers=1,
     )
     folder = ingest_folder(settings, trigger="test")
     with Fetcher(FetchPolicy.from_settings(settings, per_host_delay=0.0, total_timeout=10.0)) as client:

@@ -40,13 +40,19 @@ def test_news_ingest_dag_loads_the_seeds(airflow_env: dict[str, str]) -> None:
     assert result["state"].endswith("success")
 
     con = duckdb.connect(airflow_env["NEWSFLOW_DB"], read_only=True)
-    rows = {uri: rest for uri, *rest in con.execute(
-        "SELECT uri, title, alt_title, dateline_place, dateline_agency, dateline_month, dateline_day, dateline_year,"
-        " language, mixed_language, byline, body_text FROM articles").fetchall()}
+    rows = {
+        uri: rest
+        for uri, *rest in con.execute(
+            "SELECT uri, title, alt_title, dateline_place, dateline_agency, dateline_month, dateline_day,"
+            " dateline_year, language, mixed_language, byline, body_text FROM articles"
+        ).fetchall()
+    }
     assert len(rows) == 5
     seed = {uri[:3]: values for uri, values in rows.items()}
-    assert seed["000"][:2] == ["Lavrov, in Moscow to meet with foreign Minister of Japan",
-                               "Лавров в Москве встретится с главой МИД Японии"]
+    assert seed["000"][:2] == [
+        "Lavrov, in Moscow to meet with foreign Minister of Japan",
+        "Лавров в Москве встретится с главой МИД Японии",
+    ]
     assert seed["000"][7:9] == ["en", True]
     assert seed["001"][0] == "Russian and Japanese foreign ministers to discuss peace treaty in Moscow"
     assert seed["001"][2:7] == ["MOSCOW", "TASS", 9, 21, None]
@@ -69,11 +75,16 @@ def test_news_ingest_dag_loads_the_seeds(airflow_env: dict[str, str]) -> None:
     assert metadata.execute("SELECT slots FROM slot_pool WHERE pool = 'duckdb'").fetchone() == (1,)
     pools = metadata.execute(
         "SELECT task_id, map_index, pool, state FROM task_instance WHERE dag_id = 'news_ingest' AND run_id = ?"
-        " ORDER BY task_id, map_index", [result["run_id"]]
+        " ORDER BY task_id, map_index",
+        [result["run_id"]],
     ).fetchall()
     # no task only to count the shards: `stage` is mapped over them when the DAG file is parsed
-    assert pools == [("load", -1, "duckdb", "success"), ("record_failure", -1, "duckdb", "skipped"),
-                     ("stage", 0, "default_pool", "success"), ("validate", -1, "default_pool", "success")]
+    assert pools == [
+        ("load", -1, "duckdb", "success"),
+        ("record_failure", -1, "duckdb", "skipped"),
+        ("stage", 0, "default_pool", "success"),
+        ("validate", -1, "default_pool", "success"),
+    ]
 
 
 @pytest.mark.slow
@@ -82,15 +93,22 @@ def test_a_reader_held_on_the_published_file_never_fails_the_load_task(
 ) -> None:
     folder = tmp_path / "seeds"
     shutil.copytree(seeds_dir, folder)
-    env = {**airflow_env, "NEWSFLOW_DB": str(tmp_path / "news.duckdb"), "NEWSFLOW_SEEDS_DIR": str(folder),
-           "NEWSFLOW_STAGING_DIR": str(tmp_path / "staging")}
-    first = subprocess.run([sys.executable, "-m", "pipelines.cli", "ingest"], env=env, capture_output=True, text=True,
-                           timeout=600)
+    env = {
+        **airflow_env,
+        "NEWSFLOW_DB": str(tmp_path / "news.duckdb"),
+        "NEWSFLOW_SEEDS_DIR": str(folder),
+        "NEWSFLOW_STAGING_DIR": str(tmp_path / "staging"),
+    }
+    first = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "ingest"], env=env, capture_output=True, text=True, timeout=600
+    )
     assert first.returncode == 0, first.stderr[-2000:]
     with HeldReader(tmp_path / "news.duckdb") as reader:
         assert reader.articles_at_start == 5
-        (folder / "extra.txt").write_text("Budget agreed\n\nThe council agreed on Friday to publish the full budget "
-                                          "figures before the vote next month, its chair said.")
+        (folder / "extra.txt").write_text(
+            "Budget agreed\n\nThe council agreed on Friday to publish the full budget "
+            "figures before the vote next month, its chair said."
+        )
         result = run_dag_test(env, "news_ingest.py", "news_ingest_dag")
         assert result["state"].endswith("success")  # no lock error, no retry
         con = duckdb.connect(env["NEWSFLOW_DB"], read_only=True)
@@ -112,9 +130,15 @@ def test_the_stage_task_runs_its_worker_processes_inside_airflow(airflow_env: di
             f"The {place} reopens\n\nThe city's {place} reopened on Monday after a year of repairs that cost "
             f"{index + 2} million euros, the mayor told reporters outside the {place}.\n\nResidents said they had "
             f"waited a long time for the {place} to reopen, and several hundred came to see it on the first day.",
-            encoding="utf-8")
-    env = {**airflow_env, "NEWSFLOW_DB": str(tmp_path / "news.duckdb"), "NEWSFLOW_SEEDS_DIR": str(folder),
-           "NEWSFLOW_STAGING_DIR": str(tmp_path / "staging"), "NEWSFLOW_WORKERS": "2"}
+            encoding="utf-8",
+        )
+    env = {
+        **airflow_env,
+        "NEWSFLOW_DB": str(tmp_path / "news.duckdb"),
+        "NEWSFLOW_SEEDS_DIR": str(folder),
+        "NEWSFLOW_STAGING_DIR": str(tmp_path / "staging"),
+        "NEWSFLOW_WORKERS": "2",
+    }
     assert worker_count(2, len(places)) == 2  # enough stories for the stage to fork its two workers
     result = run_dag_test(env, "news_ingest.py", "news_ingest_dag")
     assert result["state"].endswith("success")
@@ -126,11 +150,17 @@ def test_the_stage_task_runs_its_worker_processes_inside_airflow(airflow_env: di
 
 
 @pytest.mark.slow
-def test_a_run_whose_stage_fails_is_recorded_as_failed_with_the_error(airflow_env: dict[str, str], tmp_path: Path) -> None:
+def test_a_run_whose_stage_fails_is_recorded_as_failed_with_the_error(
+    airflow_env: dict[str, str], tmp_path: Path
+) -> None:
     """The stage task fails (its seed folder is missing): validate and load never run, `record_failure` leaves the
     run's row, status failed with the stage's error, for the data-quality page, and the run stays red."""
-    env = {**airflow_env, "NEWSFLOW_DB": str(tmp_path / "news.duckdb"), "NEWSFLOW_SEEDS_DIR": str(tmp_path / "missing"),
-           "NEWSFLOW_STAGING_DIR": str(tmp_path / "staging")}
+    env = {
+        **airflow_env,
+        "NEWSFLOW_DB": str(tmp_path / "news.duckdb"),
+        "NEWSFLOW_SEEDS_DIR": str(tmp_path / "missing"),
+        "NEWSFLOW_STAGING_DIR": str(tmp_path / "staging"),
+    }
     result = run_dag_test(env, "news_ingest.py", "news_ingest_dag")
     assert result["state"].endswith("failed")
     con = duckdb.connect(env["NEWSFLOW_DB"], read_only=True)
@@ -143,6 +173,10 @@ def test_a_run_whose_stage_fails_is_recorded_as_failed_with_the_error(airflow_en
     metadata = sqlite3.connect(Path(env["AIRFLOW_HOME"]) / "airflow.db")
     states = dict(metadata.execute("SELECT task_id, state FROM task_instance WHERE run_id = ?", [run_id]).fetchall())
     metadata.close()
-    assert states == {"stage": "failed", "validate": "upstream_failed", "load": "upstream_failed",
-                      "record_failure": "failed"}  # recorded, then failed itself: the run's state follows it
+    assert states == {
+        "stage": "failed",
+        "validate": "upstream_failed",
+        "load": "upstream_failed",
+        "record_failure": "failed",
+    }  # recorded, then failed itself: the run's state follows it
     assert not (tmp_path / "staging").exists() or not list((tmp_path / "staging").iterdir())  # the notes are gone

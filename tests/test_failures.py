@@ -14,7 +14,7 @@ from pathological import write_folder
 from test_cli import run
 
 from pipelines.config import Settings
-from pipelines.quality_page import quality_page_path
+from pipelines.reporting.refresh import quality_page_path
 
 
 def query(db: Path, sql: str) -> list[tuple]:
@@ -29,13 +29,16 @@ def gx_copy(tmp_path: Path) -> Path:
     return tmp_path / "gx"
 
 
+@pytest.mark.slow
 def test_a_folder_of_pathological_files_loads_or_refuses_each_and_long_texts_get_entities_and_quotes(
     tmp_path: Path, seeds_dir: Path
 ) -> None:
     folder = tmp_path / "seeds"
     added = write_folder(folder, seeds_dir, long_sizes=(1_050_000,), one_line_html_size=300_000)
     db = tmp_path / "news.duckdb"
-    result = run("ingest", "--seeds", str(folder), "--db", str(db), "--json", env={"NEWSFLOW_GX_DIR": str(gx_copy(tmp_path))})
+    result = run(
+        "ingest", "--seeds", str(folder), "--db", str(db), "--json", env={"NEWSFLOW_GX_DIR": str(gx_copy(tmp_path))}
+    )
     assert result.returncode == 0, result.stderr
     files = sorted(path.name for path in folder.iterdir())
     statuses = query(db, "SELECT uri, status, reason FROM raw_documents ORDER BY uri")
@@ -47,14 +50,18 @@ def test_a_folder_of_pathological_files_loads_or_refuses_each_and_long_texts_get
     assert by_uri["latin1.txt"][0] == "quarantined" and "not UTF-8" in by_uri["latin1.txt"][1]  # never guessed
     for name in ("transcript_1050k.txt", "live_blog_one_line.html", "utf16_with_bom.txt", "nested_divs.html"):
         assert by_uri[name][0] == "loaded", (name, added[name], by_uri[name])
-    ((length, mentions, quotes),) = query(db, """
+    ((length, mentions, quotes),) = query(
+        db,
+        """
         SELECT length(a.body_text), (SELECT count(*) FROM entity_mentions m WHERE m.article_id = a.article_id),
                (SELECT count(*) FROM quotes q WHERE q.article_id = a.article_id)
-        FROM articles a JOIN raw_documents r USING (raw_id) WHERE r.uri = 'transcript_1050k.txt'""")
+        FROM articles a JOIN raw_documents r USING (raw_id) WHERE r.uri = 'transcript_1050k.txt'""",
+    )
     assert length > 1_000_000  # more than spaCy reads in one piece
     assert mentions > 1_000 and quotes > 100
 
 
+@pytest.mark.slow
 def test_a_failed_run_is_recorded_named_and_listed_first_in_red(tmp_path: Path, seeds_dir: Path) -> None:
     db, gx, seeds = tmp_path / "news.duckdb", gx_copy(tmp_path), tmp_path / "seeds"
     shutil.copytree(seeds_dir, seeds)
@@ -68,8 +75,11 @@ def test_a_failed_run_is_recorded_named_and_listed_first_in_red(tmp_path: Path, 
     runs = query(db, "SELECT status, error FROM ingest_runs ORDER BY started_at")
     assert [status for status, _ in runs] == ["success", "failed"]
     assert runs[1][1] and "staging" in runs[1][1]
-    (seeds / "extra.txt").write_text("Budget agreed\n\nThe council agreed on Friday to publish the full budget "
-                                     "figures before the vote next month, its chair said.", encoding="utf-8")
+    (seeds / "extra.txt").write_text(
+        "Budget agreed\n\nThe council agreed on Friday to publish the full budget "
+        "figures before the vote next month, its chair said.",
+        encoding="utf-8",
+    )
     assert run("ingest", "--seeds", str(seeds), "--db", str(db), env=env).returncode == 0  # a newer run, published
     page = quality_page_path(Settings.from_env(db_path=db, gx_dir=gx)).read_text(encoding="utf-8")
     rows = [chunk.split('"', 1)[0] for chunk in page.split('<tr class="run" data-run="')[1:]]
@@ -91,7 +101,8 @@ def test_the_cli_error_names_the_input_a_batch_failure_happened_on() -> None:
     else:
         pytest.fail("a batch failure must be raised again")
     assert refusal("reading", RecursionError("maximum recursion depth exceeded"), "deep.json") == (
-        "reading failed on this input: RecursionError: maximum recursion depth exceeded")
+        "reading failed on this input: RecursionError: maximum recursion depth exceeded"
+    )
 
 
 def test_failed_notes_name_each_step(tmp_path: Path) -> None:
@@ -100,8 +111,9 @@ def test_failed_notes_name_each_step(tmp_path: Path) -> None:
 
     from pipelines.pipeline import noting_failure, record_failed_run
 
-    settings = Settings.from_env(db_path=tmp_path / "news.duckdb", staging_dir=tmp_path / "staging",
-                                 gx_dir=gx_copy(tmp_path))
+    settings = Settings.from_env(
+        db_path=tmp_path / "news.duckdb", staging_dir=tmp_path / "staging", gx_dir=gx_copy(tmp_path)
+    )
     for step in ("poll", "poll"):
         with pytest.raises(ValueError), noting_failure(settings, "run-1", step):
             raise ValueError(f"{step} broke")
@@ -112,8 +124,10 @@ def test_failed_notes_name_each_step(tmp_path: Path) -> None:
     assert json.dumps(sorted(path.name for path in settings.staging_dir.iterdir())) == "[]"  # the notes are gone
 
 
-def test_a_feed_page_megabytes_long_loads_like_any_other(own_server, tmp_path: Path, seeds_dir: Path,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.slow
+def test_a_feed_page_megabytes_long_loads_like_any_other(
+    own_server, tmp_path: Path, seeds_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from newsfake import rss
     from pathological import long_text, news_paragraphs
 
@@ -122,19 +136,31 @@ def test_a_feed_page_megabytes_long_loads_like_any_other(own_server, tmp_path: P
 
     paragraphs = long_text(news_paragraphs(seeds_dir), 1_100_000, "Live: the summit, hour by hour").split("\n\n")
     page = "<html><head><title>Live: the summit</title></head><body><article>{}</article></body></html>".format(
-        "".join(f"<p>{html.escape(paragraph)}</p>" for paragraph in paragraphs))
+        "".join(f"<p>{html.escape(paragraph)}</p>" for paragraph in paragraphs)
+    )
     url = own_server.serve("/live/summit.html", page.encode("utf-8"))
-    feed = own_server.put("live.rss", rss([f"<item><title>Live: the summit</title><link>{url}</link>"
-                                           "<guid>live-1</guid></item>"]), "application/rss+xml")
+    feed = own_server.put(
+        "live.rss",
+        rss([f"<item><title>Live: the summit</title><link>{url}</link><guid>live-1</guid></item>"]),
+        "application/rss+xml",
+    )
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text(f'feeds:\n  - {{url: "{feed}", name: Live}}\n', encoding="utf-8")
     monkeypatch.setenv("NEWSFLOW_ALLOW_HOSTS", "127.0.0.1")
-    settings = Settings.from_env(db_path=tmp_path / "news.duckdb", staging_dir=tmp_path / "staging", feeds_file=feeds,
-                                 gx_dir=gx_copy(tmp_path), workers=1)
+    settings = Settings.from_env(
+        db_path=tmp_path / "news.duckdb",
+        staging_dir=tmp_path / "staging",
+        feeds_file=feeds,
+        gx_dir=gx_copy(tmp_path),
+        workers=1,
+    )
     with Fetcher(FetchPolicy.from_settings(settings, per_host_delay=0.0, total_timeout=30.0)) as client:
         counts = ingest_feeds(settings, force=True, fetcher=client)
     assert counts is not None and counts.articles_new == 1 and counts.quarantined == 0
-    ((length, mentions, quotes),) = query(settings.db_path, """
+    ((length, mentions, quotes),) = query(
+        settings.db_path,
+        """
         SELECT length(body_text), (SELECT count(*) FROM entity_mentions m WHERE m.article_id = a.article_id),
-               (SELECT count(*) FROM quotes q WHERE q.article_id = a.article_id) FROM articles a""")
+               (SELECT count(*) FROM quotes q WHERE q.article_id = a.article_id) FROM articles a""",
+    )
     assert length > 1_000_000 and mentions > 1_000 and quotes > 100

@@ -13,21 +13,24 @@ from pipelines.config import PROJECT_ROOT
 PACKAGE = PROJECT_ROOT / "pipelines"
 # Lowest first: a part may import its own modules and those of lower layers, never a higher one.
 LAYERS = (
-    {"config", "failures", "ids", "records", "tables", "tabular", "urls", "workers"},
-    {"http", "feedparse"},
+    {"config", "failures", "ids", "records", "tabular", "urls", "workers"},
+    {"tables"},
+    {"http"},
     {"sources"},
     {"text"},
     {"nlp"},
     {"dedup"},
     {"quality"},
     {"storage"},
-    {"quality_page"},
+    {"reporting"},
     {"rounds"},
     {"pipeline"},
     {"evaluation"},
     {"cli"},
 )
 MAX_MODULE_LINES = 500
+# The store and its query modules stay split by concern: none grows into the one class that held them all.
+MAX_STORAGE_MODULE_LINES = 300
 
 
 def module_name(path: Path) -> str:
@@ -74,7 +77,9 @@ def test_imports_run_down_the_layers(module: str) -> None:
 
 
 def test_no_import_cycles_between_modules() -> None:
-    graph = {module: {imported for imported in imports_of(path) if imported in MODULES} for module, path in MODULES.items()}
+    graph = {
+        module: {imported for imported in imports_of(path) if imported in MODULES} for module, path in MODULES.items()
+    }
     state: dict[str, str] = {}
 
     def visit(module: str, trail: list[str]) -> None:
@@ -95,3 +100,9 @@ def test_no_import_cycles_between_modules() -> None:
 def test_modules_stay_small(module: str) -> None:
     lines = len(MODULES[module].read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_MODULE_LINES, f"{module} has {lines} lines: split it by concern"
+
+
+@pytest.mark.parametrize("module", sorted(module for module in MODULES if module.startswith("pipelines.storage")))
+def test_storage_modules_stay_split_by_concern(module: str) -> None:
+    lines = len(MODULES[module].read_text(encoding="utf-8").splitlines())
+    assert lines <= MAX_STORAGE_MODULE_LINES, f"{module} has {lines} lines: give its concern a module of its own"

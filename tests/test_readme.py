@@ -33,6 +33,8 @@ RUN_HERE = (".venv/bin/newsflow", ".venv/bin/duckdb")
 COVERED_ELSEWHERE = {
     "make run": "tests/deploy/test_make_run.py",
     "make test": ".ci/run (CI runs exactly this)",
+    "make lint": ".ci/run (CI runs it before make test)",
+    "make test-fast": "the suite itself: make test runs these tests and the slow ones",
     "make airflow": "tests/deploy/test_embedded_airflow.py (the Makefile's own target)",
     "export NEWSFLOW_": "tests/deploy/test_embedded_airflow.py (settings the tasks inherit)",
     "source .venv/bin/activate": "tests/deploy/test_embedded_airflow.py (the environment's airflow)",
@@ -42,13 +44,19 @@ COVERED_ELSEWHERE = {
     "curl -s -X POST http://localhost:8080/auth/token": "tests/deploy/test_embedded_airflow.py (the token)",
     "cp .env.example .env": "tests/deploy/test_compose.py (the example file)",
     "docker compose up": "tests/deploy/test_compose.py (docker compose config)",
-    ".venv/bin/newsflow feeds add https://www.example.com/": "tests/sources/test_discovery.py (a real site on 127.0.0.1)",
+    ".venv/bin/newsflow feeds add https://www.example.com/": (
+        "tests/sources/test_discovery.py (a real site on 127.0.0.1)"
+    ),
 }
 
 
 def blocks(lang: str, pages: list[Path] = PAGES) -> list[str]:
-    return [match["body"] for page in pages for match in FENCE.finditer(page.read_text(encoding="utf-8"))
-            if match["lang"] == lang]
+    return [
+        match["body"]
+        for page in pages
+        for match in FENCE.finditer(page.read_text(encoding="utf-8"))
+        if match["lang"] == lang
+    ]
 
 
 def sql_statements() -> list[str]:
@@ -87,12 +95,23 @@ def project(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path, duckdb_1x
     (root / "feeds.yaml").write_text("feeds: []\n", encoding="utf-8")
     shutil.copytree(PROJECT_ROOT / "gx", root / "gx", ignore=shutil.ignore_patterns("uncommitted"))
     shutil.copytree(PROJECT_ROOT / "schemas" / "expectations", root / "schemas" / "expectations")  # the GX suites
-    bare_path = os.pathsep.join(d for d in os.environ["PATH"].split(os.pathsep) if Path(d) != Path(sys.executable).parent)
+    bare_path = os.pathsep.join(
+        d for d in os.environ["PATH"].split(os.pathsep) if Path(d) != Path(sys.executable).parent
+    )
     env = {key: value for key, value in os.environ.items() if key != "VIRTUAL_ENV"}
-    env.update({"NEWSFLOW_DB": str(root / "data" / "news.duckdb"), "NEWSFLOW_SEEDS_DIR": str(seeds_dir),
-                "NEWSFLOW_STAGING_DIR": str(root / "data" / "staging"), "NEWSFLOW_GX_DIR": str(root / "gx"),
-                "NEWSFLOW_FEEDS": str(root / "feeds.yaml"), "PATH": bare_path})
-    ingest = subprocess.run([".venv/bin/newsflow", "ingest"], cwd=root, env=env, capture_output=True, text=True, timeout=900)
+    env.update(
+        {
+            "NEWSFLOW_DB": str(root / "data" / "news.duckdb"),
+            "NEWSFLOW_SEEDS_DIR": str(seeds_dir),
+            "NEWSFLOW_STAGING_DIR": str(root / "data" / "staging"),
+            "NEWSFLOW_GX_DIR": str(root / "gx"),
+            "NEWSFLOW_FEEDS": str(root / "feeds.yaml"),
+            "PATH": bare_path,
+        }
+    )
+    ingest = subprocess.run(
+        [".venv/bin/newsflow", "ingest"], cwd=root, env=env, capture_output=True, text=True, timeout=900
+    )
     assert ingest.returncode == 0, ingest.stderr[-3000:]
     return {"cwd": str(root), **env}
 
@@ -141,8 +160,12 @@ def test_readme_sql_returns_rows(project: dict[str, str], statement: str) -> Non
 
 @pytest.mark.parametrize("statement", sql_statements(), ids=lambda sql: " ".join(sql.split())[:60])
 def test_readme_sql_runs_in_the_duckdb_1x_cli(project: dict[str, str], duckdb_1x_cli: Path, statement: str) -> None:
-    out = subprocess.run([str(duckdb_1x_cli), "-readonly", "-json", project["NEWSFLOW_DB"], statement],
-                         capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [str(duckdb_1x_cli), "-readonly", "-json", project["NEWSFLOW_DB"], statement],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout), f"no rows in DuckDB 1.x: {statement}"
 
@@ -150,7 +173,14 @@ def test_readme_sql_runs_in_the_duckdb_1x_cli(project: dict[str, str], duckdb_1x
 @pytest.mark.parametrize("command", [c for c in shell_commands() if runs_here(c)], ids=lambda c: c[:60])
 def test_readme_command_runs(project: dict[str, str], command: str) -> None:
     env = {key: value for key, value in project.items() if key != "cwd"}
-    out = subprocess.run(shlex.split(command), cwd=project["cwd"], env=env, capture_output=True, text=True,
-                         timeout=300, stdin=subprocess.DEVNULL)
+    out = subprocess.run(
+        shlex.split(command),
+        cwd=project["cwd"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip(), f"no output from {command}"

@@ -8,6 +8,7 @@ from ../shared when it is there, generated news-like text otherwise, so these te
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,8 +25,17 @@ from pipelines.urls import host_of
 
 ALLOW = "127.0.0.0/8"
 # Columns that depend on when a round ran, not on what it read: request times, ids made from the run id, schedule.
-ROUND_COLUMNS = RUN_COLUMNS | {"event_id", "at", "elapsed_ms", "last_polled_at", "next_poll_at", "last_success_at",
-                               "read_through_at", "expires_at", "learned_minutes"}
+ROUND_COLUMNS = RUN_COLUMNS | {
+    "event_id",
+    "at",
+    "elapsed_ms",
+    "last_polled_at",
+    "next_poll_at",
+    "last_success_at",
+    "read_through_at",
+    "expires_at",
+    "learned_minutes",
+}
 
 
 @pytest.fixture(scope="module")
@@ -35,10 +45,16 @@ def fleet() -> Iterator[FleetProcess]:
 
 
 def _settings(tmp_path: Path, feeds: Path, **overrides: object) -> Settings:
-    return Settings.from_env(db_path=tmp_path / "news.duckdb", staging_dir=tmp_path / "staging", feeds_file=feeds,
-                             allow_hosts=ALLOW, **overrides)
+    return Settings.from_env(
+        db_path=tmp_path / "news.duckdb",
+        staging_dir=tmp_path / "staging",
+        feeds_file=feeds,
+        allow_hosts=ALLOW,
+        **overrides,
+    )
 
 
+@pytest.mark.slow
 def test_a_round_reads_many_sites_at_once_each_within_its_manners(fleet: FleetProcess, tmp_path: Path) -> None:
     feeds = write_feeds_yaml(tmp_path / "feeds.yaml", fleet.feed_urls())
     settings = _settings(tmp_path, feeds, fetch_concurrency=6, workers=2)
@@ -57,11 +73,13 @@ def test_a_round_reads_many_sites_at_once_each_within_its_manners(fleet: FleetPr
     assert len(times) == 12
     for _source, starts in times:  # the feed, then its two pages: each request `delay` after the one before
         assert len(starts) == 3
-        assert all((later - earlier).total_seconds() >= delay - 0.01 for earlier, later in zip(starts, starts[1:]))
+        assert all((later - earlier).total_seconds() >= delay - 0.01 for earlier, later in itertools.pairwise(starts))
 
 
-def test_the_tables_do_not_depend_on_how_many_fetch_at_once(fleet: FleetProcess, tmp_path: Path,
-                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.slow
+def test_the_tables_do_not_depend_on_how_many_fetch_at_once(
+    fleet: FleetProcess, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """One fetch at a time with one page waiting at most (the round holds back polls), against sixteen."""
     feeds = write_feeds_yaml(tmp_path / "feeds.yaml", fleet.feed_urls())
     loaded = {}
@@ -77,6 +95,7 @@ def test_the_tables_do_not_depend_on_how_many_fetch_at_once(fleet: FleetProcess,
         assert loaded[1][table] == loaded[16][table], table
 
 
+@pytest.mark.slow
 def test_bad_sites_cost_their_limits_once_not_one_after_another(tmp_path: Path) -> None:
     """Two hanging feeds, a 500, a redirect loop and a gzip bomb beside good feeds: each ends in its outcome within
     its limit, and the hanging ones wait side by side, not in turn."""
@@ -90,8 +109,10 @@ def test_bad_sites_cost_their_limits_once_not_one_after_another(tmp_path: Path) 
     assert counts is not None and counts.stage_counts["feeds_failed"] == 5 and counts.articles_new == 2
     kinds = {f"Fleet {number:04d}": site["kind"] for number, site in enumerate(sites)}
     con = duckdb.connect(str(settings.db_path), read_only=True)
-    rows = con.execute("SELECT s.name, e.outcome, e.\"at\", e.elapsed_ms FROM fetch_events e JOIN sources s"
-                       " USING (source_id) WHERE e.kind = 'feed' ORDER BY s.name").fetchall()
+    rows = con.execute(
+        'SELECT s.name, e.outcome, e."at", e.elapsed_ms FROM fetch_events e JOIN sources s'
+        " USING (source_id) WHERE e.kind = 'feed' ORDER BY s.name"
+    ).fetchall()
     con.close()
     outcomes = {kinds[name]: outcome for name, outcome, _, _ in rows if kinds[name] != "good"}
     assert outcomes == {"hang": "timeout", "error": "http_error", "loop": "redirect_loop", "bomb": "too_large"}
@@ -102,11 +123,12 @@ def test_bad_sites_cost_their_limits_once_not_one_after_another(tmp_path: Path) 
 
 
 def test_a_tick_splits_its_due_feeds_into_poll_tasks_a_site_in_one(tmp_path: Path) -> None:
-    feeds = write_feeds_yaml(tmp_path / "feeds.yaml", [f"https://site{number % 10}.example/feed{number}.xml"
-                                                        for number in range(30)])
+    feeds = write_feeds_yaml(
+        tmp_path / "feeds.yaml", [f"https://site{number % 10}.example/feed{number}.xml" for number in range(30)]
+    )
     groups = plan_polls(_settings(tmp_path, feeds, poll_tasks=4), force=True)
     assert len(groups) <= 4 and sum(map(len, groups)) == 30
     hosts = [{host_of(feed.url) for feed in group} for group in groups]
-    assert all(not a & b for i, a in enumerate(hosts) for b in hosts[i + 1:])  # no site in two tasks
+    assert all(not a & b for i, a in enumerate(hosts) for b in hosts[i + 1 :])  # no site in two tasks
     assert plan_polls(_settings(tmp_path, feeds, poll_tasks=4), force=True) == groups  # the same split every time
     assert [len(group) for group in plan_polls(_settings(tmp_path, feeds, poll_tasks=1), force=True)] == [30]

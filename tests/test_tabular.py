@@ -6,7 +6,8 @@ import csv
 import io
 import json
 import re
-from datetime import date, datetime, timezone
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -16,18 +17,41 @@ from pipelines.tabular import MIN_CELLS, Format, fit_widths, render
 
 COLUMNS = ["article_id", "title", "dateline_place", "language", "word_count", "lead", "first_seen_at", "url"]
 ROWS = [
-    ("3f9a0c1d2e4b", "Lavrov says talks with Washington will resume in Geneva next week, ministry confirms", "MOSCOW",
-     "en", 512, "MOSCOW (Reuters) - Russian Foreign Minister Sergey Lavrov said on Tuesday that talks would resume",
-     datetime(2024, 3, 5, 9, 30, tzinfo=timezone.utc), "https://news.example.com/world/2024/03/05/lavrov-geneva-talks"),
-    ("8b7e6d5c4a39", 'Ministry: "no comment",\nfor now | said spokeswoman', None, "ru", None,
-     "Line one\r\nline two\ttabbed \\ backslash | pipe", date(2024, 3, 6), "https://news.example.com/a?b=1,c=2"),
-    ("c0ffee000001", "[bold]Markup stays text[/bold] 東京で首脳会談", "TOKYO", "ja", Decimal("1234.50"), "", None,
-     "https://news.example.com/ja"),
+    (
+        "3f9a0c1d2e4b",
+        "Lavrov says talks with Washington will resume in Geneva next week, ministry confirms",
+        "MOSCOW",
+        "en",
+        512,
+        "MOSCOW (Reuters) - Russian Foreign Minister Sergey Lavrov said on Tuesday that talks would resume",
+        datetime(2024, 3, 5, 9, 30, tzinfo=UTC),
+        "https://news.example.com/world/2024/03/05/lavrov-geneva-talks",
+    ),
+    (
+        "8b7e6d5c4a39",
+        'Ministry: "no comment",\nfor now | said spokeswoman',
+        None,
+        "ru",
+        None,
+        "Line one\r\nline two\ttabbed \\ backslash | pipe",
+        date(2024, 3, 6),
+        "https://news.example.com/a?b=1,c=2",
+    ),
+    (
+        "c0ffee000001",
+        "[bold]Markup stays text[/bold] 東京で首脳会談",
+        "TOKYO",
+        "ja",
+        Decimal("1234.50"),
+        "",
+        None,
+        "https://news.example.com/ja",
+    ),
 ]
 FRAME_LINES = 4  # top rule, header, header rule, bottom rule
 
 
-def table_lines(width: int, columns: list[str] = COLUMNS, rows: list[tuple[object, ...]] = ROWS) -> list[str]:
+def table_lines(width: int, columns: list[str] = COLUMNS, rows: Sequence[tuple[object, ...]] = ROWS) -> list[str]:
     return render(columns, rows, Format.table, width).splitlines()
 
 
@@ -49,10 +73,10 @@ def test_table_fits_the_width_with_one_line_per_row_and_names_what_it_left_out(w
     lines = table_lines(width)
     assert all(cell_len(line) <= width for line in lines), max(map(cell_len, lines))
     headers = shown_headers(lines)
-    left_out = COLUMNS[len(headers):]
-    assert headers == COLUMNS[:len(headers)]  # from the left, and never cut to a stub: whole up to HEADER_CELLS
+    left_out = COLUMNS[len(headers) :]
+    assert headers == COLUMNS[: len(headers)]  # from the left, and never cut to a stub: whole up to HEADER_CELLS
     assert len(lines) == len(ROWS) + FRAME_LINES + (2 if left_out else 0)
-    for row, line in zip(ROWS, lines[3:3 + len(ROWS)], strict=True):
+    for row, line in zip(ROWS, lines[3 : 3 + len(ROWS)], strict=True):
         assert line.startswith(f"│ {row[0][:MIN_CELLS]}") and line.count("│") == len(headers) + 1
     if left_out:
         assert lines[-2].startswith(f"{len(left_out)} of {len(COLUMNS)} columns not shown: {left_out[0]}")
@@ -85,7 +109,11 @@ def test_many_columns_show_what_fits_and_a_too_wide_first_column_is_cropped() ->
     lines = table_lines(80, columns, [tuple(range(40))])
     assert all(cell_len(line) <= 80 for line in lines)
     shown = shown_headers(lines)
-    assert shown == columns[:len(shown)] and len(shown) == 14 and lines[-2].startswith("26 of 40 columns not shown: c14, c15")
+    assert (
+        shown == columns[: len(shown)]
+        and len(shown) == 14
+        and lines[-2].startswith("26 of 40 columns not shown: c14, c15")
+    )
     assert lines[-2].endswith(", …") and cell_len(lines[-2]) > 70  # as many named as the width holds
     cropped = table_lines(10, ["a_very_long_column_name"], [("x" * 30,)])
     assert all(cell_len(line) <= 10 for line in cropped) and len(cropped) == 1 + FRAME_LINES
@@ -98,7 +126,11 @@ def test_the_line_format_shows_every_column_of_every_row_whole() -> None:
     first = records[0].splitlines()
     assert len(first) == len(COLUMNS) and first[1] == f"         title: {ROWS[0][1]}"
     assert all(line.index(": ") == len("dateline_place") for line in first)  # names aligned
-    assert "word_count: NULL" in records[1] and "Line one⏎line two" in records[1] and records[1].count("\n") == len(COLUMNS) - 1
+    assert (
+        "word_count: NULL" in records[1]
+        and "Line one⏎line two" in records[1]
+        and records[1].count("\n") == len(COLUMNS) - 1
+    )
     assert render(COLUMNS, [], Format.line, 80) == ""
 
 
@@ -113,7 +145,9 @@ def test_json_reads_back_with_dates_and_decimals_as_strings() -> None:
     parsed = json.loads(render(COLUMNS, ROWS, Format.json, 80))
     assert [list(item) for item in parsed] == [COLUMNS] * len(ROWS)
     assert parsed[0]["first_seen_at"] == "2024-03-05 09:30:00+00:00" and parsed[1]["first_seen_at"] == "2024-03-06"
-    assert parsed[2]["word_count"] == "1234.50" and parsed[0]["word_count"] == 512 and parsed[1]["dateline_place"] is None
+    assert (
+        parsed[2]["word_count"] == "1234.50" and parsed[0]["word_count"] == 512 and parsed[1]["dateline_place"] is None
+    )
     assert parsed[1]["title"] == ROWS[1][1]
 
 
@@ -125,5 +159,7 @@ def test_markdown_has_one_line_per_row_and_whole_values() -> None:
         cells = [cell.strip() for cell in re.findall(r"((?:[^|\\]|\\.)*)\|", line)[1:]]  # split on unescaped pipes
         assert len(cells) == len(COLUMNS)
         unescaped = [re.sub(r"\\(.)", r"\1", cell) for cell in cells]
-        expected = ["NULL" if value is None else re.sub(r"\r\n|\n", "<br>", str(value)).replace("\t", " ") for value in row]
+        expected = [
+            "NULL" if value is None else re.sub(r"\r\n|\n", "<br>", str(value)).replace("\t", " ") for value in row
+        ]
         assert unescaped == expected

@@ -86,11 +86,16 @@ def news_folder(shared_dir: Path, seeds_dir: Path, tmp_path_factory: pytest.Temp
     return folder
 
 
+@pytest.mark.slow
 def test_one_and_two_workers_load_the_same_tables(news_folder: Path, tmp_path: Path) -> None:
     loaded = {}
     for workers in (1, 2):
-        settings = Settings.from_env(db_path=tmp_path / f"w{workers}" / "news.duckdb", seeds_dir=news_folder,
-                                     staging_dir=tmp_path / f"w{workers}" / "staging", workers=workers)
+        settings = Settings.from_env(
+            db_path=tmp_path / f"w{workers}" / "news.duckdb",
+            seeds_dir=news_folder,
+            staging_dir=tmp_path / f"w{workers}" / "staging",
+            workers=workers,
+        )
         counts = ingest_folder(settings)
         assert counts.inputs == PAGES + 5
         loaded[workers] = snapshot(settings.db_path)

@@ -17,22 +17,23 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from pipelines.dedup import (
-    DedupConfig,
+from pipelines.config import DedupConfig
+from pipelines.dedup.signatures import (
     DedupEntry,
     make_entry,
     normalize_for_hash,
-    relation,
     shingle_hashes,
     tokens,
 )
+from pipelines.dedup.stories import relation
 
 NEWS_HTML_TEXT_GLOBS = ("newspaper4k/tests/data/txt/*.txt",)
 NEWS_HTML_JSON_GLOBS = ("goose3/tests/data/*/*.json",)
 SOURCE_MIN_TOKENS = 20
+DEFAULT_DEDUP = DedupConfig()  # the configuration the sweep varies, one parameter at a time
 # Two fixture texts sharing this much of the smaller one's shingles are one story (or a summary of
 # it): only the first is kept, so "different article" negatives are really different.
 SOURCE_MAX_CONTAINMENT = 0.3
@@ -45,7 +46,7 @@ MIN_PARAGRAPHS_TO_REUSE = 4
 # A small edit adds or drops at most this share of a text's tokens.
 EDIT_MAX_SHARE = 0.2
 HEADLINE_MAX_CHARS = 90
-EVAL_TIME = datetime(2024, 1, 1, tzinfo=timezone.utc)
+EVAL_TIME = datetime(2024, 1, 1, tzinfo=UTC)
 
 
 # Site chrome in the shapes it takes around extracted bodies (headers, widgets, footers).
@@ -58,15 +59,22 @@ BOILERPLATE_HEADERS = (
 )
 BOILERPLATE_FOOTERS = (
     "Sign up for our daily newsletter to get the day's top stories delivered straight to your inbox every morning.",
-    "© 2024 Example Media Group. All rights reserved. This material may not be published, broadcast, rewritten or redistributed.",
+    "© 2024 Example Media Group. All rights reserved."
+    " This material may not be published, broadcast, rewritten or redistributed.",
     "Follow us on Twitter, Facebook and Instagram for the latest news, and download our app for breaking news alerts.",
     "Related coverage: What we know so far | Timeline of events | Reactions from around the world",
     "Have a news tip? Contact our newsroom by email or through our secure tip line. We read every message.",
 )
 # Spelling pairs editors change between house styles.
 SPELLING_VARIANTS = {
-    "color": "colour", "center": "centre", "organization": "organisation", "defense": "defence",
-    "analyze": "analyse", "percent": "per cent", "program": "programme", "favor": "favour",
+    "color": "colour",
+    "center": "centre",
+    "organization": "organisation",
+    "defense": "defence",
+    "analyze": "analyse",
+    "percent": "per cent",
+    "program": "programme",
+    "favor": "favour",
 }
 _PARAGRAPH_BREAK = re.compile(r"\s*\n\s*")
 _SENTENCE_END = re.compile(r"(?<=[.!?؟])\s+|(?<=[。！？।॥])\s*")
@@ -123,7 +131,9 @@ def distinct_texts(texts: Iterable[str]) -> list[str]:
         if len(tokens(normalize_for_hash(text))) < SOURCE_MIN_TOKENS:
             continue
         shingles = _shingle_set(text)
-        if any(len(shingles & other) > SOURCE_MAX_CONTAINMENT * min(len(shingles), len(other)) for other in kept_shingles):
+        if any(
+            len(shingles & other) > SOURCE_MAX_CONTAINMENT * min(len(shingles), len(other)) for other in kept_shingles
+        ):
             continue
         kept.append(text.strip())
         kept_shingles.append(shingles)
@@ -328,7 +338,7 @@ def sweep(
     min_tokens: Iterable[int] = (20, 30, 50, 80),
     thresholds: Iterable[float] = (0.3, 0.4, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.9),
     bandings: Iterable[tuple[int, int]] = ((32, 4), (16, 8), (64, 2), (20, 5)),
-    base: DedupConfig = DedupConfig(),
+    base: DedupConfig = DEFAULT_DEDUP,
 ) -> list[tuple[DedupConfig, DedupScores]]:
     """Scores over a grid; sketches are made once per (shingle size, token floor) and reused."""
     results = []
@@ -345,7 +355,8 @@ def sweep(
 def format_scores(scores: DedupScores) -> str:
     lines = [
         f"precision {scores.precision:.3f}  recall {scores.recall:.3f}  F1 {scores.f1:.3f}  "
-        f"(tp {scores.true_positives}, fp {scores.false_positives}, fn {scores.false_negatives}, tn {scores.true_negatives})"
+        f"(tp {scores.true_positives}, fp {scores.false_positives},"
+        f" fn {scores.false_negatives}, tn {scores.true_negatives})"
     ]
     lines += [f"  {kind:<26} linked {merged:>3} / {total}" for kind, (merged, total) in sorted(scores.per_kind.items())]
     return "\n".join(lines)

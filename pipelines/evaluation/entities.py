@@ -230,7 +230,7 @@ def gum_span(
 
 def bio_spans(doc_id: str, tags: list[str], offsets: list[tuple[int, int]]) -> Iterator[GoldSpan]:
     """Spans of a BIO (or IOB1) tag sequence: an entity starts at B-, or at I- after another type."""
-    start, current = None, None
+    start, current = 0, None
     for index, tag in enumerate([*tags, "O"]):
         prefix, _, name = tag.partition("-")
         continues = prefix == "I" and name == current
@@ -245,7 +245,8 @@ def bio_spans(doc_id: str, tags: list[str], offsets: list[tuple[int, int]]) -> I
 
 def read_conll_columns(text: str, default_id: str) -> Iterator[GoldDocument]:
     """Documents of a whitespace-column CoNLL file: word first, BIO tag last, `-DOCSTART-` between documents."""
-    builder, spans, number = DocumentBuilder(default_id), [], 0
+    builder, number = DocumentBuilder(default_id), 0
+    spans: list[GoldSpan] = []
     tags: list[str] = []
     offsets: list[tuple[int, int]] = []
     for line in [*text.splitlines(), ""]:

@@ -1,4 +1,6 @@
-"""Score quote extraction on a PolNeAR-format folder (`text/<article>.txt` + `attributions.jsonl`) by the maintainers' rules.
+"""Score quote extraction on a PolNeAR-format folder by the maintainers' rules.
+
+The folder holds `text/<article>.txt` and `attributions.jsonl`.
 
 - gold: every double-quote-delimited segment of 3+ words inside an attribution's `content`, found two ways:
   marks paired inside one content segment, and marks paired over the whole text whose quoted words all lie in
@@ -46,7 +48,29 @@ PRECISION_CONTENT_SHARE = 0.8
 DOUBLE_MARKS = frozenset('"“”')
 OPENERS, CLOSERS = frozenset('"“'), frozenset('"”')
 PRONOUN_SOURCES = frozenset(
-    "i me we us you he him she her it they them this that these those who whom which one someone".split()
+    [
+        "i",
+        "me",
+        "we",
+        "us",
+        "you",
+        "he",
+        "him",
+        "she",
+        "her",
+        "it",
+        "they",
+        "them",
+        "this",
+        "that",
+        "these",
+        "those",
+        "who",
+        "whom",
+        "which",
+        "one",
+        "someone",
+    ]
 )
 HONORIFICS = frozenset({"mr", "mrs", "ms", "dr"})  # "Mr. Trump" and "Mr. Pence" share no content word
 
@@ -149,7 +173,7 @@ def _content_segments(row: Mapping[str, Any]) -> list[tuple[int, int]]:
 def _quoted_inside(
     text: str, c_start: int, c_end: int, whole: Sequence[tuple[int, int]], tokens: Tokens
 ) -> list[tuple[int, int]]:
-    """Quoted segments of a content segment: marks paired inside it, or paired in the whole text around words inside it."""
+    """Quoted segments of a content segment: marks paired inside it, or in the whole text around words inside it."""
     content = tokens.within(c_start, c_end)
     outside = [(s, e) for s, e in whole if len(span := tokens.within(s, e)) and _overlap(span, content) == len(span)]
     return [*paired_double_quotes(text, c_start, c_end), *outside]
@@ -187,7 +211,11 @@ def _found_by(gold: range, quotes: Sequence[range]) -> int | None:
     best, best_overlap = None, 0
     for k, quote in enumerate(quotes):
         shared = _overlap(gold, quote)
-        if shared >= RECALL_GOLD_SHARE * len(gold) and shared >= RECALL_QUOTE_SHARE * len(quote) and shared > best_overlap:
+        if (
+            shared >= RECALL_GOLD_SHARE * len(gold)
+            and shared >= RECALL_QUOTE_SHARE * len(quote)
+            and shared > best_overlap
+        ):
             best, best_overlap = k, shared
     return best
 
@@ -236,8 +264,10 @@ def score_article(
         k = _found_by(span, quote_tokens)
         if k is None:
             cause = _miss_cause(span, mark_spans)
-            quote = text[segment.start : segment.end]
-            tally.misses.append(Miss(cause, article, quote, _context(text, segment.start, segment.end), segment.source))
+            missed = text[segment.start : segment.end]
+            tally.misses.append(
+                Miss(cause, article, missed, _context(text, segment.start, segment.end), segment.source)
+            )
             continue
         tally.found += 1
         if is_named_source(segment.source):
@@ -247,19 +277,36 @@ def score_article(
             if content_words(predicted) & content_words(segment.source):
                 tally.speaker_agreeing += 1
             else:
-                tally.misses.append(Miss(WRONG_SPEAKER, article, quotes[k].quote_text,
-                                         _context(text, quotes[k].start_char, quotes[k].end_char),
-                                         segment.source, predicted or None))
+                tally.misses.append(
+                    Miss(
+                        WRONG_SPEAKER,
+                        article,
+                        quotes[k].quote_text,
+                        _context(text, quotes[k].start_char, quotes[k].end_char),
+                        segment.source,
+                        predicted or None,
+                    )
+                )
     contents = [[tokens.within(s, e) for s, e in _content_segments(row)] for row in attributions]
     for quote, span in zip(quotes, quote_tokens, strict=True):
         if len(span) < MIN_EXTRACTED_WORDS:
             continue
         tally.extracted += 1
-        if any(sum(_overlap(span, part) for part in parts) >= PRECISION_CONTENT_SHARE * len(span) for parts in contents):
+        if any(
+            sum(_overlap(span, part) for part in parts) >= PRECISION_CONTENT_SHARE * len(span) for parts in contents
+        ):
             tally.right += 1
         else:
-            tally.misses.append(Miss(EXTRA, article, quote.quote_text, _context(text, quote.start_char, quote.end_char),
-                                     None, quote.speaker_text))
+            tally.misses.append(
+                Miss(
+                    EXTRA,
+                    article,
+                    quote.quote_text,
+                    _context(text, quote.start_char, quote.end_char),
+                    None,
+                    quote.speaker_text,
+                )
+            )
 
 
 def read_polnear(folder: Path) -> dict[str, list[dict[str, Any]]]:
@@ -281,7 +328,8 @@ def evaluate_polnear(folder: Path, *, model: str, alias_file: Path) -> PolnearSc
     by_article = read_polnear(folder)
     rules = load_alias_rules(alias_file)
     articles = [
-        ArticleText(name, (folder / TEXT_DIR / f"{name}.txt").read_text(encoding="utf-8"), LANGUAGE) for name in by_article
+        ArticleText(name, (folder / TEXT_DIR / f"{name}.txt").read_text(encoding="utf-8"), LANGUAGE)
+        for name in by_article
     ]
     tally = _Tally()
     for parsed in parse(load_pipeline(model), articles):
@@ -309,7 +357,8 @@ def format_polnear(scores: PolnearScores, *, misses: bool = False) -> str:
         f"{'articles':<20}{scores.articles:>6}",
         f"{'recall':<20}{scores.recall:>6.3f}  ({scores.found} of {scores.gold_segments} gold quoted segments)",
         f"{'precision':<20}{scores.precision:>6.3f}  ({scores.extracted_right} of {scores.extracted} extracted quotes)",
-        f"{'speaker agreement':<20}{scores.speaker:>6.3f}  ({scores.speaker_agreeing} of {scores.speaker_scored} named)",
+        f"{'speaker agreement':<20}{scores.speaker:>6.3f}"
+        f"  ({scores.speaker_agreeing} of {scores.speaker_scored} named)",
     ]
     by_cause: dict[str, list[Miss]] = defaultdict(list)
     for miss in scores.misses:
@@ -320,7 +369,8 @@ def format_polnear(scores: PolnearScores, *, misses: bool = False) -> str:
         for cause, group in causes:
             lines.append(f"\n== {cause} ({len(group)})")
             lines += [
-                f"- {m.article}: {m.quote[:80]!r} gold={m.gold_speaker!r} got={m.predicted_speaker!r}\n    … {m.context} …"
+                f"- {m.article}: {m.quote[:80]!r} gold={m.gold_speaker!r} got={m.predicted_speaker!r}"
+                f"\n    … {m.context} …"
                 for m in group
             ]
     return "\n".join(lines)

@@ -46,7 +46,8 @@ def _package_version() -> str:
 USER_AGENT = f"newsflow/{_package_version()} (+https://github.com/newsflow/newsflow)"
 
 FEED_ACCEPT = (
-    "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;q=0.9, application/xml;q=0.8,"
+    "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml;q=0.9,"
+    " application/xml;q=0.8,"
     " text/xml;q=0.8, application/json;q=0.8, */*;q=0.5"
 )
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
@@ -101,9 +102,11 @@ class FetchPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: Any) -> FetchPolicy:
-        """The run's allow-list and concurrency from Settings (ValueError on a malformed CIDR), then explicit overrides."""
-        values: dict[str, Any] = {"allow_hosts": AllowList.parse(settings.allow_hosts),
-                                  "concurrency": settings.fetch_concurrency}
+        """The run's allow-list and concurrency from Settings (ValueError on a malformed CIDR), then overrides."""
+        values: dict[str, Any] = {
+            "allow_hosts": AllowList.parse(settings.allow_hosts),
+            "concurrency": settings.fetch_concurrency,
+        }
         values.update(overrides)
         return cls(**values)
 
@@ -214,7 +217,9 @@ class Fetcher:
         """Fetch `urls` concurrently (per-host limits still apply); results in the order of `urls`."""
         if not urls:
             return []
-        with ThreadPoolExecutor(max_workers=min(self.policy.max_workers, len(urls)), thread_name_prefix="fetch") as pool:
+        with ThreadPoolExecutor(
+            max_workers=min(self.policy.max_workers, len(urls)), thread_name_prefix="fetch"
+        ) as pool:
             return list(pool.map(lambda url: self.fetch(url, accept=accept), urls))
 
     def _follow(self, url: str, headers: dict[str, str], max_bytes: int, *, check_robots: bool) -> FetchResult:
@@ -224,8 +229,9 @@ class Fetcher:
         result.requested_at = sent[0] if sent else datetime.now(UTC)
         return result
 
-    def _hops(self, url: str, headers: dict[str, str], max_bytes: int, sent: list[datetime], *,
-              check_robots: bool) -> FetchResult:
+    def _hops(
+        self, url: str, headers: dict[str, str], max_bytes: int, sent: list[datetime], *, check_robots: bool
+    ) -> FetchResult:
         """Request `url`, following redirects by hand so every hop passes the scheme, robots and address checks.
 
         The wall time of each request is appended to `sent` once its per-host slot is taken.
@@ -298,5 +304,7 @@ class Fetcher:
             last_modified=headers.get("last-modified"),
             retry_after_seconds=retry_after,
             bytes_read=size,
-            note="" if outcome in (Outcome.OK, Outcome.NOT_MODIFIED) else f"HTTP {response.status_code} {response.reason_phrase}",
+            note=""
+            if outcome in (Outcome.OK, Outcome.NOT_MODIFIED)
+            else f"HTTP {response.status_code} {response.reason_phrase}",
         )

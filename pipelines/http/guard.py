@@ -26,7 +26,8 @@ import httpx
 from pipelines.config import ALLOW_HOSTS_ENV
 from pipelines.http.outcome import FetchRefused, Outcome
 
-# The setting an operator uses to allow-list hosts (read by pipelines.config); named in refusals so they say how to fix it.
+# The setting an operator uses to allow-list hosts (read by pipelines.config); named in refusals so they say
+# how to fix it.
 KEEPALIVE_SECONDS = 5.0
 
 # Cloud metadata endpoints (AWS/GCP/Azure/OpenStack, AWS IPv6, Alibaba) named so a refusal says why.
@@ -139,7 +140,9 @@ class _DeadlineStream(httpcore.NetworkStream):
     def close(self) -> None:
         self._inner.close()
 
-    def start_tls(self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None) -> _DeadlineStream:
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> _DeadlineStream:
         return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _capped(timeout)))
 
     def get_extra_info(self, info: str) -> Any:
@@ -168,7 +171,9 @@ class _GuardedBackend(httpcore.NetworkBackend):
         for address in addresses:
             reason = blocked_reason(address)
             if reason and not self._allow.permits(host, address):
-                raise FetchRefused(Outcome.BLOCKED_ADDRESS, f"{host} resolves to {address} ({reason}); not in {ALLOW_HOSTS_ENV}")
+                raise FetchRefused(
+                    Outcome.BLOCKED_ADDRESS, f"{host} resolves to {address} ({reason}); not in {ALLOW_HOSTS_ENV}"
+                )
         last_error: Exception = httpcore.ConnectError(f"{host} has no address")
         for address in addresses:
             try:

@@ -70,6 +70,8 @@ class FetchRefused(Exception):
         self.bytes_read = bytes_read
 
 
-def failure(url: str, current: str, outcome: Outcome, note: str, status: int | None = None, bytes_read: int = 0) -> FetchResult:
+def failure(
+    url: str, current: str, outcome: Outcome, note: str, status: int | None = None, bytes_read: int = 0
+) -> FetchResult:
     """A result without a usable response: the outcome and the reason are what gets recorded."""
     return FetchResult(url=url, final_url=current, status=status, outcome=outcome, note=note, bytes_read=bytes_read)

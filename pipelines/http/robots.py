@@ -94,9 +94,9 @@ def robots_verdict(record: RobotsRecord) -> RobotsVerdict:
         rules.parse(record.body.splitlines())
         return RobotsVerdict(rules)
     if unavailable(outcome, record.http_status):
-        rules.allow_all = True
+        rules.allow_all = True  # type: ignore[attr-defined]  # typeshed lacks this attribute of RobotFileParser
         return RobotsVerdict(rules)
-    rules.disallow_all = True
+    rules.disallow_all = True  # type: ignore[attr-defined]  # typeshed lacks this attribute of RobotFileParser
     if outcome in SITE_UNREACHABLE:  # the page itself would fail the same way: say so, not "robots"
         return RobotsVerdict(rules, outcome, f"robots.txt: {record.note}")
     return RobotsVerdict(rules, note=f"robots.txt unreachable ({outcome}: {record.note}); RFC 9309: stay out for now")

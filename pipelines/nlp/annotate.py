@@ -27,6 +27,7 @@ from pipelines.records import (
     Quote,
     Rejection,
 )
+from pipelines.tables import ANNOTATION_TABLES, rows_by_table
 from pipelines.text.language import language_detector
 from pipelines.workers import Mapper
 
@@ -46,8 +47,8 @@ class Annotations:
     rejections: list[Rejection] = field(default_factory=list)  # articles annotating failed on (pipelines.failures)
 
     def tables(self) -> dict[str, list[object]]:
-        return {"entities": list(self.entities), "entity_aliases": list(self.aliases),
-                "entity_mentions": list(self.mentions), "quotes": list(self.quotes)}
+        """The rows of every annotation table (pipelines.tables), by their record type."""
+        return rows_by_table([*self.entities, *self.aliases, *self.mentions, *self.quotes], ANNOTATION_TABLES)
 
 
 def load_models(spacy_model: str) -> None:
@@ -56,8 +57,12 @@ def load_models(spacy_model: str) -> None:
     language_detector()
 
 
-def annotate(articles: Sequence[ArticleRow], settings: Settings, map_: Mapper = map,
-             meanwhile: Callable[[], object] | None = None) -> Annotations:
+def annotate(
+    articles: Sequence[ArticleRow],
+    settings: Settings,
+    map_: Mapper = map,
+    meanwhile: Callable[[], object] | None = None,
+) -> Annotations:
     """Entities and quotes of a batch, from one parse each, every article resolved alone with the alias file.
 
     Articles go to `map_` (the builtin map or a worker pool's) in chunks of a fixed size, parsed
@@ -65,11 +70,12 @@ def annotate(articles: Sequence[ArticleRow], settings: Settings, map_: Mapper = 
     the round ends on short ones and no worker waits long for the last. `meanwhile` runs in this
     process while a pool's workers parse, the longest round of a stage.
     """
-    chunks = [articles[start:start + PARSE_CHUNK] for start in range(0, len(articles), PARSE_CHUNK)]
+    chunks = [articles[start : start + PARSE_CHUNK] for start in range(0, len(articles), PARSE_CHUNK)]
     longest_first = sorted(range(len(chunks)), key=lambda i: -sum(len(row.body_text) for row in chunks[i]))
     rules = load_alias_rules(settings.alias_file)
-    parsed = map_(annotate_chunk, [chunks[i] for i in longest_first], [settings.spacy_model] * len(chunks),
-                  [rules] * len(chunks))
+    parsed = map_(
+        annotate_chunk, [chunks[i] for i in longest_first], [settings.spacy_model] * len(chunks), [rules] * len(chunks)
+    )
     if meanwhile and chunks:
         meanwhile()
     by_chunk = dict(zip(longest_first, parsed, strict=True))
@@ -85,7 +91,7 @@ def annotate(articles: Sequence[ArticleRow], settings: Settings, map_: Mapper = 
 
 
 def annotate_chunk(articles: Sequence[ArticleRow], spacy_model: str, rules: AliasRules) -> list[Annotations]:
-    """Each article's annotations, from one parse of the chunk (at most PARSE_CHUNK articles), every article resolved alone.
+    """Each article's annotations, from one parse of the chunk (at most PARSE_CHUNK articles), each resolved alone.
 
     When the chunk fails, each article is annotated alone, and one that fails alone is refused with the reason
     (`pipelines.failures`): a pathological article never costs the others their entities and quotes.
@@ -95,7 +101,9 @@ def annotate_chunk(articles: Sequence[ArticleRow], spacy_model: str, rules: Alia
     except Exception as exc:
         reason = refusal("annotating", exc, articles[0].uri if len(articles) == 1 else None)
         if len(articles) == 1:
-            return [Annotations([], rejections=[Rejection(articles[0].raw_id, "annotate", reason, articles[0].item_key)])]
+            return [
+                Annotations([], rejections=[Rejection(articles[0].raw_id, "annotate", reason, articles[0].item_key)])
+            ]
     return [part for row in articles for part in annotate_chunk([row], spacy_model, rules)]
 
 
@@ -105,8 +113,13 @@ def _annotate_together(articles: Sequence[ArticleRow], spacy_model: str, rules: 
     for row, item in zip(articles, parse(load_pipeline(spacy_model), texts), strict=True):
         batch = resolve([link_article(item)], rules)
         skipped = dict(batch.skipped)
-        annotations.append(Annotations(
-            [replace(row, nlp_skip_reason=skipped.get(row.article_id))], list(batch.entities), list(batch.aliases),
-            list(batch.mentions), extract_batch([item], batch.mentions, batch.entities),
-        ))
+        annotations.append(
+            Annotations(
+                [replace(row, nlp_skip_reason=skipped.get(row.article_id))],
+                list(batch.entities),
+                list(batch.aliases),
+                list(batch.mentions),
+                extract_batch([item], batch.mentions, batch.entities),
+            )
+        )
     return annotations

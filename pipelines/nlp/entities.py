@@ -156,8 +156,20 @@ class ArticleEntity:
     @classmethod
     def of(cls, article_id: str, local_id: str, evidence: Evidence, entity_id: str, type_: str) -> ArticleEntity:
         form = evidence.form
-        return cls(article_id, local_id, form.name, form.name_key, form.word, form.first_word, form.last_word,
-                   evidence.surname_key, evidence.votes, evidence.mentions, entity_id, type_)
+        return cls(
+            article_id,
+            local_id,
+            form.name,
+            form.name_key,
+            form.word,
+            form.first_word,
+            form.last_word,
+            evidence.surname_key,
+            evidence.votes,
+            evidence.mentions,
+            entity_id,
+            type_,
+        )
 
     @property
     def evidence(self) -> Evidence:
@@ -185,9 +197,9 @@ def key_votes(own: Iterable[tuple[str, str, float]], lent: Iterable[tuple[str, f
     """Label votes per name key: (key, label, weight) of its entities, plus (key, mentions) full names lend it."""
     votes: dict[str, Counter[str]] = defaultdict(Counter)
     for key, label, weight in own:
-        votes[key][label] += weight
+        votes[key][label] += weight  # type: ignore[assignment]  # float vote weights: Counter takes any number, typeshed says int
     for key, mentions in lent:
-        votes[key][PERSON] += mentions
+        votes[key][PERSON] += mentions  # type: ignore[assignment]  # float vote weights: Counter takes any number, typeshed says int
     return votes
 
 
@@ -288,7 +300,7 @@ def resolve(articles: Iterable[ArticleEntities], rules: AliasRules = NO_RULES) -
     resolver = make_resolver(rules, votes_of(item for *_, item in linked), (item.form for *_, item in linked))
     types: dict[str, Counter[str]] = defaultdict(Counter)
     forms: dict[str, Counter[str]] = defaultdict(Counter)
-    mentions = []
+    mentions: list[EntityMention] = []
     for article_id, local, evidence in linked:
         entity_id, entity_type = resolver.assign(evidence.form)
         types[entity_id][entity_type] += evidence.mentions

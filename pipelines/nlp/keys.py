@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections import Counter
+from collections import defaultdict
 from collections.abc import Mapping
 
 from pipelines.ids import stable_id
@@ -98,7 +98,7 @@ def label_rank(label: str) -> int:
 
 def vote(votes: Mapping[str, float]) -> str:
     """The winning label: the family with most votes (GPE/LOC/FAC pool theirs), then its strongest label."""
-    families: Counter[str] = Counter()
+    families: dict[str, float] = defaultdict(float)
     for label, weight in votes.items():
         families[label_family(label)] += weight
     return max(votes, key=lambda label: (families[label_family(label)], votes[label], -label_rank(label)))

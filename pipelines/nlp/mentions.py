@@ -84,7 +84,6 @@ class ArticleEntities:
     skip_reason: str | None = None
 
 
-
 # --- step 1: mentions ----------------------------------------------------------------------------------
 
 
@@ -238,7 +237,7 @@ def anchored_votes(votes: Counter[str], words: int) -> Counter[str]:
     if words > 1 or PERSON not in votes:
         return votes
     discounted = Counter(votes)
-    discounted[PERSON] *= UNANCHORED_PERSON_WEIGHT
+    discounted[PERSON] *= UNANCHORED_PERSON_WEIGHT  # type: ignore[assignment]  # float vote weights: Counter takes any number, typeshed says int
     return discounted
 
 
@@ -255,4 +254,3 @@ def link_article(parsed: ParsedArticle) -> ArticleEntities:
         return ArticleEntities(parsed.article.article_id, (), parsed.skip_reason)
     mentions = article_mentions(parsed.doc, parsed.article.body_text)
     return ArticleEntities(parsed.article.article_id, link_mentions(mentions))
-

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from itertools import islice
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from pipelines.records import ArticleText
 from pipelines.text.datelines import byline_spans, dateline_spans
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import numpy
     from spacy.language import Language
     from spacy.tokens import Doc
+    from thinc.types import Ints2d
 
 DEFAULT_BATCH_SIZE = 64
 # The longest text parsed in one piece: spaCy refuses texts over nlp.max_length (1,000,000 characters) and its
@@ -42,7 +43,41 @@ SENTENCE_COMPONENTS = frozenset({"parser", "senter", "sentencizer"})
 MULTILINGUAL = "xx"
 # Languages written in Latin script: for their models, letters of any other script are foreign text.
 LATIN_SCRIPT_LANGUAGES = frozenset(
-    "af ca cs da de en es et eu fi fr ga hr hu id is it lb lt lv ms nb nl pl pt ro sk sl sq sv tl tr vi".split()
+    [
+        "af",
+        "ca",
+        "cs",
+        "da",
+        "de",
+        "en",
+        "es",
+        "et",
+        "eu",
+        "fi",
+        "fr",
+        "ga",
+        "hr",
+        "hu",
+        "id",
+        "is",
+        "it",
+        "lb",
+        "lt",
+        "lv",
+        "ms",
+        "nb",
+        "nl",
+        "pl",
+        "pt",
+        "ro",
+        "sk",
+        "sl",
+        "sq",
+        "sv",
+        "tl",
+        "tr",
+        "vi",
+    ]
 )
 
 SKIP_EMPTY = "empty body_text"
@@ -108,7 +143,7 @@ def guard_doc(doc: Doc) -> Doc:
     if breaks:  # Token.is_sent_start's setter scans the whole doc on every call: set them in one array
         sent_starts = doc.to_array(SENT_START)
         sent_starts[[i + 1 for i in breaks if i + 1 < len(doc)]] = 1
-        doc.from_array([SENT_START], sent_starts)
+        doc.from_array([SENT_START], cast("Ints2d", sent_starts))
     doc.set_ents([], blocked=[doc[start:end] for start, end in _runs(sorted(blocked))], default="unmodified")
     return doc
 
@@ -151,8 +186,12 @@ def skip_reason(nlp: Language, article: ArticleText) -> str | None:
     return SKIP_LANGUAGE.format(language=language, model=nlp.meta.get("name", ""), model_language=nlp.lang)
 
 
-def parse(nlp: Language, articles: Iterable[ArticleText], batch_size: int = DEFAULT_BATCH_SIZE,
-          window_chars: int = WINDOW_CHARS) -> Iterator[ParsedArticle]:
+def parse(
+    nlp: Language,
+    articles: Iterable[ArticleText],
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    window_chars: int = WINDOW_CHARS,
+) -> Iterator[ParsedArticle]:
     """Parse articles with `nlp.pipe` in batches, in input order; uncovered articles come back with a reason, no Doc.
 
     An article longer than `window_chars` is parsed in windows and comes back as one Doc of its whole text.
@@ -160,8 +199,11 @@ def parse(nlp: Language, articles: Iterable[ArticleText], batch_size: int = DEFA
     iterator = iter(articles)
     while chunk := list(islice(iterator, batch_size)):
         reasons = [skip_reason(nlp, article) for article in chunk]
-        whole = [article.body_text for article, reason in zip(chunk, reasons, strict=True)
-                 if reason is None and len(article.body_text) <= window_chars]
+        whole = [
+            article.body_text
+            for article, reason in zip(chunk, reasons, strict=True)
+            if reason is None and len(article.body_text) <= window_chars
+        ]
         docs = iter(nlp.pipe(whole, batch_size=batch_size))
         for article, reason in zip(chunk, reasons, strict=True):
             if reason:
@@ -186,7 +228,7 @@ def parse_in_windows(nlp: Language, text: str, window_chars: int) -> Doc:
     words: list[str] = []
     spaces: list[bool] = []
     columns: list[numpy.ndarray] = []
-    attrs = [attr for group in JOINED_ATTRS for attr in group]
+    attrs: list[int | str] = [attr for group in JOINED_ATTRS for attr in group]
     for window in text_windows(text, window_chars):
         piece = nlp(window)
         words.extend(token.text for token in piece)
@@ -197,7 +239,8 @@ def parse_in_windows(nlp: Language, text: str, window_chars: int) -> Doc:
     del words, spaces
     first = 0
     for group in JOINED_ATTRS:
-        doc.from_array(list(group), numpy.concatenate([window[:, first:first + len(group)] for window in columns]))
+        joined = numpy.concatenate([window[:, first : first + len(group)] for window in columns])
+        doc.from_array(list(group), cast("Ints2d", joined))
         first += len(group)
     return doc
 

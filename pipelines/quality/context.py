@@ -1,4 +1,4 @@
-"""The GX file context (gx/ in the project, `Settings.gx_dir`): opened once per process, shared by the gate and the docs.
+"""The GX file context (gx/ in the project, `Settings.gx_dir`): opened once per process, for the gate and the docs.
 
 Importing Great Expectations costs seconds and logs hundreds of INFO lines; both are paid here, on
 first use, never when a module of this package is imported.

@@ -17,8 +17,8 @@ def _word_count(text: object) -> int | None:
     return len(text.split()) if isinstance(text, str) else None
 
 
-def _slice(body: object, start: object, end: object) -> str | None:
-    if not isinstance(body, str) or pd.isna(start) or pd.isna(end):
+def _slice(body: object, start: float | None, end: float | None) -> str | None:
+    if not isinstance(body, str) or start is None or end is None or pd.isna(start) or pd.isna(end):
         return None
     return body[int(start) : int(end)]
 

@@ -1,8 +1,8 @@
-"""Data Docs: GX's HTML report of the suites and of every validation, made to render offline, and served locally.
+"""Data Docs: GX's HTML report of the suites and of every validation, made to render offline.
 
 GX's templates load Bootstrap, jQuery and Vega from CDNs; every page written here is rewritten to
 use the copies vendored in gx/docs_assets/, so the docs work on a machine without internet access
-(`newsflow docs --serve`, or the Airflow UI's "Data quality" view).
+(served by `newsflow docs --serve` (pipelines.reporting.serve), or the Airflow UI's "Data quality" view).
 
 GX lists every stored validation result on each docs build, so a feed polled every few minutes would
 make each batch's docs slower by the day: the store keeps the newest KEPT_RESULTS results and older
@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
@@ -37,13 +36,15 @@ MANIFEST = "manifest.json"
 SITE_VENDOR_DIR = "static/vendor"  # inside the Data Docs site
 SITE_IMAGES_DIR = "static/images"  # GX copies its logo and favicon there
 INDEX_PAGE = "index.html"
-PAGE_NAME = "quality.html"  # the data-quality page (pipelines.quality.page), beside the index
+PAGE_NAME = "quality.html"  # the data-quality page (pipelines.reporting.page), beside the index
 # Results GX lists on each build, 40 runs of 5 suites: more than the index shows (its validation_results_limit).
 KEPT_RESULTS = 200
 ARCHIVE_DIRNAME = "archive"  # next to the result store: results past KEPT_RESULTS, same layout
 RESULT_PAGES_DIR = "validations"  # inside the site: result pages, laid out as the result store
 # The navbar logo is loaded from GX's web bucket; the site has the same file locally.
-GX_WEB_IMAGE = re.compile(r"https://great-expectations-web-assets\.s3\.[\w-]+\.amazonaws\.com/([\w.-]+)(?:\?[^\"']*)?(?=[\"'])")
+GX_WEB_IMAGE = re.compile(
+    r"https://great-expectations-web-assets\.s3\.[\w-]+\.amazonaws\.com/([\w.-]+)(?:\?[^\"']*)?(?=[\"'])"
+)
 # GX counts one folder too few for result pages (their favicon 404s); relink from the site root.
 SITE_IMAGE_LINK = re.compile(r"(?<=[\"'])(?:\.\./)*static/images/")
 
@@ -53,8 +54,10 @@ def _config(context_dir: Path) -> dict[str, Any]:
 
 
 def site_dir(context_dir: Path) -> Path:
-    """The Data Docs folder the context's config names, read from the YAML so readers (the CLI, the plugin) skip GX's import."""
-    return (context_dir / _config(context_dir)["data_docs_sites"][SITE_NAME]["store_backend"]["base_directory"]).resolve()
+    """The Data Docs folder the context's config names, read from the YAML: readers (the CLI) skip GX's import."""
+    return (
+        context_dir / _config(context_dir)["data_docs_sites"][SITE_NAME]["store_backend"]["base_directory"]
+    ).resolve()
 
 
 def results_dir(context_dir: Path) -> Path:
@@ -69,7 +72,12 @@ def stored_results(context_dir: Path) -> list[Path]:
 
     os.walk, as GX's own listing, passes over a folder a concurrent validation archives meanwhile.
     """
-    found = [Path(root, name) for root, _, names in os.walk(results_dir(context_dir)) for name in names if name.endswith(".json")]
+    found = [
+        Path(root, name)
+        for root, _, names in os.walk(results_dir(context_dir))
+        for name in names
+        if name.endswith(".json")
+    ]
     return sorted(found, key=lambda path: (path.parent.name, str(path)), reverse=True)
 
 
@@ -80,7 +88,7 @@ def result_page(context_dir: Path, result: Path) -> Path:
 
 
 def archive_old_results(context_dir: Path, keep: int) -> None:
-    """Move all but the newest `keep` stored results to the archive (same folders), out of GX's sight; their pages stay."""
+    """Move all but the newest `keep` stored results to the archive (same folders), out of GX's sight; pages stay."""
     store = results_dir(context_dir)
     archive = store.parent / ARCHIVE_DIRNAME
     for result in stored_results(context_dir)[keep:]:
@@ -103,7 +111,12 @@ def archive_old_results(context_dir: Path, keep: int) -> None:
 def vendored_urls(assets_dir: Path) -> dict[str, str]:
     """CDN URL -> the vendored file, relative to the site's vendor dir, from docs_assets/manifest.json."""
     manifest = json.loads((assets_dir / MANIFEST).read_text(encoding="utf-8"))
-    return {url: f"{spec}/{name}" for spec, files in manifest["packages"].items() for name, urls in files.items() for url in urls}
+    return {
+        url: f"{spec}/{name}"
+        for spec, files in manifest["packages"].items()
+        for name, urls in files.items()
+        for url in urls
+    }
 
 
 def _install_assets(assets_dir: Path, site: Path) -> None:
@@ -142,6 +155,12 @@ def _page(context: FileDataContext, identifier: Any) -> Path:
     return Path(unquote(urlparse(url["site_url"]).path)).resolve()
 
 
+def _batch_id(result: ExpectationSuiteValidationResult) -> str:
+    config = result.results[0].expectation_config
+    assert config is not None, "GX returns each result with its expectation"
+    return str(config.kwargs["batch_id"])
+
+
 def build_result_docs(context_dir: Path, results: Sequence[ExpectationSuiteValidationResult]) -> dict[str, Path]:
     """Render only this run's result pages, the suites' pages and the index; return suite name -> result page."""
     from great_expectations.data_context.types.resource_identifiers import (
@@ -153,13 +172,15 @@ def build_result_docs(context_dir: Path, results: Sequence[ExpectationSuiteValid
     suites = [ExpectationSuiteIdentifier(name=result.suite_name) for result in results]
     # GX stamps the batch id into every expectation's kwargs; results and their pages are keyed by it.
     identifiers = [
-        ValidationResultIdentifier(suite, result.meta["run_id"], result.results[0].expectation_config.kwargs["batch_id"])
+        ValidationResultIdentifier(suite, result.meta["run_id"], _batch_id(result))
         for suite, result in zip(suites, results, strict=True)
     ]
     # Suite pages change only with the suite files; `build_docs` re-renders them, here only missing ones are.
     missing = [suite for suite in suites if not _page(context, suite).is_file()]
     archive_old_results(context_dir, KEPT_RESULTS)  # before GX lists the store; this run's results are the newest
-    context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=[*identifiers, *missing])
+    # One build for both kinds of page: GX renders a mixed list, though its annotation names one kind per call.
+    pages_to_build: list[Any] = [*identifiers, *missing]
+    context.build_data_docs(site_names=[SITE_NAME], resource_identifiers=pages_to_build)
     pages = {identifier.expectation_suite_identifier.name: _page(context, identifier) for identifier in identifiers}
     index = site_dir(context_dir) / INDEX_PAGE
     _offline_site(context_dir, [index, *pages.values(), *(_page(context, suite) for suite in missing)])
@@ -178,16 +199,3 @@ def build_docs(context_dir: Path) -> Path:
     stored = (result_page(context_dir, result) for result in stored_results(context_dir))
     _offline_site(context_dir, [site / INDEX_PAGE, *site.glob("expectations/**/*.html"), *stored])
     return site / INDEX_PAGE
-
-
-def docs_server(path: Path, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:
-    """An HTTP server for the Data Docs folder (or the folder of the given page), bound but not yet serving."""
-    root = path if path.is_dir() else path.parent
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(root))
-    return ThreadingHTTPServer((host, port), handler)
-
-
-def serve_docs(path: Path, host: str = "127.0.0.1", port: int = 8765) -> None:
-    """Serve the Data Docs on localhost until interrupted (`newsflow docs --serve`)."""
-    with docs_server(path, host, port) as server:
-        server.serve_forever()

@@ -1,4 +1,4 @@
-"""Data-quality gate: every staged batch is validated with the GX suites in schemas/expectations/ before `store` loads it.
+"""Data-quality gate: every staged batch is validated with the GX suites in schemas/expectations/ before it loads.
 
 GX (Great Expectations Core 1.x) runs from the file context in gx/ on pandas frames, since it has no
 DuckDB datasource. The gate returns a verdict: the rejected rows, each naming the expectations it
@@ -16,7 +16,7 @@ import math
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +33,12 @@ from pipelines.quality.verdict import (
     Refusals,
     kept_frame,
 )
-from pipelines.records import ArticleRow, Entity, EntityMention, Quote
-from pipelines.tables import ARTICLE_CHILDREN, VALIDATED_TABLES, record_id
+from pipelines.tables import (
+    ARTICLE_CHILDREN,
+    VALIDATED_RECORDS,
+    VALIDATED_TABLES,
+    record_id,
+)
 
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuiteValidationResult
@@ -42,8 +46,6 @@ if TYPE_CHECKING:
 
 DATASOURCE_NAME = "newsflow_staged"
 BATCH_DEFINITION_NAME = "whole_frame"
-# The record type whose fields are the columns of each validated table's frame.
-VALIDATED_RECORDS = {"articles": ArticleRow, "entities": Entity, "entity_mentions": EntityMention, "quotes": Quote}
 TIMESTAMP_COLUMNS = ("published_at", "fetched_at")
 # COMPLETE lists every failing row; the pandas index (a RangeIndex here) says which row it is.
 RESULT_FORMAT = {"result_format": "COMPLETE", "return_unexpected_index_query": False}
@@ -133,6 +135,7 @@ def _validation_definition(context_dir: Path, suite_name: str) -> ValidationDefi
     """The suite bound to its in-memory frame asset; created and saved under gx/ on first use only."""
     context = open_context(context_dir)
     import great_expectations as gx
+    from great_expectations.datasource.fluent import PandasDatasource
     from great_expectations.exceptions import DataContextError
 
     try:
@@ -143,7 +146,11 @@ def _validation_definition(context_dir: Path, suite_name: str) -> ValidationDefi
         datasource = context.data_sources.get(DATASOURCE_NAME)
     except KeyError:
         datasource = context.data_sources.add_pandas(DATASOURCE_NAME)
-    asset = next((a for a in datasource.assets if a.name == suite_name), None) or datasource.add_dataframe_asset(suite_name)
+    if not isinstance(datasource, PandasDatasource):
+        raise TypeError(f"{context_dir}: data source {DATASOURCE_NAME!r} is not a pandas data source")
+    asset = next((a for a in datasource.assets if a.name == suite_name), None) or datasource.add_dataframe_asset(
+        suite_name
+    )
     batch_definition = next(
         (b for b in asset.batch_definitions if b.name == BATCH_DEFINITION_NAME), None
     ) or asset.add_batch_definition_whole_dataframe(BATCH_DEFINITION_NAME)
@@ -168,6 +175,7 @@ def _failures(result: ExpectationSuiteValidationResult) -> list[_Failure]:
         if item.success:
             continue
         config = item.expectation_config
+        assert config is not None, "GX returns each result with its expectation"
         kwargs = {key: value for key, value in config.kwargs.items() if key not in ("batch_id", "value_set")}
         columns = ", ".join(str(kwargs[key]) for key in ("column", "column_A", "column_B") if key in kwargs)
         reason = f"{config.description or config.type} [{config.type}({columns})]"
@@ -184,7 +192,7 @@ def _failures(result: ExpectationSuiteValidationResult) -> list[_Failure]:
 
 
 def plain(value: object) -> object:
-    """A JSON-ready value: numpy scalars and arrays unwrapped, missing (None, NaN, NaT) as None, timestamps as ISO text."""
+    """A JSON-ready value: numpy scalars and arrays unwrapped, missing (None, NaN, NaT) as None, times as ISO text."""
     if pd.api.types.is_scalar(value) and pd.isna(value):
         return None
     if isinstance(value, pd.Timestamp):
@@ -218,7 +226,11 @@ def _rejected_rows(
             {
                 "table_name": table,
                 "record_id": record_id(table, row),
-                "raw_id": plain(row["raw_id"]) if table == "articles" else raw_ids.get(article_id),
+                "raw_id": plain(row["raw_id"])
+                if table == "articles"
+                else raw_ids.get(article_id)
+                if isinstance(article_id, str)
+                else None,
                 "article_id": article_id,
                 "stage": VALIDATE_STAGE,
                 "reason": f"{table}: " + "; ".join(dict.fromkeys(failure.reason for failure in failed)),
@@ -302,11 +314,17 @@ def _batch_frame(
                 "expected_max": high,
             }
         )
-    return pd.DataFrame(rows, columns=["source_id", "article_count", "rejected_count", "rejected_share", "expected_min", "expected_max"])
+    return pd.DataFrame(
+        rows, columns=["source_id", "article_count", "rejected_count", "rejected_share", "expected_min", "expected_max"]
+    )
 
 
 def _describe_source(row: pd.Series) -> str:
-    expected = "no history yet" if pd.isna(row["expected_min"]) else f"expected {row['expected_min']:.0f}–{row['expected_max']:.0f}"
+    expected = (
+        "no history yet"
+        if pd.isna(row["expected_min"])
+        else f"expected {row['expected_min']:.0f}–{row['expected_max']:.0f}"
+    )
     return (
         f"source {row['source_id']!r}: {row['article_count']} articles staged ({expected}), "
         f"{row['rejected_count']} quarantined"
@@ -329,7 +347,7 @@ def _gx_run(context_dir: Path, run_id: str) -> Any:
     open_context(context_dir)  # GX is imported there, quietly
     from great_expectations.core.run_identifier import RunIdentifier
 
-    return RunIdentifier(run_name=run_id, run_time=datetime.now(timezone.utc))
+    return RunIdentifier(run_name=run_id, run_time=datetime.now(UTC))
 
 
 def _nothing_to_check(frames: Mapping[str, pd.DataFrame], history: BatchHistory | None) -> bool:
@@ -364,7 +382,9 @@ def validate_batch(
     """
     unknown = set(frames) - set(VALIDATED_TABLES)
     if unknown:
-        raise ValueError(f"no expectation suite for table(s) {sorted(unknown)}; suites exist for {list(VALIDATED_TABLES)}")
+        raise ValueError(
+            f"no expectation suite for table(s) {sorted(unknown)}; suites exist for {list(VALIDATED_TABLES)}"
+        )
     context_dir = Path(context_dir).resolve()
     if _nothing_to_check(frames, history):
         return _empty_outcome(frames, context_dir, run_id)
@@ -392,7 +412,9 @@ def validate_batch(
         rejected_rows=tuple(rejected),
         batch_failures=tuple(batch_failures),
         counts={
-            table: TableCounts(len(frames[table]), len(loaded[table]), sum(row["table_name"] == table for row in rejected))
+            table: TableCounts(
+                len(frames[table]), len(loaded[table]), sum(row["table_name"] == table for row in rejected)
+            )
             for table in loaded
         },
         articles_per_source={str(k): int(v) for k, v in articles["source_id"].value_counts().items()},

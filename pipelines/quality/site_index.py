@@ -30,7 +30,9 @@ class StoredResultsIndexBuilder(DefaultSiteIndexBuilder):
                     index_links_dict=index_links_dict, expectation_suite_name=suite.name, section_name="expectations"
                 )
 
-    def _build_validation_and_profiling_result_site_keys(self, skip_and_clean_missing: bool) -> list[ValidationResultIdentifier]:
+    def _build_validation_and_profiling_result_site_keys(
+        self, skip_and_clean_missing: bool
+    ) -> list[ValidationResultIdentifier]:
         pages = self.target_store.store_backends[ValidationResultIdentifier]
         stored = self.data_context.stores[self.source_stores["validations"]].list_keys()
         return [key for key in stored if pages.has_key(key.to_tuple())]

@@ -93,13 +93,20 @@ def apply_verdict(rows: Rows, rejected: Iterable[Mapping[str, Any]]) -> Rows:
     refused_raw = {row["raw_id"]: row["reason"] for row in rejected if row.get("raw_id")}
     raw_documents = [
         {**raw, "status": Status.QUARANTINED, "reason": refused_raw[raw["raw_id"]]}
-        if raw["raw_id"] in refused_raw and raw["raw_id"] not in with_articles else raw
+        if raw["raw_id"] in refused_raw and raw["raw_id"] not in with_articles
+        else raw
         for raw in rows["raw_documents"]
     ]
     feed_items = [
         {**item, "outcome": Status.QUARANTINED, "reason": refusals.articles[item["article_id"]]}
-        if item.get("article_id") in refusals.articles else item
+        if item.get("article_id") in refusals.articles
+        else item
         for item in rows["feed_items"]
     ]
-    return {**rows, **validated, "quarantine": [*rows["quarantine"], *quarantine],
-            "raw_documents": raw_documents, "feed_items": feed_items}
+    return {
+        **rows,
+        **validated,
+        "quarantine": [*rows["quarantine"], *quarantine],
+        "raw_documents": raw_documents,
+        "feed_items": feed_items,
+    }

@@ -34,13 +34,14 @@ def observed_minutes(published: Iterable[datetime | None], now: datetime) -> flo
 
 
 def newest_item(published: Iterable[datetime | None], stored: datetime | None, now: datetime) -> datetime | None:
-    """The newest item date known: this poll's items (dates in the future past CLOCK_SKEW are wrong) or the stored one."""
+    """The newest item date known: this poll's items (dates past now + CLOCK_SKEW are wrong) or the stored one."""
     times = [when for when in published if when is not None and when <= now + CLOCK_SKEW]
     return max([*times, *([stored] if stored else [])], default=None)
 
 
-def observe(published: Iterable[datetime | None], newest: datetime | None, current_minutes: float, ceiling: int,
-            now: datetime) -> float | None:
+def observe(
+    published: Iterable[datetime | None], newest: datetime | None, current_minutes: float, ceiling: int, now: datetime
+) -> float | None:
     """What one poll observed: the median gap of its items, or the silence since the `newest` item when that is
     longer than the `current_minutes` interval (a gap still open is at least that long), whichever is longer.
 

@@ -18,11 +18,12 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin, urlsplit
 
-from pipelines.feedparse import reason_text
 from pipelines.http.outcome import FetchResult
-from pipelines.sources.feed_config import DEFAULT_MAX_AGE_DAYS, FEED, SITEMAP
+from pipelines.sources.feed_config import DEFAULT_MAX_AGE_DAYS
+from pipelines.sources.feedparse import reason_text
 from pipelines.sources.formats import decode_html
 from pipelines.sources.jsonfeed import parse_feed
+from pipelines.sources.kinds import FEED, SITEMAP
 from pipelines.sources.sitemaps import (
     SITEMAP_ACCEPT,
     parse_sitemap_bytes,
@@ -37,8 +38,16 @@ DISCOVERY_ACCEPT = (
     "application/xml;q=0.8, text/xml;q=0.8, */*;q=0.5"
 )
 # Where feeds commonly live when a page does not link them: WordPress, most static-site generators, Blogger.
-COMMON_FEED_PATHS = ("/feed", "/rss", "/feed.xml", "/rss.xml", "/atom.xml", "/index.xml", "/feed.json",
-                     "/feeds/posts/default")
+COMMON_FEED_PATHS = (
+    "/feed",
+    "/rss",
+    "/feed.xml",
+    "/rss.xml",
+    "/atom.xml",
+    "/index.xml",
+    "/feed.json",
+    "/feeds/posts/default",
+)
 MAX_FEED_LINKS = 10  # feed links of one page that are fetched and read (each costs a request)
 MAX_SITEMAPS = 10  # sitemaps named in robots.txt that are fetched and read
 MAX_INDEX_SITEMAPS = 3  # of an index, its newest sitemaps read to count its recent URLs (each costs a request)
@@ -86,10 +95,17 @@ def discover(url: str, fetcher: Fetcher, now: datetime | None = None) -> list[Ca
     found = _check_all(fetcher, feed_links(page), Found.LINK, checked)
     if not any(candidate.problem is None for candidate in found):
         paths = [urljoin(page.final_url, path) for path in COMMON_FEED_PATHS]
-        found += [candidate for candidate in _check_all(fetcher, paths, Found.PATH, checked) if candidate.problem is None]
+        found += [
+            candidate for candidate in _check_all(fetcher, paths, Found.PATH, checked) if candidate.problem is None
+        ]
     sitemaps = [url for url in dict.fromkeys(fetcher.robots_sitemaps(page.final_url)) if url not in checked]
-    return [*found, *(read_sitemap(fetcher.fetch(url, accept=SITEMAP_ACCEPT), fetcher, Found.ROBOTS, now)
-                      for url in sitemaps[:MAX_SITEMAPS])]
+    return [
+        *found,
+        *(
+            read_sitemap(fetcher.fetch(url, accept=SITEMAP_ACCEPT), fetcher, Found.ROBOTS, now)
+            for url in sitemaps[:MAX_SITEMAPS]
+        ),
+    ]
 
 
 def feed_links(page: FetchResult) -> list[str]:
@@ -121,8 +137,10 @@ def read_sitemap(result: FetchResult, fetcher: Fetcher, found: Found, now: datet
     parsed = read.parsed
     problem = reason_text(parsed.problem, parsed.note) if parsed.problem else read.failure
     if problem is None and not parsed.entries:
-        problem = (f"no URL dated within {DEFAULT_MAX_AGE_DAYS} days ({read.undated} undated, {read.too_old} older):"
-                   " a poll takes only recently dated URLs (news:publication_date or lastmod)")
+        problem = (
+            f"no URL dated within {DEFAULT_MAX_AGE_DAYS} days ({read.undated} undated, {read.too_old} older):"
+            " a poll takes only recently dated URLs (news:publication_date or lastmod)"
+        )
     return Candidate(result.final_url, SITEMAP, found, parsed.title, len(parsed.entries), problem)
 
 

@@ -1,16 +1,16 @@
 """feeds.yaml: the list of feeds to poll, validated on load with errors that name the line and field.
 
-    feeds:
-      - url: https://example.com/rss.xml     # required, http or https
-        name: Example News                   # required, unique
-        poll_minutes: 15                     # optional, default 5 (NEWSFLOW_POLL_MINUTES)
-        language: en                         # optional ISO 639-1 hint
-        enabled: true                        # optional, default true
-        max_items: 100                       # optional, default 200: newest items taken per poll
-        min_minutes: 5                       # optional, default poll_minutes: the shortest interval learned
-        max_minutes: 360                     # optional, default 360 (or poll_minutes if more): the longest one
-        kind: feed                           # optional: feed (RSS, Atom, JSON Feed) or sitemap (a (news) sitemap or index)
-        max_age_days: 2                      # kind sitemap only, default 2: URLs older than this are not taken
+feeds:
+  - url: https://example.com/rss.xml     # required, http or https
+    name: Example News                   # required, unique
+    poll_minutes: 15                     # optional, default 5 (NEWSFLOW_POLL_MINUTES)
+    language: en                         # optional ISO 639-1 hint
+    enabled: true                        # optional, default true
+    max_items: 100                       # optional, default 200: newest items taken per poll
+    min_minutes: 5                       # optional, default poll_minutes: the shortest interval learned
+    max_minutes: 360                     # optional, default 360 (or poll_minutes if more): the longest one
+    kind: feed                           # optional: feed (RSS, Atom, JSON Feed) or sitemap (a (news) sitemap or index)
+    max_age_days: 2                      # kind sitemap only, default 2: URLs older than this are not taken
 """
 
 from __future__ import annotations
@@ -26,13 +26,24 @@ from typing import Any
 import yaml
 
 from pipelines.ids import stable_id
+from pipelines.sources.kinds import FEED, KINDS
 
 DEFAULT_MAX_ITEMS = 200
 # A feed's poll interval follows how often it publishes, up to this (a slow feed is still read four times a day).
 DEFAULT_MAX_MINUTES = 360
-FIELDS = {"url", "name", "poll_minutes", "language", "enabled", "max_items", "min_minutes", "max_minutes",
-          "kind", "max_age_days"}
-FEED, SITEMAP = "feed", "sitemap"  # source kinds: a feed lists items; a sitemap lists URLs (pages fetched)
+# Keys every feed may have; a kind adds its own (`SourceKind.options`, pipelines.sources.kinds).
+COMMON_FIELDS = {
+    "url",
+    "name",
+    "poll_minutes",
+    "language",
+    "enabled",
+    "max_items",
+    "min_minutes",
+    "max_minutes",
+    "kind",
+}
+FIELDS = COMMON_FIELDS | {option for kind in KINDS.values() for option in kind.options}
 # Google News sitemaps list the last two days; older URLs in a sitemap are archive, not news.
 DEFAULT_MAX_AGE_DAYS = 2
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
@@ -63,7 +74,8 @@ class FeedConfig:
     @property
     def interval_bounds(self) -> tuple[int, int]:
         """The least and most minutes between polls as publishing is learned: never more often than
-        `poll_minutes` unless `min_minutes` says so, never less often than DEFAULT_MAX_MINUTES unless `max_minutes` does."""
+        `poll_minutes` unless `min_minutes` says so, never less often than DEFAULT_MAX_MINUTES unless
+        `max_minutes` does."""
         high = self.max_minutes or max(self.poll_minutes, self.min_minutes or 0, DEFAULT_MAX_MINUTES)
         return (self.min_minutes or min(self.poll_minutes, high)), high
 
@@ -146,18 +158,29 @@ def _feed(path: Path, index: int, node: yaml.Node, default_poll_minutes: int) ->
     for field, minutes in bounds.items():
         if minutes is not None and not _whole_at_least_one(minutes):
             raise fail(field, "must be a whole number of minutes, at least 1")
-    if None not in bounds.values() and bounds["min_minutes"] > bounds["max_minutes"]:
-        raise fail("max_minutes", f"must not be less than min_minutes ({bounds['min_minutes']})")
+    low, high = bounds["min_minutes"], bounds["max_minutes"]
+    if low is not None and high is not None and low > high:
+        raise fail("max_minutes", f"must not be less than min_minutes ({low})")
     kind = values.get("kind", FEED)
-    if kind not in (FEED, SITEMAP):
-        raise fail("kind", f"must be {FEED!r} or {SITEMAP!r}")
+    if kind not in KINDS:
+        raise fail("kind", "must be " + " or ".join(repr(name) for name in KINDS))
+    for option in set(values) - set(KINDS[kind].options) - COMMON_FIELDS:
+        takers = [name for name, other in KINDS.items() if option in other.options]
+        raise fail(option, f"applies to kind: {' or '.join(takers)} only ({KINDS[kind].note})")
     max_age_days = values.get("max_age_days", DEFAULT_MAX_AGE_DAYS)
-    if "max_age_days" in values and kind != SITEMAP:
-        raise fail("max_age_days", "applies to kind: sitemap only (a feed lists its recent items itself)")
     if not _whole_at_least_one(max_age_days):
         raise fail("max_age_days", "must be a whole number of days, at least 1")
-    return FeedConfig(url.strip(), name.strip(), poll_minutes, language, enabled, max_items, **bounds,
-                      kind=kind, max_age_days=max_age_days)
+    return FeedConfig(
+        url.strip(),
+        name.strip(),
+        poll_minutes,
+        language,
+        enabled,
+        max_items,
+        **bounds,
+        kind=kind,
+        max_age_days=max_age_days,
+    )
 
 
 def _whole_at_least_one(value: object) -> bool:

@@ -66,24 +66,38 @@ def read_file(path: Path, folder: Path, source: Source, settings: Settings) -> R
         data = _read_bytes(path, settings.max_file_bytes)
     except InputError as exc:
         raw_id = stable_id("raw", source.source_id, uri, "unreadable", str(exc))
-        raw = RawDocument(raw_id, source.source_id, uri, fetched_at, None, _size_or_none(path), media_type,
-                          Status.QUARANTINED, str(exc))
+        raw = RawDocument(
+            raw_id,
+            source.source_id,
+            uri,
+            fetched_at,
+            None,
+            _size_or_none(path),
+            media_type,
+            Status.QUARANTINED,
+            str(exc),
+        )
         return ReadResult(raw, rejections=[Rejection(raw_id, "read", str(exc))])
     digest = sha256_hex(data)
     raw_id = stable_id("raw", source.source_id, uri, digest)
     base = RawDocument(raw_id, source.source_id, uri, fetched_at, digest, len(data), media_type, Status.READ)
     if media_type is None:
-        reason = f"unsupported file type {path.suffix or '(no extension)'!r}; supported: {', '.join(sorted(MEDIA_TYPES))}"
+        reason = (
+            f"unsupported file type {path.suffix or '(no extension)'!r}; supported: {', '.join(sorted(MEDIA_TYPES))}"
+        )
         return ReadResult(replace(base, status=Status.SKIPPED, reason=reason))
     try:
         drafts, rejections = read_drafts(data, base, path.suffix.lower())
     except Exception as exc:  # InputError says what is wrong; anything else is a reader's failure on this file
         reason = str(exc) if isinstance(exc, InputError) else refusal("reading", exc, uri)
-        return ReadResult(replace(base, status=Status.QUARANTINED, reason=reason),
-                          rejections=[Rejection(raw_id, "parse", reason)])
+        return ReadResult(
+            replace(base, status=Status.QUARANTINED, reason=reason), rejections=[Rejection(raw_id, "parse", reason)]
+        )
     if not drafts and not rejections:
         reason = "no articles in file"
-        return ReadResult(replace(base, status=Status.QUARANTINED, reason=reason), rejections=[Rejection(raw_id, "parse", reason)])
+        return ReadResult(
+            replace(base, status=Status.QUARANTINED, reason=reason), rejections=[Rejection(raw_id, "parse", reason)]
+        )
     return ReadResult(base, drafts, rejections)
 
 

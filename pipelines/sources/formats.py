@@ -22,8 +22,8 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from pipelines.feedparse import ParsedFeed, entry_key, text_or_none
 from pipelines.records import ArticleDraft, RawDocument, Rejection
+from pipelines.sources.feedparse import ParsedFeed, entry_key, text_or_none
 from pipelines.sources.jsonfeed import is_json_feed, json_feed, parse_feed
 
 TEXT_SUFFIXES = {".txt": "text/plain"}
@@ -35,9 +35,7 @@ MEDIA_TYPES = {**TEXT_SUFFIXES, **HTML_SUFFIXES, **JSON_SUFFIXES, **FEED_SUFFIXE
 BINARY_SNIFF_BYTES = 8192
 CONTROL_CHAR_LIMIT = 0.05
 _ALLOWED_CONTROLS = {9, 10, 12, 13}
-NEITHER_ARTICLE_NOR_FEED = (
-    "neither an article (no non-empty 'body' or 'html') nor a JSON Feed (no 'version': 'https://jsonfeed.org/version/1.1')"
-)
+NEITHER_ARTICLE_NOR_FEED = "neither an article (no non-empty 'body' or 'html') nor a JSON Feed (no 'version': 'https://jsonfeed.org/version/1.1')"
 
 
 class InputError(ValueError):
@@ -69,7 +67,11 @@ def decode_text(data: bytes) -> str:
     A cp1251 or latin-1 file decodes "successfully" in many wrong encodings, so guessing would store
     garbled text silently; the reason tells the user how to fix the file instead.
     """
-    for bom, encoding in ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16")):
+    for bom, encoding in (
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
         if data.startswith(bom):
             return data.decode(encoding)
     if _looks_binary(data):
@@ -219,7 +221,17 @@ def _feed_drafts(parsed: ParsedFeed, raw: RawDocument) -> tuple[list[ArticleDraf
         if not html:
             rejections.append(Rejection(raw.raw_id, "parse", "feed item has no content or summary", key))
             continue
-        drafts.append(_draft(raw, key, url=entry.link, title=entry.title, html=html,
-                             published_at=entry.published or entry.updated, authors=entry.authors,
-                             language=entry.language, outlet=parsed.title))
+        drafts.append(
+            _draft(
+                raw,
+                key,
+                url=entry.link,
+                title=entry.title,
+                html=html,
+                published_at=entry.published or entry.updated,
+                authors=entry.authors,
+                language=entry.language,
+                outlet=parsed.title,
+            )
+        )
     return drafts, rejections

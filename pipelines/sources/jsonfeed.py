@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 from urllib.parse import urljoin
 
-from pipelines.feedparse import (
+from pipelines.sources.feedparse import (
     FeedEntry,
     ParsedFeed,
     ParseProblem,
@@ -56,8 +56,11 @@ def parse_json_feed(body: bytes, headers: Mapping[str, str], url: str) -> Parsed
 
 def is_json_feed(document: Any) -> bool:
     """A JSON object whose `version` is a jsonfeed.org version URL (the spec's one required marker)."""
-    return isinstance(document, Mapping) and isinstance(document.get("version"), str) and bool(
-        _VERSION.match(document["version"].strip()))
+    return (
+        isinstance(document, Mapping)
+        and isinstance(document.get("version"), str)
+        and bool(_VERSION.match(document["version"].strip()))
+    )
 
 
 def json_feed(document: Mapping[str, Any], url: str, language_hint: str | None = None) -> ParsedFeed:
@@ -70,9 +73,15 @@ def json_feed(document: Mapping[str, Any], url: str, language_hint: str | None =
     all_entries = [_entry(item, base, language, feed_authors) for item in items] if isinstance(items, list) else []
     entries = unique_entries(all_entries)
     version = f"jsonfeed{match['number'] if match else ''}"
-    parsed = ParsedFeed(url=url, version=version, title=text_or_none(document.get("title")),
-                        link=_url(document.get("home_page_url"), base), language=language, entries=entries,
-                        duplicates=len(all_entries) - len(entries))
+    parsed = ParsedFeed(
+        url=url,
+        version=version,
+        title=text_or_none(document.get("title")),
+        link=_url(document.get("home_page_url"), base),
+        language=language,
+        entries=entries,
+        duplicates=len(all_entries) - len(entries),
+    )
     if entries:
         return parsed
     why = "without items" if isinstance(items, list) else "whose 'items' is not a list"
@@ -80,7 +89,7 @@ def json_feed(document: Mapping[str, Any], url: str, language_hint: str | None =
 
 
 def _entry(item: Any, base: str, language: str | None, feed_authors: tuple[str, ...]) -> FeedEntry:
-    """One item; an item that is not an object keeps its place as an entry without identity (as a broken RSS item does)."""
+    """One item; one that is not an object keeps its place as an entry without identity (as a broken RSS item does)."""
     if not isinstance(item, Mapping):
         return FeedEntry(None, None, None, None, None, None, None, (), language)
     return FeedEntry(

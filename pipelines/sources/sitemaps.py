@@ -21,7 +21,8 @@ from urllib.parse import urljoin
 
 from lxml import etree
 
-from pipelines.feedparse import (
+from pipelines.http.outcome import FetchResult
+from pipelines.sources.feedparse import (
     FeedEntry,
     ParsedFeed,
     ParseProblem,
@@ -32,7 +33,7 @@ from pipelines.feedparse import (
     unique_entries,
     xml_hazard,
 )
-from pipelines.http.outcome import FetchResult
+from pipelines.sources.listing import Listing, ListingPart, ListingWindow
 
 if TYPE_CHECKING:
     from pipelines.http.fetcher import Fetcher
@@ -125,17 +126,22 @@ def parse_sitemap_bytes(body: bytes | None, url: str, max_bytes: int) -> ParsedS
         return ParsedSitemap(url, problem=ParseProblem.NOT_A_FEED, note=f"not a sitemap (an HTML page; {EXPECTED})")
     root = _xml_root(body)
     kind = etree.QName(root).localname if root is not None and isinstance(root.tag, str) else None
-    if kind == INDEX:
+    if root is not None and kind == INDEX:
         return ParsedSitemap(url, kind, children=tuple(_links(root, url)))
-    if kind == URLSET:
+    if root is not None and kind == URLSET:
         entries = tuple(_entry(node, url) for node in root if _name(node) == "url")
         return ParsedSitemap(url, kind, entries=entries, publication=_publication(root))
     found = f"root element <{kind}>" if kind else "no XML root element"
     return ParsedSitemap(url, problem=ParseProblem.NOT_A_FEED, note=f"not a sitemap ({found}; {EXPECTED})")
 
 
-def read_sitemaps(root: FetchResult, fetcher: Fetcher, cutoff: datetime, read_through: datetime | None = None,
-                  max_sitemaps: int = MAX_SITEMAPS_PER_POLL) -> SitemapRead:
+def read_sitemaps(
+    root: FetchResult,
+    fetcher: Fetcher,
+    cutoff: datetime,
+    read_through: datetime | None = None,
+    max_sitemaps: int = MAX_SITEMAPS_PER_POLL,
+) -> SitemapRead:
     """Read the fetched root and, for an index, its sitemaps changed since `cutoff` and since `read_through` (the
     last poll that read them all; LASTMOD_SLACK earlier), newest first, nested indexes too, each once, at most
     `max_sitemaps`; keep the URLs dated at or after `cutoff`. Sitemaps without <lastmod> are always read."""
@@ -157,19 +163,60 @@ def read_sitemaps(root: FetchResult, fetcher: Fetcher, cutoff: datetime, read_th
             undated_sitemaps += sum(link.lastmod is None for link in child.children) if child else 0
     documents = [first, *(child for _, child in children if child is not None and child.problem is None)]
     listed = [(entry, _date(entry)) for document in documents for entry in document.entries]
-    recent = sorted((pair for pair in listed if pair[1] is not None and pair[1] >= cutoff), key=lambda pair: pair[1],
-                    reverse=True)
+    recent = sorted(
+        ((entry, when) for entry, when in listed if when is not None and when >= cutoff),
+        key=lambda pair: pair[1],
+        reverse=True,
+    )
     kept = unique_entries(entry for entry, _ in recent)  # newest first; a URL listed twice counts once
     undated = sum(when is None for _, when in listed)
     publication = next((document.publication for document in documents if document.publication), None)
-    parsed = ParsedFeed(url=first.url, version=first.kind, title=publication, link=None, language=None, entries=kept,
-                        problem=first.problem, note=first.note, duplicates=len(recent) - len(kept))
+    parsed = ParsedFeed(
+        url=first.url,
+        version=first.kind,
+        title=publication,
+        link=None,
+        language=None,
+        entries=kept,
+        problem=first.problem,
+        note=first.note,
+        duplicates=len(recent) - len(kept),
+    )
     failure = None
     if first.kind == INDEX and children and len(documents) == 1:
         failure = f"none of the index's {len(children)} sitemaps could be read ({_why(*children[0])})"
-    return SitemapRead(parsed, children, too_old=len(listed) - len(recent) - undated, undated=undated,
-                       sitemaps_skipped=skipped + len(queue), left_over=len(queue), undated_sitemaps=undated_sitemaps,
-                       failure=failure)
+    return SitemapRead(
+        parsed,
+        children,
+        too_old=len(listed) - len(recent) - undated,
+        undated=undated,
+        sitemaps_skipped=skipped + len(queue),
+        left_over=len(queue),
+        undated_sitemaps=undated_sitemaps,
+        failure=failure,
+    )
+
+
+def read_sitemap_listing(root: FetchResult, fetcher: Fetcher, window: ListingWindow) -> Listing:
+    """The sitemap kind's reader (pipelines.sources.kinds): `read_sitemaps` within the window, as a listing."""
+    read = read_sitemaps(root, fetcher, window.cutoff, window.read_through)
+    parts = tuple(
+        ListingPart(
+            result,
+            parsed is not None,
+            reason_text(parsed.problem, parsed.note) if parsed is not None and parsed.problem else None,
+        )
+        for result, parsed in read.children
+    )
+    read_ok = sum(part.read and part.problem is None for part in parts)
+    counts = {
+        "sitemaps_read": read_ok,
+        "sitemaps_failed": len(parts) - read_ok,
+        "sitemaps_skipped": read.sitemaps_skipped,
+        "items_too_old": read.too_old,
+        "items_undated": read.undated,
+    }
+    return Listing(read.parsed, parts, counts, read.failure, read.complete, remember_body=not read.undated_sitemaps)
 
 
 def _recent(links: Iterable[SitemapLink], since: datetime, seen: set[str]) -> tuple[list[SitemapLink], int]:
@@ -241,12 +288,20 @@ def _links(root: etree._Element, base: str) -> Iterable[SitemapLink]:
 def _entry(node: etree._Element, base: str) -> FeedEntry:
     """One `<url>`: its location and lastmod, and the `news:` title, publication date and language."""
     return FeedEntry(
-        guid=None, link=_location(node, base), title=_value(node, "news", "title"),
-        published=iso_datetime(_value(node, "news", "publication_date")), updated=iso_datetime(_value(node, "lastmod")),
-        summary_html=None, content_html=None, authors=(), language=_value(node, "news", "publication", "language"),
+        guid=None,
+        link=_location(node, base),
+        title=_value(node, "news", "title"),
+        published=iso_datetime(_value(node, "news", "publication_date")),
+        updated=iso_datetime(_value(node, "lastmod")),
+        summary_html=None,
+        content_html=None,
+        authors=(),
+        language=_value(node, "news", "publication", "language"),
     )
 
 
 def _publication(root: etree._Element) -> str | None:
     """The outlet named by the first URL's news:publication (one sitemap is one publication's)."""
-    return next((name for node in root if _name(node) == "url" and (name := _value(node, "news", "publication", "name"))), None)
+    return next(
+        (name for node in root if _name(node) == "url" and (name := _value(node, "news", "publication", "name"))), None
+    )

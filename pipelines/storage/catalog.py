@@ -21,6 +21,7 @@ current files of each table for Parquet readers (pandas, Polars, R's arrow, Spar
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import os
@@ -50,8 +51,9 @@ def published_folder(db_path: Path) -> Path:
     return db_path.with_name(f"{db_path.stem}.parquet")
 
 
-def write_catalog(store: Store, db_path: Path, tmp: Path, segments: Mapping[str, Sequence[Segment]],
-                  schemas_dir: Path) -> int:
+def write_catalog(
+    store: Store, db_path: Path, tmp: Path, segments: Mapping[str, Sequence[Segment]], schemas_dir: Path
+) -> int:
     """Write the catalog of this snapshot at `tmp` (beside `db_path`, where it will be renamed); its number.
 
     Written through the writer's own connection (ATTACH, not a second DuckDB instance): a new instance in a
@@ -65,7 +67,9 @@ def write_catalog(store: Store, db_path: Path, tmp: Path, segments: Mapping[str,
     # A view's files are found when it is created, from this connection: the writer's folder is not the catalog's.
     con.execute(f"SET VARIABLE {FOLDER_VARIABLE} = {sql_string(folder)}")
     try:
-        con.execute(f"USE {CATALOG_ALIAS}")  # the views' and tables' names resolve in the catalog, as they will when opened
+        con.execute(
+            f"USE {CATALOG_ALIAS}"
+        )  # the views' and tables' names resolve in the catalog, as they will when opened
         con.execute("BEGIN TRANSACTION")  # one commit: a write-ahead-log flush per statement costs more than the rest
         _folder_macro(con, folder.name)
         for table, files in segments.items():
@@ -73,8 +77,10 @@ def write_catalog(store: Store, db_path: Path, tmp: Path, segments: Mapping[str,
             con.execute(f'CREATE VIEW "{table}" AS SELECT * FROM read_parquet([{listed}])')
         for table in PUBLISHED_WHOLE:
             _copy_table(con, writer, table)
-        con.execute(f"CREATE TABLE {MARKER} AS SELECT ? AS snapshot, ?::TIMESTAMPTZ AS published_at",
-                    [number, datetime.now(UTC)])
+        con.execute(
+            f"CREATE TABLE {MARKER} AS SELECT ? AS snapshot, ?::TIMESTAMPTZ AS published_at",
+            [number, datetime.now(UTC)],
+        )
         for view in sorted((schemas_dir / "views").glob("*.sql")):
             con.execute(view.read_text(encoding="utf-8"))
         con.execute("COMMIT")
@@ -89,10 +95,8 @@ def write_catalog(store: Store, db_path: Path, tmp: Path, segments: Mapping[str,
 
 
 def _roll_back(con: duckdb.DuckDBPyConnection) -> None:
-    try:
+    with contextlib.suppress(duckdb.Error):  # no transaction was open yet
         con.execute("ROLLBACK")
-    except duckdb.Error:  # no transaction was open yet
-        pass
 
 
 def put_in_place(db_path: Path, tmp: Path, number: int, segments: Mapping[str, Sequence[Segment]]) -> None:
@@ -102,9 +106,16 @@ def put_in_place(db_path: Path, tmp: Path, number: int, segments: Mapping[str, S
     kept.parent.mkdir(parents=True, exist_ok=True)
     files = sorted(segment.file for listed in segments.values() for segment in listed)
     _write_atomically(kept.with_suffix(".files"), "\n".join(files) + "\n")
-    _write_atomically(folder / MANIFEST, json.dumps(
-        {"snapshot": number, "tables": {table: [segment.file for segment in listed] for table, listed in segments.items()}},
-        indent=1))
+    _write_atomically(
+        folder / MANIFEST,
+        json.dumps(
+            {
+                "snapshot": number,
+                "tables": {table: [segment.file for segment in listed] for table, listed in segments.items()},
+            },
+            indent=1,
+        ),
+    )
     _flush(tmp)
     os.link(tmp, kept)
     os.replace(tmp, db_path)
@@ -119,8 +130,12 @@ def collect_garbage(db_path: Path) -> int:
         if not _held(catalog):
             catalog.unlink()
             catalog.with_suffix(".files").unlink(missing_ok=True)
-    live = {line for listing in (folder / CATALOGS).glob("*.files")
-            for line in listing.read_text(encoding="utf-8").splitlines() if line}
+    live = {
+        line
+        for listing in (folder / CATALOGS).glob("*.files")
+        for line in listing.read_text(encoding="utf-8").splitlines()
+        if line
+    }
     freed = 0
     for file in folder.glob("*/*.parquet"):
         if file.relative_to(folder).as_posix() not in live and file.parent.name != CATALOGS:
@@ -149,15 +164,18 @@ def _folder_macro(con: duckdb.DuckDBPyConnection, name: str) -> None:
     """`newsflow_folder()`: the segments' folder beside the catalog file, wherever the folder was moved (while the
     publish writes the catalog: the folder it names)."""
     here = "parse_dirpath(current_setting('temp_directory'))"
-    con.execute(f"CREATE MACRO newsflow_folder() AS coalesce(getvariable('{FOLDER_VARIABLE}'),"
-                f" coalesce(nullif({here}, '') || '/', '') || '{name}')")
+    con.execute(
+        f"CREATE MACRO newsflow_folder() AS coalesce(getvariable('{FOLDER_VARIABLE}'),"
+        f" coalesce(nullif({here}, '') || '/', '') || '{name}')"
+    )
 
 
 def _copy_table(con: duckdb.DuckDBPyConnection, writer: str, table: str) -> None:
     """A small table of the writer's database in the catalog being written (the current one): its DDL (keys,
     types) and its rows."""
-    ((ddl,),) = con.execute("SELECT sql FROM duckdb_tables() WHERE table_name = ? AND database_name = ?",
-                            [table, writer]).fetchall()
+    ((ddl,),) = con.execute(
+        "SELECT sql FROM duckdb_tables() WHERE table_name = ? AND database_name = ?", [table, writer]
+    ).fetchall()
     con.execute(ddl)
     con.execute(f'INSERT INTO "{table}" BY NAME SELECT * FROM "{writer}".main."{table}"')
 

@@ -10,9 +10,7 @@ from pipelines.text.boilerplate import EdgeCounts, SourceHistory, no_history
 
 def stored_edges(view: Store | None) -> SourceHistory:
     """Counts of each source's distinct stored documents and their edge lines; nothing before the first load."""
-    if view is None or not view.con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'source_documents'"  # a table, or a view
-    ).fetchone()[0]:  # type: ignore[index]
+    if view is None or not _has_source_documents(view):
         return no_history  # nothing loaded yet, or a snapshot published before the table existed
 
     def lookup(source_id: str, keys: Collection[str], hashes: Collection[str]) -> EdgeCounts:
@@ -21,8 +19,17 @@ def stored_edges(view: Store | None) -> SourceHistory:
         row = view.con.execute(f"SELECT count(*) {stored}", params).fetchone()
         lines = view.con.execute(
             f"SELECT line, count(*) FROM (SELECT unnest(edge_lines) AS line {stored}) "
-            "WHERE list_contains($keys, line) GROUP BY line", {**params, "keys": list(keys)},
+            "WHERE list_contains($keys, line) GROUP BY line",
+            {**params, "keys": list(keys)},
         ).fetchall()
         return EdgeCounts(row[0] if row else 0, dict(lines))
 
     return lookup
+
+
+def _has_source_documents(view: Store) -> bool:
+    """Whether the snapshot has the table (or a view of it): one published before migration 009 has not."""
+    found = view.con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'source_documents'"
+    ).fetchone()
+    return bool(found and found[0])

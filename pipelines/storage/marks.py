@@ -17,7 +17,7 @@ from pipelines.tables import SEGMENT, SEGMENTED_TABLES
 
 
 def left(row: str) -> str:
-    """The value a replaced or updated row (`row`: the table or its alias) takes: it left its segment (NULL stays NULL)."""
+    """The value a replaced or updated row (`row`: the table or its alias) takes: it left its segment (NULL stays)."""
     return f"CASE WHEN {row}.{SEGMENT} >= 0 THEN -{row}.{SEGMENT} - 1 ELSE {row}.{SEGMENT} END"
 
 
@@ -26,9 +26,13 @@ def replace_statement(con: duckdb.DuckDBPyConnection, table: str, columns: Seque
     if table not in SEGMENTED_TABLES:
         return f"INSERT OR REPLACE INTO {table} BY NAME SELECT * FROM {view}"
     keys = _primary_key(con, table)
-    updates = ", ".join(f'"{column}" = excluded."{column}"' for column in columns if column not in keys and column != SEGMENT)
-    return (f"INSERT INTO {table} BY NAME SELECT * EXCLUDE ({SEGMENT}) FROM {view}"
-            f" ON CONFLICT DO UPDATE SET {updates}, {SEGMENT} = {left(table)}")
+    updates = ", ".join(
+        f'"{column}" = excluded."{column}"' for column in columns if column not in keys and column != SEGMENT
+    )
+    return (
+        f"INSERT INTO {table} BY NAME SELECT * EXCLUDE ({SEGMENT}) FROM {view}"
+        f" ON CONFLICT DO UPDATE SET {updates}, {SEGMENT} = {left(table)}"
+    )
 
 
 def record_losses(con: duckdb.DuckDBPyConnection, table: str, segments: Iterable[int | None]) -> None:
@@ -44,8 +48,10 @@ _KEYS: dict[str, frozenset[str]] = {}
 def _primary_key(con: duckdb.DuckDBPyConnection, table: str) -> frozenset[str]:
     """The table's key columns (the same in every newsflow database: the migrations make them)."""
     if table not in _KEYS:
-        found = con.execute("SELECT constraint_column_names FROM duckdb_constraints() WHERE table_name = ?"
-                            " AND constraint_type = 'PRIMARY KEY' AND database_name = current_database()",
-                            [table]).fetchall()
+        found = con.execute(
+            "SELECT constraint_column_names FROM duckdb_constraints() WHERE table_name = ?"
+            " AND constraint_type = 'PRIMARY KEY' AND database_name = current_database()",
+            [table],
+        ).fetchall()
         _KEYS[table] = frozenset(found[0][0]) if found else frozenset()
     return _KEYS[table]

@@ -33,7 +33,7 @@ import pyarrow.parquet as pq
 
 from pipelines.config import Settings
 from pipelines.records import FeedState
-from pipelines.storage import segments
+from pipelines.storage import feed_queries, segments
 from pipelines.storage.catalog import (
     PUBLISHED_STORAGE_VERSION,
     collect_garbage,
@@ -106,8 +106,11 @@ def publish(store: Store, settings: Settings) -> Published:
     target = settings.db_path
     folder = published_folder(target)
     listed, columns, lost = segments.published(store), segments.table_columns(store), segments.lost(store)
-    plans = [plan for table in SEGMENTED_TABLES
-             if (plan := segments.plan(store, table, columns[table], listed[table], lost.get(table, set()))).changes]
+    plans = [
+        plan
+        for table in SEGMENTED_TABLES
+        if (plan := segments.plan(store, table, columns[table], listed[table], lost.get(table, set()))).changes
+    ]
     written = {plan.table: segments.write(store, folder, plan) for plan in plans}
     with store.transaction():
         for plan in plans:
@@ -121,8 +124,9 @@ def publish(store: Store, settings: Settings) -> Published:
     # opened it read-write); replayed onto the new catalog it would corrupt it.
     target.with_name(target.name + ".wal").unlink(missing_ok=True)
     put_in_place(target, tmp, number, listed)
-    return Published(target, number, sum(new.segment.bytes for files in written.values() for new in files),
-                     collect_garbage(target))
+    return Published(
+        target, number, sum(new.segment.bytes for files in written.values() for new in files), collect_garbage(target)
+    )
 
 
 def is_current(settings: Settings, now: datetime) -> bool:
@@ -147,7 +151,7 @@ def save_feed_state(store: Store, path: Path) -> None:
 def feed_states(settings: Settings) -> dict[str, FeedState]:
     """Each feed's polling state: the snapshot's, or the newer one the last load saved beside it."""
     with read_view(settings) as view:
-        states = {state.source_id: state for state in view.feed_states()} if view else {}
+        states = {state.source_id: state for state in feed_queries.feed_states(view)} if view else {}
     saved = settings.feed_state_path
     if saved.exists():
         for row in pq.read_table(saved).to_pylist():
@@ -169,7 +173,6 @@ def copy_database(source: Path, target: Path) -> None:
         con.execute("COPY FROM DATABASE source_db TO target_db")
     finally:
         con.close()
-
 
 
 def _adopt_catalog(settings: Settings) -> None:

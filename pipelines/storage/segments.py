@@ -17,10 +17,12 @@ deletes the files no catalog needs any more.
 
 from __future__ import annotations
 
+import itertools
 import math
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pipelines.storage.store import Store
 from pipelines.tables import SEGMENT, SEGMENTED_TABLES
@@ -78,18 +80,25 @@ class Written:
 def published(store: Store) -> dict[str, list[Segment]]:
     """Every table's segments, as the last publish left them, oldest first."""
     segments: dict[str, list[Segment]] = {table: [] for table in SEGMENTED_TABLES}
-    for row in store.con.execute("SELECT table_name, segment, file, row_count, bytes, columns FROM published_segments"
-                                 " ORDER BY table_name, segment").fetchall():
+    for row in store.con.execute(
+        "SELECT table_name, segment, file, row_count, bytes, columns FROM published_segments"
+        " ORDER BY table_name, segment"
+    ).fetchall():
         segments.setdefault(row[0], []).append(Segment(*row))
     return segments
 
 
 def table_columns(store: Store) -> dict[str, str]:
     """Each segmented table's columns as its segments are written (quoted, in order, without `_segment`)."""
-    return dict(store.con.execute(
-        "SELECT table_name, string_agg('\"' || column_name || '\"', ', ' ORDER BY column_index) FROM duckdb_columns()"
-        " WHERE database_name = current_database() AND schema_name = 'main' AND column_name <> ?"
-        " AND table_name IN (SELECT unnest(?::VARCHAR[])) GROUP BY table_name", [SEGMENT, list(SEGMENTED_TABLES)]).fetchall())
+    return dict(
+        store.con.execute(
+            "SELECT table_name, string_agg('\"' || column_name || '\"', ', ' ORDER BY column_index)"
+            " FROM duckdb_columns()"
+            " WHERE database_name = current_database() AND schema_name = 'main' AND column_name <> ?"
+            " AND table_name IN (SELECT unnest(?::VARCHAR[])) GROUP BY table_name",
+            [SEGMENT, list(SEGMENTED_TABLES)],
+        ).fetchall()
+    )
 
 
 def lost(store: Store) -> dict[str, set[int]]:
@@ -103,8 +112,9 @@ def lost(store: Store) -> dict[str, set[int]]:
 def plan(store: Store, table: str, columns: str, segments: list[Segment], deleted_from: set[int]) -> TablePlan:
     """What this publish writes of `table` (`columns`, as `table_columns` gives them): the changed rows, and the
     segments that lost any (marked rows left them, or deletes took rows from them: `deleted_from`)."""
-    changed, left = _one(store, f"SELECT count(*), list(DISTINCT -{SEGMENT} - 1) FILTER ({SEGMENT} < 0)"
-                                f" FROM {table} WHERE {CHANGED}")
+    changed, left = _one(
+        store, f"SELECT count(*), list(DISTINCT -{SEGMENT} - 1) FILTER ({SEGMENT} < 0) FROM {table} WHERE {CHANGED}"
+    )
     left = {*(left or ()), *deleted_from}
     todo = TablePlan(table, columns, changed)
     kept = []
@@ -123,7 +133,7 @@ def plan(store: Store, table: str, columns: str, segments: list[Segment], delete
     if len(small) >= MERGE_SMALL_AT:
         todo.folded += small
         kept = [segment for segment in kept if segment not in small]
-    todo.placeholder = not (kept or todo.rewritten or changed or todo.folded and _folded_rows(store, todo))
+    todo.placeholder = not (kept or todo.rewritten or changed or (todo.folded and _folded_rows(store, todo)))
     return todo
 
 
@@ -133,7 +143,7 @@ def write(store: Store, folder: Path, todo: TablePlan) -> list[Written]:
     written = []
     if todo.changed or todo.folded or todo.placeholder:
         bounds = _cuts(store, todo, fold)
-        for low, high in zip(bounds, bounds[1:], strict=False):
+        for low, high in itertools.pairwise(bounds):
             taken = f"({fold}) AND rowid >= {low} AND rowid < {high}"
             written.append(Written(_copy(store, folder, todo, taken), taken))
     for segment in todo.rewritten:
@@ -147,13 +157,17 @@ def record(store: Store, todo: TablePlan, written: list[Written]) -> None:
     for new in written:
         store.con.execute(f"UPDATE {todo.table} SET {SEGMENT} = ? WHERE {new.taken}", [new.segment.segment])
     gone = [segment.segment for segment in [*todo.folded, *todo.rewritten, *todo.dropped]]
-    store.con.execute("DELETE FROM published_segments WHERE table_name = ? AND segment IN (SELECT unnest(?::BIGINT[]))",
-                      [todo.table, gone])
+    store.con.execute(
+        "DELETE FROM published_segments WHERE table_name = ? AND segment IN (SELECT unnest(?::BIGINT[]))",
+        [todo.table, gone],
+    )
     store.con.execute("DELETE FROM lost_segments WHERE table_name = ?", [todo.table])
     for new in written:
         segment = new.segment
-        store.con.execute("INSERT INTO published_segments VALUES (?, ?, ?, ?, ?, ?)", [
-            segment.table, segment.segment, segment.file, segment.row_count, segment.bytes, segment.columns])
+        store.con.execute(
+            "INSERT INTO published_segments VALUES (?, ?, ?, ?, ?, ?)",
+            [segment.table, segment.segment, segment.file, segment.row_count, segment.bytes, segment.columns],
+        )
 
 
 def _cuts(store: Store, todo: TablePlan, fold: str) -> list[int]:
@@ -169,14 +183,18 @@ def _cuts(store: Store, todo: TablePlan, fold: str) -> list[int]:
 
 def _row_bytes(store: Store, todo: TablePlan) -> float:
     """Parquet bytes per row of the table: from its segments, else from a sample written aside."""
-    (row_count, size) = _one(store, "SELECT sum(row_count), sum(bytes) FROM published_segments WHERE table_name = ?",
-                             [todo.table])
+    (row_count, size) = _one(
+        store, "SELECT sum(row_count), sum(bytes) FROM published_segments WHERE table_name = ?", [todo.table]
+    )
     if row_count:
         return size / row_count
     sample = Path(store.path).with_name(f".{todo.table}.{uuid.uuid4().hex[:8]}.sample.parquet")
     try:
-        (rows,) = _one(store, f"COPY (SELECT {todo.columns} FROM {todo.table} LIMIT {SAMPLE_ROWS}) TO"
-                       f" {_literal(sample)} ({PARQUET_OPTIONS})")
+        (rows,) = _one(
+            store,
+            f"COPY (SELECT {todo.columns} FROM {todo.table} LIMIT {SAMPLE_ROWS}) TO"
+            f" {_literal(sample)} ({PARQUET_OPTIONS})",
+        )
         return sample.stat().st_size / max(rows, 1)
     finally:
         sample.unlink(missing_ok=True)
@@ -192,12 +210,13 @@ def _copy(store: Store, folder: Path, todo: TablePlan, taken: str) -> Segment:
     file = f"{todo.table}/{number:010d}-{uuid.uuid4().hex[:8]}.parquet"
     target = folder / file
     target.parent.mkdir(parents=True, exist_ok=True)
-    (rows,) = _one(store, f"COPY (SELECT {todo.columns} FROM {todo.table} WHERE {taken}) TO {_literal(target)}"
-                   f" ({PARQUET_OPTIONS})")
+    (rows,) = _one(
+        store, f"COPY (SELECT {todo.columns} FROM {todo.table} WHERE {taken}) TO {_literal(target)} ({PARQUET_OPTIONS})"
+    )
     return Segment(todo.table, number, file, rows, target.stat().st_size, todo.columns)
 
 
-def _one(store: Store, sql: str, params: list[object] | None = None) -> tuple[int, ...]:
+def _one(store: Store, sql: str, params: list[object] | None = None) -> tuple[Any, ...]:
     """The one row an aggregate (or a COPY, or nextval) returns."""
     (row,) = store.con.execute(sql, params or []).fetchall()  # fetched to the end: the connection is free again
     return tuple(row)

@@ -8,10 +8,9 @@ This module only writes and reads stages and validation files; what a verdict do
 
 from __future__ import annotations
 
-import functools
 import json
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -64,7 +63,7 @@ def stage_path(staging_dir: Path, run_id: str) -> Path:
     return staging_dir / safe
 
 
-def write_stage(path: Path, manifest: Manifest, tables: dict[str, Sequence[Any]]) -> Path:
+def write_stage(path: Path, manifest: Manifest, tables: Mapping[str, Sequence[Any]]) -> Path:
     """Write to a temporary folder and rename it into place, so a crash never leaves half a stage."""
     unknown = set(tables) - set(STAGED_TABLES)
     if unknown:
@@ -86,7 +85,9 @@ def read_stage(path: Path) -> Stage:
     if not manifest_file.is_file():
         raise FileNotFoundError(f"no staged batch at {path} (missing {MANIFEST})")
     manifest = Manifest.from_json(manifest_file.read_text(encoding="utf-8"))
-    tables = {name: pq.read_table(path / f"{name}.parquet") for name in STAGED_TABLES if (path / f"{name}.parquet").is_file()}
+    tables = {
+        name: pq.read_table(path / f"{name}.parquet") for name in STAGED_TABLES if (path / f"{name}.parquet").is_file()
+    }
     return Stage(path, manifest, tables)
 
 
@@ -99,8 +100,9 @@ def merge_rows(stages: Sequence[Stage]) -> dict[str, list[dict[str, Any]]]:
     """
     rows = {table: [row for stage in stages for row in stage.rows(table)] for table in STAGED_TABLES}
     best: dict[str, dict[str, Any]] = {}
-    for row in sorted(rows["entities"], key=lambda r: (r["entity_id"], -len(r["name"] or ""), r["name"] or "",
-                                                       r["type"] or "")):
+    for row in sorted(
+        rows["entities"], key=lambda r: (r["entity_id"], -len(r["name"] or ""), r["name"] or "", r["type"] or "")
+    ):
         best.setdefault(row["entity_id"], row)
     aliases = {(row["entity_id"], row["alias"]): row for row in rows["entity_aliases"]}
     return {**rows, "entities": list(best.values()), "entity_aliases": list(aliases.values())}
@@ -136,11 +138,15 @@ def drop_stage(path: Path) -> None:
     shutil.rmtree(path, ignore_errors=True)
 
 
-@functools.cache
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}  # per record type: `fields` is too slow to call for every row
+
+
 def _field_names(record_type: type) -> tuple[str, ...]:
-    return tuple(column.name for column in fields(record_type))
+    if record_type not in _FIELD_NAMES:
+        _FIELD_NAMES[record_type] = tuple(column.name for column in fields(record_type))
+    return _FIELD_NAMES[record_type]
 
 
-def _as_dict(row: Any) -> dict[str, Any]:
+def _as_dict(row: object) -> dict[str, Any]:
     """A record's columns as they are: its fields hold plain values, so `asdict`'s deep copy would only cost time."""
     return row if isinstance(row, dict) else {name: getattr(row, name) for name in _field_names(type(row))}

@@ -61,11 +61,22 @@ def plan_versions(rows: Sequence[Row], stored: Mapping[str, StoredVersion], run_
         current[article_id] = StoredVersion(version, row["content_hash"], previous.first_seen)
         changed.append(row)
         latest[article_id] = {
-            **row, "version": version, "first_seen_at": previous.first_seen, "updated_at": now, "run_id": run_id,
+            **row,
+            "version": version,
+            "first_seen_at": previous.first_seen,
+            "updated_at": now,
+            "run_id": run_id,
         }
-        versions.append({
-            "article_id": article_id, "version": version, "raw_id": row["raw_id"],
-            "content_hash": row["content_hash"], "title": row["title"], "body_text": row["body_text"],
-            "loaded_at": now, "run_id": run_id,
-        })
+        versions.append(
+            {
+                "article_id": article_id,
+                "version": version,
+                "raw_id": row["raw_id"],
+                "content_hash": row["content_hash"],
+                "title": row["title"],
+                "body_text": row["body_text"],
+                "loaded_at": now,
+                "run_id": run_id,
+            }
+        )
     return VersionPlan(new, updated, same, versions, changed, latest)

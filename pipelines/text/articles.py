@@ -105,14 +105,20 @@ def finish_article(item: ExtractedDraft, rules: BoilerplateRules) -> ArticleRow 
         return Rejection(draft.raw_id, "extract", item.failure or "no article text could be extracted", draft.item_key)
     try:
         title = draft.title or found.title
-        text = normalize_paragraphs(item.paragraphs, rules, title=title, detect_title=found.extractor == EXTRACTOR_PLAIN,
-                                    detect=language_detector())
+        text = normalize_paragraphs(
+            item.paragraphs,
+            rules,
+            title=title,
+            detect_title=found.extractor == EXTRACTOR_PLAIN,
+            detect=language_detector(),
+        )
         row = _row(draft, found, text) if text.body_text else None
     except Exception as exc:
         return Rejection(draft.raw_id, "normalize", refusal("normalizing", exc, draft.uri), draft.item_key)
     if row is None:
-        return Rejection(draft.raw_id, "normalize", "no article text left after removing title and boilerplate",
-                         draft.item_key)
+        return Rejection(
+            draft.raw_id, "normalize", "no article text left after removing title and boilerplate", draft.item_key
+        )
     return row
 
 
@@ -124,23 +130,29 @@ class BuiltArticles:
 
 
 def finish_articles(
-    extracted: Sequence[ExtractedDraft], rules: BoilerplateRules, history: SourceHistory = no_history,
+    extracted: Sequence[ExtractedDraft],
+    rules: BoilerplateRules,
+    history: SourceHistory = no_history,
     map_: Mapper = map,
 ) -> BuiltArticles:
-    """Learn each source's repeated lines from the extracted batch, then normalize; `map_` may run that round in workers.
+    """Learn each source's repeated lines from the extracted batch, then normalize; `map_` may run it in workers.
 
     Only the learning sees the whole batch, so the result is the same whatever runs the rounds.
     """
     learned = learn_rules(rules, extracted, history)
     built = list(map_(finish_article, extracted, [learned.get(item.draft.source_id, rules) for item in extracted]))
-    return BuiltArticles([row for row in built if isinstance(row, ArticleRow)],
-                         [row for row in built if isinstance(row, Rejection)], distinct_documents(extracted))
+    return BuiltArticles(
+        [row for row in built if isinstance(row, ArticleRow)],
+        [row for row in built if isinstance(row, Rejection)],
+        distinct_documents(extracted),
+    )
 
 
 def distinct_documents(extracted: Sequence[ExtractedDraft]) -> list[SourceDocument]:
     """The batch's distinct documents per source, in a stable order: what the boilerplate history stores."""
-    documents = {(item.document.source_id, item.document.document_hash): item.document
-                 for item in extracted if item.document}
+    documents = {
+        (item.document.source_id, item.document.document_hash): item.document for item in extracted if item.document
+    }
     return [documents[key] for key in sorted(documents)]
 
 

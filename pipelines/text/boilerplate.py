@@ -117,7 +117,7 @@ def no_history(source_id: str, keys: Collection[str], hashes: Collection[str]) -
 
 
 def source_document(source_id: str, paragraphs: Sequence[str]) -> SourceDocument:
-    """The document as boilerplate learning counts it: only the first and last few paragraphs, where site chrome lives."""
+    """The document as boilerplate learning counts it: the first and last few paragraphs, where site chrome lives."""
     edges = {*paragraphs[:EDGE_WINDOW], *paragraphs[-EDGE_WINDOW:]}
     return SourceDocument(source_id, sha256_hex("\n".join(paragraphs)), sorted(short_lines(edges)))
 

@@ -14,16 +14,26 @@ MONTHS = {
     name: number
     for number, names in enumerate(
         [
-            ("january", "jan"), ("february", "feb"), ("march", "mar"), ("april", "apr"),
-            ("may",), ("june", "jun"), ("july", "jul"), ("august", "aug"),
-            ("september", "sep", "sept"), ("october", "oct"), ("november", "nov"), ("december", "dec"),
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
         ],
         start=1,
     )
     for name in names
 }
 _MONTH = "|".join(sorted((name.capitalize() for name in MONTHS), key=len, reverse=True))
-# "MOSCOW, September 21. /TASS/.", "LONDON (Reuters) -", "KYIV, Ukraine (AP) —", "NEW YORK, Jan. 5, 2024 /PRNewswire/ --".
+# "MOSCOW, September 21. /TASS/.", "LONDON (Reuters) -", "KYIV, Ukraine (AP) —",
+# "NEW YORK, Jan. 5, 2024 /PRNewswire/ --".
 # Whitespace never crosses a line break, so the pattern reads a paragraph and a line of a whole body alike.
 DATELINE_RE = re.compile(
     rf"""

@@ -18,8 +18,8 @@ _BLOCK_BREAK = re.compile(r"(?i)<\s*(?:br|/p|/div|/li|/h[1-6]|/blockquote)\b[^>]
 # page wrapped in thousands of <div>s came out empty. A run of one tag opened (or closed) again and again with
 # nothing but whitespace between adds depth and no content: runs longer than WRAPPER_RUN are read as one tag.
 WRAPPER_RUN = 32
-_OPENING_RUN = re.compile(r"<([a-zA-Z][\w-]*)\b[^>]*>(?:\s*<\1\b[^>]*>){%d,}" % WRAPPER_RUN)
-_CLOSING_RUN = re.compile(r"</([a-zA-Z][\w-]*)\s*>(?:\s*</\1\s*>){%d,}" % WRAPPER_RUN)
+_OPENING_RUN = re.compile(rf"<([a-zA-Z][\w-]*)\b[^>]*>(?:\s*<\1\b[^>]*>){{{WRAPPER_RUN},}}")
+_CLOSING_RUN = re.compile(rf"</([a-zA-Z][\w-]*)\s*>(?:\s*</\1\s*>){{{WRAPPER_RUN},}}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,12 +55,18 @@ def extract_page(html: str, url: str | None = None) -> Extracted | None:
     (3 CPU-s per process), and on real pages what it adds is mostly a bare year taken for January 1st.
     """
     from trafilatura import bare_extraction
-    from trafilatura.settings import set_date_params
+    from trafilatura.settings import Document, set_date_params
 
-    document = bare_extraction(flatten_wrapper_runs(html), url=url, with_metadata=True, include_comments=False, include_tables=False,
-                               date_extraction_params=set_date_params(extensive=False))
-    if document is None or not (document.text or "").strip():
-        return None
+    document = bare_extraction(
+        flatten_wrapper_runs(html),
+        url=url,
+        with_metadata=True,
+        include_comments=False,
+        include_tables=False,
+        date_extraction_params=set_date_params(extensive=False),
+    )
+    if not isinstance(document, Document) or not document.text or not document.text.strip():
+        return None  # nothing found (without as_dict, trafilatura gives a Document or None)
     return Extracted(
         text=document.text,
         title=document.title or None,
@@ -78,10 +84,11 @@ def extract_fragment(html: str) -> Extracted | None:
     if not _TAG.search(html):
         return plain_text(html)
     from trafilatura import bare_extraction
+    from trafilatura.settings import Document
 
     html = flatten_wrapper_runs(html)
     document = bare_extraction(f"<html><body><article>{html}</article></body></html>", include_comments=False)
-    if document is not None and (document.text or "").strip():
+    if isinstance(document, Document) and document.text and document.text.strip():
         return _text_only(document.text, EXTRACTOR_FRAGMENT)
     text = _markup_text(html)
     return _text_only(text, EXTRACTOR_MARKUP_TEXT) if text else None
@@ -95,7 +102,7 @@ def flatten_wrapper_runs(html: str) -> str:
     """
     if "<" not in html:
         return html
-    return _CLOSING_RUN.sub(r"</\1>", _OPENING_RUN.sub(lambda run: run.group(0)[:run.group(0).index(">") + 1], html))
+    return _CLOSING_RUN.sub(r"</\1>", _OPENING_RUN.sub(lambda run: run.group(0)[: run.group(0).index(">") + 1], html))
 
 
 def _text_only(text: str, extractor: str) -> Extracted:

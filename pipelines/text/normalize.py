@@ -108,7 +108,7 @@ def normalize_paragraphs(
     body = list(lines.body)
     dateline = parse_dateline(body[0]) if body else None
     if dateline:
-        lead = body[0][len(dateline.text):].lstrip()
+        lead = body[0][len(dateline.text) :].lstrip()
         body = [lead, *body[1:]] if lead else body[1:]
     extra = [line for line in (lines.title, lines.alt_title, lines.subtitle) if line]
     return NormalizedText(

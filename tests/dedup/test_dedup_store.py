@@ -15,18 +15,20 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pytest
+from table_snapshot import scalar
 
-from pipelines.config import PROJECT_ROOT, Settings
-from pipelines.dedup import (
-    DedupConfig,
+from pipelines.config import PROJECT_ROOT, DedupConfig, Settings
+from pipelines.dedup.signatures import (
     DedupEntry,
     estimated_jaccard,
     make_entry,
-    relation,
     signature,
 )
+from pipelines.dedup.stories import relation
 from pipelines.evaluation.dedup import (
     BOILERPLATE_FOOTERS,
     BOILERPLATE_HEADERS,
@@ -38,7 +40,6 @@ from pipelines.evaluation.dedup import (
     with_typos,
 )
 from pipelines.ids import sha256_hex, stable_id
-from pipelines.nlp.entities import NO_RULES
 from pipelines.pipeline import ingest_folder
 from pipelines.records import ArticleRow, RawDocument, Source, Status
 from pipelines.storage.load import load_batch
@@ -51,8 +52,17 @@ CFG = DedupConfig()
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 SHUFFLES = 6
 SOURCE = Source("src-test", "folder", "test://pieces", "pieces")
-PASSED = Validation(success=True, validated=0, rejected=[], articles_per_source={}, docs_path="", pages={},
-                    batch_failures=[], seconds=0.0, cold_start=False)
+PASSED = Validation(
+    success=True,
+    validated=0,
+    rejected=[],
+    articles_per_source={},
+    docs_path="",
+    pages={},
+    batch_failures=[],
+    seconds=0.0,
+    cold_start=False,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,16 +84,43 @@ class Piece:
 
 def _staged_rows(pieces: Sequence[Piece]) -> dict[str, list[dict[str, object]]]:
     """The rows a stage holds for these pieces: one source, one raw document and one article each."""
-    raws = [RawDocument(p.raw_id, SOURCE.source_id, f"{p.article_id}.txt", p.seen_at, sha256_hex(p.text),
-                        len(p.text), "text/plain", Status.LOADED) for p in pieces]
-    articles = [{
-        **{field.name: None for field in fields(ArticleRow)},
-        "article_id": p.article_id, "raw_id": p.raw_id, "source_id": SOURCE.source_id, "item_key": p.article_id,
-        "uri": f"{p.article_id}.txt", "title_missing": True, "authors": [], "published_at": p.seen_at,
-        "language": "en", "language_confidence": 1.0, "languages": ["en"], "mixed_language": False,
-        "body_text": p.text, "word_count": len(p.text.split()), "content_hash": sha256_hex(p.text),
-        "fetched_at": p.seen_at, "extractor": "plain", "flags": [],
-    } for p in pieces]
+    raws = [
+        RawDocument(
+            p.raw_id,
+            SOURCE.source_id,
+            f"{p.article_id}.txt",
+            p.seen_at,
+            sha256_hex(p.text),
+            len(p.text),
+            "text/plain",
+            Status.LOADED,
+        )
+        for p in pieces
+    ]
+    articles: list[dict[str, object]] = [
+        {
+            **{field.name: None for field in fields(ArticleRow)},
+            "article_id": p.article_id,
+            "raw_id": p.raw_id,
+            "source_id": SOURCE.source_id,
+            "item_key": p.article_id,
+            "uri": f"{p.article_id}.txt",
+            "title_missing": True,
+            "authors": [],
+            "published_at": p.seen_at,
+            "language": "en",
+            "language_confidence": 1.0,
+            "languages": ["en"],
+            "mixed_language": False,
+            "body_text": p.text,
+            "word_count": len(p.text.split()),
+            "content_hash": sha256_hex(p.text),
+            "fetched_at": p.seen_at,
+            "extractor": "plain",
+            "flags": [],
+        }
+        for p in pieces
+    ]
     rows: dict[str, list[dict[str, object]]] = {table: [] for table in STAGED_TABLES}
     rows.update(sources=[asdict(SOURCE)], raw_documents=[asdict(raw) for raw in raws], articles=articles)
     return rows
@@ -100,12 +137,12 @@ class LoadedStore:
         self.batches += 1
         manifest = Manifest(f"run{self.batches}", "test", T0, SOURCE.uri)
         with Store.open(self.path, PROJECT_ROOT / "schemas") as store:
-            load_batch(store, manifest, _staged_rows(pieces), {}, PASSED, CFG, NO_RULES)
+            load_batch(store, Settings(dedup=CFG), manifest, _staged_rows(pieces), {}, PASSED)
 
     def ingest(self, piece: Piece) -> None:
         self.ingest_batch([piece])
 
-    def _rows(self, sql: str) -> list[tuple[object, ...]]:
+    def _rows(self, sql: str) -> list[tuple[Any, ...]]:
         con = duckdb.connect(str(self.path), read_only=True)
         try:
             return con.execute(sql).fetchall()
@@ -201,6 +238,7 @@ def _pieces(seeds_dir: Path) -> tuple[list[Piece], int]:
     return pieces, len(texts) + 1 + len(texts)
 
 
+@pytest.mark.slow
 def test_same_inputs_in_any_order_and_batches_give_the_same_tables(tmp_path: Path, seeds_dir: Path) -> None:
     pieces, stories = _pieces(seeds_dir)
     reference = _new_store(tmp_path)
@@ -236,6 +274,7 @@ def _tables(db: Path) -> tuple[list[tuple[str, ...]], list[tuple[str, ...]]]:
     return articles, duplicates
 
 
+@pytest.mark.slow
 def test_seeds_stay_apart_and_a_retitled_copy_is_recorded(tmp_path: Path, seeds_dir: Path) -> None:
     folder = tmp_path / "seeds"
     shutil.copytree(seeds_dir, folder)
@@ -247,7 +286,8 @@ def test_seeds_stay_apart_and_a_retitled_copy_is_recorded(tmp_path: Path, seeds_
 
     original = next(folder.glob("004_*.txt")).read_text()
     copy = original.replace("• Kyodo", "• Japan Wire Service").replace(
-        "Foreign Minister Fumio Kishida and", "Japan's Foreign Minister Fumio Kishida and")
+        "Foreign Minister Fumio Kishida and", "Japan's Foreign Minister Fumio Kishida and"
+    )
     (folder / "zz_copy.txt").write_text("Kishida and Lavrov agree to keep talking on treaty\n\n" + copy)
     counts = ingest_folder(_settings(folder, db))
     assert counts.articles_new == 1  # a new input, recognised as a copy
@@ -256,7 +296,9 @@ def test_seeds_stay_apart_and_a_retitled_copy_is_recorded(tmp_path: Path, seeds_
     assert len(duplicates) == 1
     assert con_value(db, "SELECT method FROM article_duplicates") == "minhash"
     con = duckdb.connect(str(db), read_only=True)
-    uri = con.execute("SELECT r.uri FROM article_duplicates d JOIN raw_documents r ON r.raw_id = d.duplicate_raw_id").fetchone()
+    uri = con.execute(
+        "SELECT r.uri FROM article_duplicates d JOIN raw_documents r ON r.raw_id = d.duplicate_raw_id"
+    ).fetchone()
     assert uri == ("zz_copy.txt",)
     con.close()
 
@@ -264,7 +306,7 @@ def test_seeds_stay_apart_and_a_retitled_copy_is_recorded(tmp_path: Path, seeds_
 def con_value(db: Path, sql: str) -> object:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return con.execute(sql).fetchone()[0]
+        return scalar(con.execute(sql))
     finally:
         con.close()
 
@@ -272,22 +314,39 @@ def con_value(db: Path, sql: str) -> object:
 def _corpus(seeds_dir: Path) -> list[dict[str, object]]:
     """Each seed as published, plus copies: retitled, re-wrapped in boilerplate, with a paragraph dropped;
     some copies predate their original, so the canonical must move when they arrive."""
-    items = []
+    items: list[dict[str, object]] = []
     for index, path in enumerate(sorted(seeds_dir.glob("*.txt"))):
         paragraphs = [p for p in path.read_text().split("\n") if len(p.split()) > 8]
         body = "\n\n".join(paragraphs)
         published = BASE_TIME + timedelta(hours=index)
-        items.append({"url": f"https://wire.example/{index}", "title": f"Story {index}", "body": body,
-                      "published_at": published.isoformat()})
-        items.append({"url": f"https://paper.example/a/{index}", "title": f"Paper headline {index}",
-                      "body": "Subscribe to our morning briefing.\n\n" + body,
-                      "published_at": (published + timedelta(minutes=30)).isoformat()})
-        items.append({"url": f"https://blog.example/{index}?utm_source=x", "title": f"Blog {index}",
-                      "body": "\n\n".join(paragraphs[:-1]),
-                      "published_at": (published - timedelta(minutes=5 if index % 2 else -50)).isoformat()})
+        items.append(
+            {
+                "url": f"https://wire.example/{index}",
+                "title": f"Story {index}",
+                "body": body,
+                "published_at": published.isoformat(),
+            }
+        )
+        items.append(
+            {
+                "url": f"https://paper.example/a/{index}",
+                "title": f"Paper headline {index}",
+                "body": "Subscribe to our morning briefing.\n\n" + body,
+                "published_at": (published + timedelta(minutes=30)).isoformat(),
+            }
+        )
+        items.append(
+            {
+                "url": f"https://blog.example/{index}?utm_source=x",
+                "title": f"Blog {index}",
+                "body": "\n\n".join(paragraphs[:-1]),
+                "published_at": (published - timedelta(minutes=5 if index % 2 else -50)).isoformat(),
+            }
+        )
     return items
 
 
+@pytest.mark.slow
 def test_any_order_and_any_batches_give_the_same_stories(tmp_path: Path, seeds_dir: Path) -> None:
     items = _corpus(seeds_dir)
     results = []
@@ -300,7 +359,7 @@ def test_any_order_and_any_batches_give_the_same_stories(tmp_path: Path, seeds_d
         for number, batch in enumerate(zip([0, *cuts], [*cuts, len(shuffled)], strict=True)):
             folder = tmp_path / f"trial{trial}" / f"batch{number}"
             folder.mkdir(parents=True)
-            (folder / "items.jsonl").write_text("\n".join(json.dumps(item) for item in shuffled[batch[0]:batch[1]]))
+            (folder / "items.jsonl").write_text("\n".join(json.dumps(item) for item in shuffled[batch[0] : batch[1]]))
             ingest_folder(_settings(folder, db))
         results.append(_tables(db))
     articles, duplicates = results[0]

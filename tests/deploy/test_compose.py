@@ -23,11 +23,22 @@ from conftest import PROJECT_ROOT, require
 COMPOSE_FILE = PROJECT_ROOT / "docker-compose.yml"
 ENV_EXAMPLE = PROJECT_ROOT / ".env.example"
 DOCKERFILE = PROJECT_ROOT / "Dockerfile"
-AIRFLOW_SERVICES = ("airflow-apiserver", "airflow-scheduler", "airflow-dag-processor", "airflow-triggerer",
-                    "airflow-worker")
+AIRFLOW_SERVICES = (
+    "airflow-apiserver",
+    "airflow-scheduler",
+    "airflow-dag-processor",
+    "airflow-triggerer",
+    "airflow-worker",
+)
 SERVICES = {"postgres", "redis", "airflow-init", *AIRFLOW_SERVICES}
-SECRET_KEYS = ("POSTGRES_PASSWORD", "REDIS_PASSWORD", "AIRFLOW_FERNET_KEY", "AIRFLOW_JWT_SECRET",
-               "AIRFLOW_API_SECRET_KEY", "AIRFLOW_ADMIN_PASSWORD")
+SECRET_KEYS = (
+    "POSTGRES_PASSWORD",
+    "REDIS_PASSWORD",
+    "AIRFLOW_FERNET_KEY",
+    "AIRFLOW_JWT_SECRET",
+    "AIRFLOW_API_SECRET_KEY",
+    "AIRFLOW_ADMIN_PASSWORD",
+)
 
 
 def _compose_command() -> list[str] | None:
@@ -55,7 +66,9 @@ def _compose_command() -> list[str] | None:
 @pytest.fixture(scope="module")
 def compose() -> list[str]:
     command = _compose_command()
-    require(command is not None, "Docker Compose v2 is not installed (neither `docker compose` nor a v2 `docker-compose`)")
+    require(
+        command is not None, "Docker Compose v2 is not installed (neither `docker compose` nor a v2 `docker-compose`)"
+    )
     assert command is not None
     return command
 
@@ -80,9 +93,22 @@ def _generated_env(path: Path) -> dict[str, str]:
 
 def _config(compose: list[str], env_file: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "POSTGRES", "REDIS", "NEWSFLOW"))}
-    return subprocess.run([*compose, "-f", str(COMPOSE_FILE), "--project-directory", str(PROJECT_ROOT),
-                           "--env-file", str(env_file), "config"],
-                          capture_output=True, text=True, timeout=120, env=env)
+    return subprocess.run(
+        [
+            *compose,
+            "-f",
+            str(COMPOSE_FILE),
+            "--project-directory",
+            str(PROJECT_ROOT),
+            "--env-file",
+            str(env_file),
+            "config",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
 
 
 def test_env_example_has_no_secrets_and_compose_refuses_to_run_without_them(compose: list[str]) -> None:
@@ -122,9 +148,13 @@ def test_compose_config_renders_the_celery_deployment(compose: list[str], tmp_pa
         assert env["AIRFLOW__API_AUTH__JWT_SECRET"] == values["AIRFLOW_JWT_SECRET"]
         assert env["AIRFLOW__CORE__EXECUTION_API_SERVER_URL"] == "http://airflow-apiserver:8080/execution/"
         targets = {volume["target"]: volume for volume in service["volumes"]}
-        for source, target in (("dags", "/opt/airflow/dags"), ("plugins", "/opt/airflow/plugins"),
-                               ("seeds", "/opt/newsflow/seeds"), ("feeds.yaml", "/opt/newsflow/feeds.yaml"),
-                               ("data", "/opt/newsflow/data")):
+        for source, target in (
+            ("dags", "/opt/airflow/dags"),
+            ("plugins", "/opt/airflow/plugins"),
+            ("seeds", "/opt/newsflow/seeds"),
+            ("feeds.yaml", "/opt/newsflow/feeds.yaml"),
+            ("data", "/opt/newsflow/data"),
+        ):
             assert target in targets, f"{name} does not mount {source}"
             assert targets[target]["type"] == "bind" and targets[target]["source"] == str(PROJECT_ROOT / source)
         if name != "airflow-init":

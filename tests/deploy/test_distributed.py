@@ -17,7 +17,9 @@ skips, and fails under NEWSFLOW_STRICT=1. Every process it starts is stopped by 
 from __future__ import annotations
 
 import base64
+import contextlib
 import importlib.util
+import itertools
 import json
 import os
 import secrets
@@ -101,7 +103,6 @@ def _free_redis_db() -> int:
     return 15  # all in use: the key prefix and queue name below still keep this test's keys apart
 
 
-
 # --------------------------------------------------------------------------------------------- processes
 
 
@@ -169,25 +170,17 @@ def _stop(procs: list[Proc]) -> None:
     """SIGTERM each process group we started (by its leader's pid), then SIGKILL what is left."""
     for proc in procs:
         if proc.popen.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.popen.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
     end = time.monotonic() + 30
     for proc in procs:
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.popen.wait(timeout=max(0.1, end - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            pass
     for proc in procs:  # the group may outlive its leader (task supervisors, gunicorn/uvicorn children)
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.popen.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
 
 
 def _wait(what: str, cluster: Cluster, probe, interval: float = 1.0, limit: float | None = None):
@@ -198,7 +191,7 @@ def _wait(what: str, cluster: Cluster, probe, interval: float = 1.0, limit: floa
         cluster.check_alive()
         try:
             result = probe()
-        except Exception as exc:  # noqa: BLE001 - keep polling; the last error is reported
+        except Exception as exc:
             result, last = None, exc
         if result:
             return result
@@ -269,8 +262,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     began = time.monotonic()
     _admin_sql(f'CREATE DATABASE "{dbname}"')
     try:
-        init = subprocess.run(["bash", str(PROJECT_ROOT / "scripts" / "airflow-init.sh")], env=env,
-                              capture_output=True, text=True, timeout=300)
+        init = subprocess.run(
+            ["bash", str(PROJECT_ROOT / "scripts" / "airflow-init.sh")],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert init.returncode == 0, f"airflow-init.sh failed:\n{init.stdout[-3000:]}\n{init.stderr[-3000:]}"
         cluster.timings["migrate + pool (airflow-init.sh)"] = time.monotonic() - began
         cluster.start("api-server", "api-server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1")
@@ -278,9 +276,18 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         cluster.start("dag-processor", "dag-processor")
         for name in WORKERS:
             cluster.start(
-                f"worker-{name}", "celery", "worker", "--queues", queue, "--concurrency", "1",
-                "--celery-hostname", f"{name}@{tag}", "--skip-serve-logs",
-                "--pid", str(home / f"worker-{name}.pid"),
+                f"worker-{name}",
+                "celery",
+                "worker",
+                "--queues",
+                queue,
+                "--concurrency",
+                "1",
+                "--celery-hostname",
+                f"{name}@{tag}",
+                "--skip-serve-logs",
+                "--pid",
+                str(home / f"worker-{name}.pid"),
             )
         yield cluster
     except BaseException:
@@ -332,8 +339,10 @@ def _celery_workers(cluster: Cluster) -> set[str]:
     return {name for reply in replies for name in reply}
 
 
-def _ts(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+def _ts(value: str | None) -> datetime:
+    """A task instance's start or end date: every task instance compared here has both."""
+    assert value, "a task instance that ran has its start and end dates"
+    return datetime.fromisoformat(value)
 
 
 # ------------------------------------------------------------------------------------------------- test
@@ -355,12 +364,15 @@ def _run_and_check(cluster: Cluster) -> None:
     began = time.monotonic()
     _wait("api-server, scheduler and dag-processor to be healthy", cluster, lambda: _healthy(cluster), 2)
     headers = {"Authorization": f"Bearer {_token(cluster)}"}
-    _wait("both Celery workers to answer a ping", cluster,
-          lambda: expected_workers <= _celery_workers(cluster), 2)
+    _wait("both Celery workers to answer a ping", cluster, lambda: expected_workers <= _celery_workers(cluster), 2)
 
     with _client(cluster) as http:
-        _wait(f"{DAG_ID} to be parsed by the dag-processor", cluster,
-              lambda: http.get(f"/api/v2/dags/{DAG_ID}", headers=headers).status_code == 200, 2)
+        _wait(
+            f"{DAG_ID} to be parsed by the dag-processor",
+            cluster,
+            lambda: http.get(f"/api/v2/dags/{DAG_ID}", headers=headers).status_code == 200,
+            2,
+        )
         response = http.patch(f"/api/v2/dags/{DAG_ID}", json={"is_paused": False}, headers=headers)
         assert response.status_code == 200, response.text
         response = http.post(f"/api/v2/dags/{DAG_ID}/dagRuns", json={"logical_date": None}, headers=headers)
@@ -375,10 +387,13 @@ def _run_and_check(cluster: Cluster) -> None:
 
         state = _wait(f"run {run_id} to finish", cluster, finished, 2)
         cluster.timings["trigger to run end"] = time.monotonic() - began
-        tis = http.get(f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", headers=headers,
-                       params={"limit": 100}).json()["task_instances"]
-    summary = [(t["task_id"], t["map_index"], t["state"], t["pool"], t["hostname"], t["start_date"], t["end_date"])
-               for t in tis]
+        tis = http.get(
+            f"/api/v2/dags/{DAG_ID}/dagRuns/{run_id}/taskInstances", headers=headers, params={"limit": 100}
+        ).json()["task_instances"]
+    summary = [
+        (t["task_id"], t["map_index"], t["state"], t["pool"], t["hostname"], t["start_date"], t["end_date"])
+        for t in tis
+    ]
     assert state == "success", f"run {run_id} ended {state}: {summary}"
 
     # Which Celery worker ran each task: Celery's own result table (result_extended), joined by the
@@ -388,15 +403,19 @@ def _run_and_check(cluster: Cluster) -> None:
     cur.execute(
         "SELECT ti.task_id, ti.map_index, ti.pool, ct.worker FROM task_instance ti"
         " LEFT JOIN celery_taskmeta ct ON ct.task_id = ti.external_executor_id"
-        " WHERE ti.dag_id = %s AND ti.run_id = %s AND ti.state <> 'skipped'", (DAG_ID, run_id))
+        " WHERE ti.dag_id = %s AND ti.run_id = %s AND ti.state <> 'skipped'",
+        (DAG_ID, run_id),
+    )
     ran_on = {(task, index): (pool, worker) for task, index, pool, worker in cur.fetchall()}
     cur.execute("SELECT slots FROM slot_pool WHERE pool = 'duckdb'")
     assert cur.fetchone() == (1,)
     # the single writer: no two task instances of pool duckdb (any DAG, any run) ever ran at the same time
-    cur.execute("SELECT start_date, end_date FROM task_instance WHERE pool = 'duckdb' AND start_date IS NOT NULL"
-                " ORDER BY start_date")
+    cur.execute(
+        "SELECT start_date, end_date FROM task_instance WHERE pool = 'duckdb' AND start_date IS NOT NULL"
+        " ORDER BY start_date"
+    )
     writers = cur.fetchall()
-    assert writers and all(b[0] >= a[1] for a, b in zip(writers, writers[1:])), writers
+    assert writers and all(b[0] >= a[1] for a, b in itertools.pairwise(writers)), writers
     con.close()
     print(f"task instances: {json.dumps(summary, indent=1)}\nran on: {ran_on}", file=sys.stderr)
     assert all(worker in expected_workers for _, worker in ran_on.values()), ran_on
@@ -414,8 +433,9 @@ def _run_and_check(cluster: Cluster) -> None:
     # worker, outside the writer's pool. Which worker took which shard is not asserted (see the module docstring).
     mapped = [t for t in stages if t["map_index"] >= 0]
     assert len(mapped) == len(stages), f"stage is not mapped: {summary}"
-    assert sorted(t["map_index"] for t in mapped) == list(range(STAGE_SHARDS)), \
+    assert sorted(t["map_index"] for t in mapped) == list(range(STAGE_SHARDS)), (
         f"stage is not mapped into {STAGE_SHARDS} shards: {summary}"
+    )
     assert all(t["state"] == "success" for t in mapped), summary
     assert all(ran_on[("stage", t["map_index"])][1] in expected_workers for t in mapped), ran_on
     assert all(t["pool"] == "default_pool" for t in mapped)
@@ -425,11 +445,15 @@ def _run_and_check(cluster: Cluster) -> None:
     try:
         assert db.execute("SELECT count(*) FROM articles").fetchone() == (5,)
         assert db.execute("SELECT count(*) FROM raw_documents WHERE status = 'loaded'").fetchone() == (5,)
-        assert [r for (r,) in db.execute("SELECT run_id FROM ingest_runs WHERE status = 'success'").fetchall()] \
-            == [run_id]
+        assert [r for (r,) in db.execute("SELECT run_id FROM ingest_runs WHERE status = 'success'").fetchall()] == [
+            run_id
+        ]
         titles = {t for (t,) in db.execute("SELECT title FROM articles").fetchall()}
         assert "Russian and Japanese foreign ministers to discuss peace treaty in Moscow" in titles
-        # the worker preloaded Great Expectations (plugins/airflow_local_settings.py): the validate task did not import it
-        assert db.execute("SELECT validation_cold_start, validation_success FROM ingest_runs").fetchall() == [(False, True)]
+        # the worker preloaded Great Expectations (plugins/airflow_local_settings.py):
+        # the validate task did not import it
+        assert db.execute("SELECT validation_cold_start, validation_success FROM ingest_runs").fetchall() == [
+            (False, True)
+        ]
     finally:
         db.close()

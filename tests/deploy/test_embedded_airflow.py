@@ -40,13 +40,16 @@ AIRFLOW = PROJECT_ROOT / ".venv" / "bin" / "airflow"  # what the Makefile puts f
 DAG_IDS = {"feed_ingest", "news_ingest"}
 START_BUDGET_S = 600  # bounds on waiting for a wedged process, not speed checks (a loaded 2-core box: 5 min)
 STOP_BUDGET_S = 60
-FIXED_WARNINGS = ("deployment shape looks like production", "InsecureKeyLengthWarning", "The HMAC key is",
-                  "Starting call to 'airflow.sdk.api.client.Client.request'")
+FIXED_WARNINGS = (
+    "deployment shape looks like production",
+    "InsecureKeyLengthWarning",
+    "The HMAC key is",
+    "Starting call to 'airflow.sdk.api.client.Client.request'",
+)
 KEY_OPTIONS = (("api", "secret_key"), ("api_auth", "jwt_secret"))
 ERROR_MARKS = ("[error", '"level":"error"', '"level": "error"', "XCom not found")  # console and JSON log lines
 FEED = "embedded.xml"
 T = TypeVar("T")
-
 
 
 def _port_free(port: int) -> bool:
@@ -70,7 +73,8 @@ def _processes() -> list[tuple[int, int, int, str]]:
 def _groups_under(root: int) -> set[int]:
     """The process groups of `root` and its live descendants: make's, and the one the recipe starts Airflow in."""
     rows = _processes()
-    pids, groups, grew = {root}, set(), True
+    pids, grew = {root}, True
+    groups: set[int] = set()
     while grew:
         found = {pid for pid, ppid, _, _ in rows if ppid in pids} - pids
         pids, grew = pids | found, bool(found)
@@ -107,7 +111,7 @@ class Embedded:
             try:
                 if (result := probe()) is not None:
                     return result
-            except Exception as exc:  # noqa: BLE001 - not up yet; the last error is reported
+            except Exception as exc:
                 last = exc
             time.sleep(1)
         raise AssertionError(f"timed out waiting for {what} (last error: {last!r}):\n{self.output()[-4000:]}")
@@ -138,20 +142,42 @@ def embedded(tmp_path_factory: pytest.TempPathFactory, news_server: NewsFake) ->
     api_port, worker_logs, trigger_logs = free_port(), free_port(), free_port()
     log = home.parent / f"{home.name}-make-airflow.log"
     command = [
-        "make", "--no-print-directory", "-o", "setup", "airflow",  # -o setup: this environment is the one under test
-        f"AIRFLOW_HOME={home}", f"AIRFLOW__API__PORT={api_port}",
+        "make",
+        "--no-print-directory",
+        "-o",
+        "setup",
+        "airflow",  # -o setup: this environment is the one under test
+        f"AIRFLOW_HOME={home}",
+        f"AIRFLOW__API__PORT={api_port}",
         # the log servers' fixed ports (8793, 8794) too, so a `make airflow` already running here is no obstacle
         f"AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT={worker_logs}",
         f"AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT={trigger_logs}",
-        f"NEWSFLOW_DB={data / 'news.duckdb'}", f"NEWSFLOW_STAGING_DIR={data / 'staging'}",
-        f"NEWSFLOW_FEEDS={feeds}", "NEWSFLOW_ALLOW_HOSTS=127.0.0.1",  # the README's way to poll a feed on 127.0.0.1
+        f"NEWSFLOW_DB={data / 'news.duckdb'}",
+        f"NEWSFLOW_STAGING_DIR={data / 'staging'}",
+        f"NEWSFLOW_FEEDS={feeds}",
+        "NEWSFLOW_ALLOW_HOSTS=127.0.0.1",  # the README's way to poll a feed on 127.0.0.1
     ]
     with log.open("wb") as out:
-        popen = subprocess.Popen(command, cwd=PROJECT_ROOT, env=_user_env(), stdout=out, stderr=subprocess.STDOUT,
-                                 stdin=subprocess.DEVNULL, start_new_session=True)
-    started = Embedded(popen, home, log, f"http://127.0.0.1:{api_port}", (api_port, worker_logs, trigger_logs),
-                       data / "news.duckdb", [news_server.story_url(n) for n in stories], {popen.pid},
-                       time.monotonic() + START_BUDGET_S)
+        popen = subprocess.Popen(
+            command,
+            cwd=PROJECT_ROOT,
+            env=_user_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    started = Embedded(
+        popen,
+        home,
+        log,
+        f"http://127.0.0.1:{api_port}",
+        (api_port, worker_logs, trigger_logs),
+        data / "news.duckdb",
+        [news_server.story_url(n) for n in stories],
+        {popen.pid},
+        time.monotonic() + START_BUDGET_S,
+    )
     try:
         yield started
     finally:
@@ -187,14 +213,19 @@ def test_make_airflow_starts_clean_runs_a_dag_and_stops_on_ctrl_c(embedded: Embe
         def listed() -> dict[str, bool] | None:
             dags = http.get("/api/v2/dags", headers=headers).json()["dags"]
             paused = {dag["dag_id"]: dag["is_paused"] for dag in dags}
-            return paused if DAG_IDS <= paused.keys() else None
+            return paused if paused.keys() >= DAG_IDS else None
 
         assert embedded.wait_for("both DAGs to be parsed", listed) == {"feed_ingest": True, "news_ingest": True}
 
         # The README's way to unpause from another shell: the same AIRFLOW_HOME is all the CLI needs.
-        unpause = subprocess.run([str(AIRFLOW), "dags", "unpause", "feed_ingest"], cwd=PROJECT_ROOT,
-                                 env={**_user_env(), "AIRFLOW_HOME": str(embedded.home)},
-                                 capture_output=True, text=True, timeout=120)
+        unpause = subprocess.run(
+            [str(AIRFLOW), "dags", "unpause", "feed_ingest"],
+            cwd=PROJECT_ROOT,
+            env={**_user_env(), "AIRFLOW_HOME": str(embedded.home)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert unpause.returncode == 0, unpause.stdout[-2000:] + unpause.stderr[-2000:]
         assert listed() == {"feed_ingest": False, "news_ingest": True}
 
@@ -213,9 +244,17 @@ def test_make_airflow_starts_clean_runs_a_dag_and_stops_on_ctrl_c(embedded: Embe
     run_logs = embedded.home / "logs" / "dag_id=feed_ingest" / f"run_id={run['dag_run_id']}"
     task_logs = sorted(run_logs.rglob("*.log"))
     assert {path.relative_to(run_logs).parts[0] for path in task_logs} == {
-        "task_id=plan", "task_id=poll", "task_id=validate", "task_id=load"}
-    errors = [line for path in task_logs for line in path.read_text(errors="replace").splitlines()
-              if any(mark in line for mark in ERROR_MARKS)]
+        "task_id=plan",
+        "task_id=poll",
+        "task_id=validate",
+        "task_id=load",
+    }
+    errors = [
+        line
+        for path in task_logs
+        for line in path.read_text(errors="replace").splitlines()
+        if any(mark in line for mark in ERROR_MARKS)
+    ]
     assert errors == []
 
     assert embedded.interrupt(), "processes of `make airflow` outlived Ctrl-C"

@@ -7,6 +7,9 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from pipelines.config import Settings
 from pipelines.evaluation.polnear import (
@@ -23,7 +26,7 @@ from pipelines.evaluation.polnear import (
 from pipelines.records import Quote
 
 SETTINGS = Settings.from_env()
-OPTIONS = {"model": SETTINGS.spacy_model, "alias_file": SETTINGS.alias_file}
+OPTIONS: dict[str, Any] = {"model": SETTINGS.spacy_model, "alias_file": SETTINGS.alias_file}
 
 TEXT = (
     'Mayor Ann Reed said: "We will rebuild every bridge in this city." Critics were unconvinced.\n\n'
@@ -44,13 +47,15 @@ ROWS = [
     content(TEXT, '"too little"', "He"),  # two words: not a gold segment
     content(TEXT, '"It will take a decade,"', "he"),  # a pronoun source: not scored for speaker
     content(TEXT, 'that "costs rose by a third" in two years', "The report"),
-    content(TEXT, 'Nothing has been done', "Tom Bell"),  # no mark inside: delimits nothing
+    content(TEXT, "Nothing has been done", "Tom Bell"),  # no mark inside: delimits nothing
 ]
 
 
 def quote_in(text: str, fragment: str, speaker: str = "she") -> Quote:
     start = text.index(fragment)
-    return Quote("q", "a", fragment, start, start + len(fragment), speaker, None, None, None, "said", "direct", 0.9, "t")
+    return Quote(
+        "q", "a", fragment, start, start + len(fragment), speaker, None, None, None, "said", "direct", 0.9, "t"
+    )
 
 
 def quote(fragment: str, speaker: str) -> Quote:
@@ -111,11 +116,16 @@ def test_recall_precision_and_speaker_follow_the_readme_rules() -> None:
 
 def test_an_extracted_quote_twice_the_gold_does_not_find_it() -> None:
     tally = _Tally()
-    score_article("a", TEXT, ROWS[:1], [quote('We will rebuild every bridge in this city." Critics were', "Reed")], {}, tally)
+    score_article(
+        "a", TEXT, ROWS[:1], [quote('We will rebuild every bridge in this city." Critics were', "Reed")], {}, tally
+    )
     assert tally.found == 1  # 8 of 10 tokens lie in the gold
     tally = _Tally()
-    wide = quote('Mayor Ann Reed said: "We will rebuild every bridge in this city." Critics were unconvinced.\n\n'
-                 '"Nothing has been done', "Reed")
+    wide = quote(
+        'Mayor Ann Reed said: "We will rebuild every bridge in this city." Critics were unconvinced.\n\n'
+        '"Nothing has been done',
+        "Reed",
+    )
     score_article("a", TEXT, ROWS[:1], [wide], {}, tally)
     assert tally.found == 0  # 8 of 19: less than half of the quote is the gold
 
@@ -141,12 +151,17 @@ NEWSFLOW = [sys.executable, "-m", "pipelines.cli"]
 
 def test_the_cli_scores_a_polnear_folder_and_wants_one_gold(tmp_path: Path) -> None:
     folder = str(polnear_folder(tmp_path))
-    shown = subprocess.run([*NEWSFLOW, "eval", "quotes", "--polnear", folder, "--json"],
-                           capture_output=True, text=True, timeout=600)
+    shown = subprocess.run(
+        [*NEWSFLOW, "eval", "quotes", "--polnear", folder, "--json"], capture_output=True, text=True, timeout=600
+    )
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["found"] == 4
-    both = subprocess.run([*NEWSFLOW, "eval", "quotes", "--polnear", folder, "--gold", folder],
-                          capture_output=True, text=True, timeout=600)
+    both = subprocess.run(
+        [*NEWSFLOW, "eval", "quotes", "--polnear", folder, "--gold", folder],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert both.returncode == 2 and "exactly one of --gold FILE or --polnear DIR" in both.stderr
     for wrong in (["--polnear", folder, "--texts", folder], ["--gold", folder, "--misses"]):
         misused = subprocess.run([*NEWSFLOW, "eval", "quotes", *wrong], capture_output=True, text=True, timeout=600)
@@ -158,6 +173,7 @@ def test_the_cli_scores_a_polnear_folder_and_wants_one_gold(tmp_path: Path) -> N
 POLNEAR_FLOORS = {"recall": 0.95, "precision": 0.97, "speaker": 0.95}
 
 
+@pytest.mark.slow
 def test_polnear_dev_meets_the_issue_goals(shared_dir: Path) -> None:
     scores = evaluate_polnear(shared_dir / "corpora" / "polnear-dev", **OPTIONS)
     assert scores.articles == 84 and scores.gold_segments == 651

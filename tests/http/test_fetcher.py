@@ -1,6 +1,6 @@
 """pipelines.http.fetcher against a real HTTP server on 127.0.0.1 (tests/newsfake.py): policy, limits, manners, robots.
 
-Feeds fetched here are parsed by pipelines.feedparse, so odd bodies are tested over the real transport too.
+Feeds fetched here are parsed by pipelines.sources.feedparse, so odd bodies are tested over the real transport too.
 
 Assertions are on work done (requests the server saw, bytes read, outcomes), never on seconds.
 """
@@ -28,12 +28,12 @@ from newsfake import (
 )
 
 from pipelines.config import ALLOW_HOSTS_ENV, Settings
-from pipelines.feedparse import ParsedFeed, ParseProblem, parse_feed_bytes
 from pipelines.http.body import MAX_DECOMPRESS_STEP, READ_CHUNK_BYTES
 from pipelines.http.fetcher import Fetcher, FetchPolicy
 from pipelines.http.guard import AllowList
 from pipelines.http.manners import parse_retry_after
 from pipelines.http.outcome import FetchResult
+from pipelines.sources.feedparse import ParsedFeed, ParseProblem, parse_feed_bytes
 
 SMALL_CAP = 2 * 1024 * 1024
 CORPUS_FILE_TIMEOUT = 5.0
@@ -301,7 +301,7 @@ def test_a_body_naming_a_local_file_is_not_opened(fetcher: Fetcher, news_server:
     assert parse_feed_bytes(b"/dev/zero", {}, "http://127.0.0.1/feed").problem == "not_a_feed"
 
 
-# --- hostile XML (on bytes alone: tests/test_feedparse.py) ----------------------------------------
+# --- hostile XML (on bytes alone: tests/sources/test_feedparse.py) ----------------------------------------
 
 
 def test_hostile_feed_over_http_is_recorded(fetcher: Fetcher, news_server: NewsFake) -> None:
@@ -312,10 +312,13 @@ def test_hostile_feed_over_http_is_recorded(fetcher: Fetcher, news_server: NewsF
 # --- corpora ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_every_real_feed_fetches_and_parses(fetcher: Fetcher, news_server: NewsFake, shared_dir: Path) -> None:
     """Saved RSS/Atom/RDF feeds yield items; the HTML pages and JSON Feeds beside them are named as not feeds."""
     root = shared_dir / "corpora/feeds-real"
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in {".xml", ".rss", ".atom", ".rdf", ".json", ".html"})
+    files = sorted(
+        p for p in root.rglob("*") if p.is_file() and p.suffix in {".xml", ".rss", ".atom", ".rdf", ".json", ".html"}
+    )
     for path in files:
         result = fetcher.fetch(news_server.url(f"/feeds/{path.relative_to(root).as_posix()}"))
         assert result.outcome == "ok", (path, result.note)
@@ -328,6 +331,7 @@ def test_every_real_feed_fetches_and_parses(fetcher: Fetcher, news_server: NewsF
 
 
 @pytest.mark.timeout(CORPUS_TIME_LIMIT)
+@pytest.mark.slow
 def test_feedparser_corpus_never_crashes_or_hangs(news_server: NewsFake, shared_dir: Path) -> None:
     """Every file of feedparser's own test suite, served over HTTP: each yields items or a recorded reason."""
     policy = loopback_policy(total_timeout=CORPUS_FILE_TIMEOUT)

@@ -71,7 +71,9 @@ def test_loopback_is_blocked_without_the_setting(news_server: NewsFake) -> None:
     assert news_server.total_requests() == 0  # not even robots.txt
 
 
-def test_a_fetcher_without_a_policy_ignores_the_environment(news_server: NewsFake, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_fetcher_without_a_policy_ignores_the_environment(
+    news_server: NewsFake, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Only Settings reads NEWSFLOW_ALLOW_HOSTS: a bare Fetcher() keeps the default guard even when it is set."""
     monkeypatch.setenv(ALLOW_HOSTS_ENV, "127.0.0.1")
     news_server.reset()

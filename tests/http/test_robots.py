@@ -28,7 +28,9 @@ DISALLOWED = "/private/feed.xml"
 
 def serve_robots(server: NewsFake, status: int = 200, **headers: str) -> None:
     body = ROBOTS.format(base=server.base_url).encode()
-    server.serve("/robots.txt", body, "text/plain", status=status, headers={k.replace("_", "-"): v for k, v in headers.items()})
+    server.serve(
+        "/robots.txt", body, "text/plain", status=status, headers={k.replace("_", "-"): v for k, v in headers.items()}
+    )
 
 
 def test_cache_lifetime_follows_the_headers_up_to_a_day() -> None:
@@ -37,7 +39,9 @@ def test_cache_lifetime_follows_the_headers_up_to_a_day() -> None:
     assert cache_lifetime({"cache-control": "max-age=31536000"}, NOW) == MAX_ROBOTS_AGE  # RFC 9309: at most a day
     assert cache_lifetime({"cache-control": "no-store"}, NOW) == timedelta(0)
     assert cache_lifetime({"cache-control": "max-age=60", "expires": "0"}, NOW) == timedelta(minutes=1)  # max-age wins
-    assert cache_lifetime({"expires": format_datetime(NOW + timedelta(hours=2), usegmt=True)}, NOW) == timedelta(hours=2)
+    assert cache_lifetime({"expires": format_datetime(NOW + timedelta(hours=2), usegmt=True)}, NOW) == timedelta(
+        hours=2
+    )
     assert cache_lifetime({"expires": format_datetime(NOW - timedelta(hours=2), usegmt=True)}, NOW) == timedelta(0)
     assert cache_lifetime({"expires": "0"}, NOW) == timedelta(0)  # RFC 9111: an invalid date is in the past
 
@@ -51,7 +55,9 @@ def test_a_stored_robots_txt_is_reused_by_later_fetchers_until_it_expires(own_se
         stored = first.fetched_robots()
     assert own_server.requests_to("/robots.txt") == 1
     [record] = stored
-    assert record.origin == own_server.base_url and record.outcome == "ok" and "Disallow: /private/" in (record.body or "")
+    assert (
+        record.origin == own_server.base_url and record.outcome == "ok" and "Disallow: /private/" in (record.body or "")
+    )
     assert record.expires_at - record.fetched_at == timedelta(seconds=120)
 
     with Fetcher(loopback_policy()) as later:  # another run, starting from what the first one stored
@@ -62,8 +68,11 @@ def test_a_stored_robots_txt_is_reused_by_later_fetchers_until_it_expires(own_se
     assert own_server.requests_to("/robots.txt") == 1
     assert own_server.requests_to(DISALLOWED) == 0
 
-    expired = replace(record, fetched_at=record.fetched_at - timedelta(seconds=121),
-                      expires_at=record.expires_at - timedelta(seconds=121))
+    expired = replace(
+        record,
+        fetched_at=record.fetched_at - timedelta(seconds=121),
+        expires_at=record.expires_at - timedelta(seconds=121),
+    )
     with Fetcher(loopback_policy()) as after_expiry:
         after_expiry.remember_robots([expired])
         assert after_expiry.fetch(own_server.url(ALLOWED)).ok
@@ -84,14 +93,23 @@ def test_no_store_is_read_once_per_run_and_never_reused_by_the_next(own_server: 
     assert own_server.requests_to("/robots.txt") == 2
 
 
-@pytest.mark.parametrize(("status", "headers", "outcome", "lifetime"), [
-    (404, {}, "ok", MAX_ROBOTS_AGE),  # 4xx: no rules, everything allowed, kept as long as any robots.txt
-    (410, {"Cache-Control": "max-age=300"}, "ok", timedelta(minutes=5)),  # a 4xx's own cache headers count
-    (500, {"Cache-Control": "max-age=86400"}, "robots_disallowed", UNREACHABLE_AGE),  # 5xx: stay out, ask again soon
-    (503, {}, "retry_later", UNREACHABLE_AGE),  # the site asks to wait: the page is not requested either
-])
-def test_rfc9309_unavailable_and_unreachable_robots(own_server: NewsFake, status: int, headers: dict[str, str],
-                                                    outcome: str, lifetime: timedelta) -> None:
+@pytest.mark.parametrize(
+    ("status", "headers", "outcome", "lifetime"),
+    [
+        (404, {}, "ok", MAX_ROBOTS_AGE),  # 4xx: no rules, everything allowed, kept as long as any robots.txt
+        (410, {"Cache-Control": "max-age=300"}, "ok", timedelta(minutes=5)),  # a 4xx's own cache headers count
+        (
+            500,
+            {"Cache-Control": "max-age=86400"},
+            "robots_disallowed",
+            UNREACHABLE_AGE,
+        ),  # 5xx: stay out, ask again soon
+        (503, {}, "retry_later", UNREACHABLE_AGE),  # the site asks to wait: the page is not requested either
+    ],
+)
+def test_rfc9309_unavailable_and_unreachable_robots(
+    own_server: NewsFake, status: int, headers: dict[str, str], outcome: str, lifetime: timedelta
+) -> None:
     own_server.serve("/robots.txt", b"status", "text/plain", status=status, headers=headers)
     with Fetcher(loopback_policy()) as fetcher:
         result = fetcher.fetch(own_server.url(ALLOWED))
@@ -101,8 +119,10 @@ def test_rfc9309_unavailable_and_unreachable_robots(own_server: NewsFake, status
     assert own_server.requests_to(ALLOWED) == (1 if outcome == "ok" else 0)
 
 
+@pytest.mark.slow
 def test_separate_runs_share_the_stored_robots_txt_and_each_request_has_its_own_time(
-        own_server: NewsFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    own_server: NewsFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two `newsflow ingest --feeds` runs, each with its own fetcher: robots.txt is fetched by the first only, and
     every fetch_events row carries the time its request went out (not the run's start)."""
     monkeypatch.setenv("NEWSFLOW_ALLOW_HOSTS", "127.0.0.1")

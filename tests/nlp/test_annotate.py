@@ -18,13 +18,37 @@ FETCHED_AT = datetime(2024, 5, 2, tzinfo=UTC)
 def row(article_id: str, body: str, language: str | None = "en") -> ArticleRow:
     """An article as the text stage stages it; only id, body and language matter to the NLP stage."""
     return ArticleRow(
-        article_id=article_id, raw_id=f"raw-{article_id}", source_id="src", item_key=article_id, url=None,
-        uri=f"file:///{article_id}.txt", title=None, title_missing=True, alt_title=None, alt_title_language=None,
-        subtitle=None, byline=None, authors=[], outlet=None, published_at=None, published_at_reported=None,
-        dateline_text=None, dateline_place=None, dateline_agency=None, dateline_month=None, dateline_day=None,
-        dateline_year=None, language=language, language_confidence=1.0, languages=[language] if language else [],
-        mixed_language=False, body_text=body, word_count=len(body.split()), content_hash=article_id,
-        fetched_at=FETCHED_AT, extractor="test",
+        article_id=article_id,
+        raw_id=f"raw-{article_id}",
+        source_id="src",
+        item_key=article_id,
+        url=None,
+        uri=f"file:///{article_id}.txt",
+        title=None,
+        title_missing=True,
+        alt_title=None,
+        alt_title_language=None,
+        subtitle=None,
+        byline=None,
+        authors=[],
+        outlet=None,
+        published_at=None,
+        published_at_reported=None,
+        dateline_text=None,
+        dateline_place=None,
+        dateline_agency=None,
+        dateline_month=None,
+        dateline_day=None,
+        dateline_year=None,
+        language=language,
+        language_confidence=1.0,
+        languages=[language] if language else [],
+        mixed_language=False,
+        body_text=body,
+        word_count=len(body.split()),
+        content_hash=article_id,
+        fetched_at=FETCHED_AT,
+        extractor="test",
     )
 
 
@@ -73,7 +97,9 @@ def test_a_non_english_article_gets_a_reason_and_no_annotations() -> None:
 def test_the_longest_chunks_are_parsed_first_and_rows_keep_their_order() -> None:
     """A pool that ends on short chunks leaves no worker idle for long; the rows still come back in input order."""
     lengths = [1, 1, 1, 1, 2, 3, 2, 2, 9, 8, 9]  # paragraphs per article: in input order, chunks grow
-    articles = [row(f"a{i}", "\n\n".join([f"Maria Lopez spoke in Lima on day {i}."] * n)) for i, n in enumerate(lengths)]
+    articles = [
+        row(f"a{i}", "\n\n".join([f"Maria Lopez spoke in Lima on day {i}."] * n)) for i, n in enumerate(lengths)
+    ]
     submitted: list[list[str]] = []
 
     def recording_map(fn, chunks, *rest):  # the builtin map, noting what each call was handed, in order
@@ -83,11 +109,14 @@ def test_the_longest_chunks_are_parsed_first_and_rows_keep_their_order() -> None
 
     annotations = annotate(articles, SETTINGS, recording_map)
     sizes = [sum(lengths[int(article_id[1:])] for article_id in chunk) for chunk in submitted]
-    assert sizes == sorted(sizes, reverse=True) and sizes != [sum(lengths[i:i + PARSE_CHUNK]) for i in range(0, len(lengths), PARSE_CHUNK)]
+    assert sizes == sorted(sizes, reverse=True) and sizes != [
+        sum(lengths[i : i + PARSE_CHUNK]) for i in range(0, len(lengths), PARSE_CHUNK)
+    ]
     assert sorted(article_id for chunk in submitted for article_id in chunk) == sorted(a.article_id for a in articles)
     assert [a.article_id for a in annotations.articles] == [a.article_id for a in articles]
     assert [m.article_id for m in annotations.mentions] == sorted(
-        (m.article_id for m in annotations.mentions), key=lambda article_id: int(article_id[1:]))
+        (m.article_id for m in annotations.mentions), key=lambda article_id: int(article_id[1:])
+    )
     assert {m.article_id for m in annotations.mentions} == {a.article_id for a in articles}
 
 
@@ -104,8 +133,10 @@ def test_an_article_annotating_fails_on_is_refused_alone_and_its_chunk_keeps_the
         return real_link(item)
 
     monkeypatch.setattr(module, "link_article", link_failing_on_two)
-    articles = [row(name, f"Fumio Kishida met Sergey Lavrov in Moscow on {day}.")
-                for name, day in (("one", "Monday"), ("two", "Tuesday"), ("three", "Friday"))]
+    articles = [
+        row(name, f"Fumio Kishida met Sergey Lavrov in Moscow on {day}.")
+        for name, day in (("one", "Monday"), ("two", "Tuesday"), ("three", "Friday"))
+    ]
     annotations = annotate(articles, SETTINGS)
     assert [article.article_id for article in annotations.articles] == ["one", "three"]
     assert {mention.article_id for mention in annotations.mentions} == {"one", "three"}

@@ -7,21 +7,25 @@ table must come out the same. The seed folder is one path for all three, so arti
 
 from __future__ import annotations
 
+import itertools
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 import duckdb
 import pytest
+from table_snapshot import scalar
 
 from pipelines.config import Settings
-from pipelines.dedup import DedupConfig
-from pipelines.nlp.entities import load_alias_rules
 from pipelines.pipeline import load_stages, new_run_id, stage_folder, validate_stages
 from pipelines.storage.load import load_batch
 from pipelines.storage.staging import Manifest, Validation
 from pipelines.storage.store import Store
 from pipelines.tables import STAGED_TABLES
+
+# Whole ingests of the seeds in several splits: what `make test-fast` leaves out.
+pytestmark = pytest.mark.slow
 
 Tables = dict[str, list[tuple[object, ...]]]
 
@@ -35,8 +39,17 @@ ENTITY_TABLES = {
     "quotes": "SELECT quote_id, article_id, speaker_text, speaker_entity_id, speaker_local_id FROM quotes",
 }
 ONE_SHARD, TWO_SHARDS, ONE_FILE_AT_A_TIME = "one shard", "two shards", "one file at a time, reversed"
-PASSED = Validation(success=True, validated=0, rejected=[], articles_per_source={}, docs_path="", pages={},
-                    batch_failures=[], seconds=0.0, cold_start=False)
+PASSED = Validation(
+    success=True,
+    validated=0,
+    rejected=[],
+    articles_per_source={},
+    docs_path="",
+    pages={},
+    batch_failures=[],
+    seconds=0.0,
+    cold_start=False,
+)
 
 
 def ingest(settings: Settings, shards: int) -> list[int]:
@@ -67,8 +80,9 @@ class Runs:
         self.staged: dict[str, list[int]] = {}  # articles each shard of the last run staged
 
     def load(self, name: str, runs: list[list[Path]], shards: int = 1) -> None:
-        settings = Settings.from_env(db_path=self.root / name / "news.duckdb", staging_dir=self.root / name / "staging",
-                                     seeds_dir=self.folder)
+        settings = Settings.from_env(
+            db_path=self.root / name / "news.duckdb", staging_dir=self.root / name / "staging", seeds_dir=self.folder
+        )
         self.settings[name] = settings
         for files in runs:
             shutil.rmtree(self.folder, ignore_errors=True)
@@ -109,18 +123,18 @@ def test_every_mention_and_speaker_points_at_its_resolved_entity(ingests: Runs, 
     broken = {
         "mention of no entity": "SELECT m.* FROM entity_mentions m ANTI JOIN entities USING (entity_id)",
         "speaker of no entity": "SELECT q.quote_id FROM quotes q WHERE q.speaker_entity_id IS NOT NULL"
-                                " AND q.speaker_entity_id NOT IN (SELECT entity_id FROM entities)",
+        " AND q.speaker_entity_id NOT IN (SELECT entity_id FROM entities)",
         "mention without its article entity": "SELECT m.* FROM entity_mentions m"
-                                              " ANTI JOIN article_entities USING (article_id, local_id)",
+        " ANTI JOIN article_entities USING (article_id, local_id)",
         "mention not where its article entity resolved": "SELECT m.* FROM entity_mentions m JOIN article_entities a"
-                                                         " USING (article_id, local_id) WHERE m.entity_id <> a.entity_id",
+        " USING (article_id, local_id) WHERE m.entity_id <> a.entity_id",
         "speaker not where its article entity resolved": "SELECT q.quote_id FROM quotes q JOIN article_entities a"
-            " ON a.article_id = q.article_id AND a.local_id = q.speaker_local_id WHERE q.speaker_entity_id <> a.entity_id",
+        " ON a.article_id = q.article_id AND a.local_id = q.speaker_local_id WHERE q.speaker_entity_id <> a.entity_id",
         "entity without mentions": "SELECT e.* FROM entities e ANTI JOIN entity_mentions USING (entity_id)",
     }
     con = duckdb.connect(str(ingests.settings[name].db_path), read_only=True)
     try:
-        assert con.execute("SELECT count(*) FROM quotes WHERE speaker_entity_id IS NOT NULL").fetchone()[0] > 0
+        assert scalar(con.execute("SELECT count(*) FROM quotes WHERE speaker_entity_id IS NOT NULL")) > 0
         found = {problem: con.execute(sql).fetchall()[:3] for problem, sql in broken.items()}
     finally:
         con.close()
@@ -131,11 +145,11 @@ def test_later_runs_re_resolve_what_earlier_runs_stored(ingests: Runs) -> None:
     """The one-file runs end where one run over all seeds does only because a load re-points stored rows."""
     changed = 0
     steps = ingests.steps[ONE_FILE_AT_A_TIME]
-    for before, after in zip(steps, steps[1:], strict=False):
+    for before, after in itertools.pairwise(steps):
         earlier = {row[0] for row in before["entity_mentions"]}
         changed += len(set(before["entity_mentions"]) - {row for row in after["entity_mentions"] if row[0] in earlier})
-        named = dict((row[0], row[1:]) for row in after["entities"])
-        changed += sum(named.get(entity_id, rest) != rest for entity_id, *rest in before["entities"])
+        named = {row[0]: row[1:] for row in after["entities"]}
+        changed += sum(named.get(entity_id, tuple(rest)) != tuple(rest) for entity_id, *rest in before["entities"])
     assert changed, "no load changed what an earlier one stored: the order test proves nothing"
 
 
@@ -144,12 +158,20 @@ def test_lavrov_is_named_by_his_most_frequent_full_form(ingests: Runs, name: str
     """'Sergey' is the spelling most of the seeds' full mentions use; the README's query must find him."""
     con = duckdb.connect(str(ingests.settings[name].db_path), read_only=True)
     try:
-        forms = dict(con.execute("SELECT mention_text, count(*) FROM entity_mentions"
-                                 " WHERE mention_text IN ('Sergey Lavrov', 'Sergei Lavrov') GROUP BY 1").fetchall())
-        (entity,) = con.execute("SELECT DISTINCT e.name FROM entity_mentions m JOIN entities e USING (entity_id)"
-                                " WHERE m.mention_text IN ('Sergey Lavrov', 'Sergei Lavrov', 'Lavrov')").fetchall()
-        articles = con.execute("SELECT DISTINCT a.article_id FROM entity_mentions m JOIN entities e USING (entity_id)"
-                               " JOIN articles a USING (article_id) WHERE e.name = 'Sergey Lavrov'").fetchall()
+        forms = dict(
+            con.execute(
+                "SELECT mention_text, count(*) FROM entity_mentions"
+                " WHERE mention_text IN ('Sergey Lavrov', 'Sergei Lavrov') GROUP BY 1"
+            ).fetchall()
+        )
+        (entity,) = con.execute(
+            "SELECT DISTINCT e.name FROM entity_mentions m JOIN entities e USING (entity_id)"
+            " WHERE m.mention_text IN ('Sergey Lavrov', 'Sergei Lavrov', 'Lavrov')"
+        ).fetchall()
+        articles = con.execute(
+            "SELECT DISTINCT a.article_id FROM entity_mentions m JOIN entities e USING (entity_id)"
+            " JOIN articles a USING (article_id) WHERE e.name = 'Sergey Lavrov'"
+        ).fetchall()
     finally:
         con.close()
     assert forms["Sergey Lavrov"] > forms["Sergei Lavrov"] > 0
@@ -157,20 +179,22 @@ def test_lavrov_is_named_by_his_most_frequent_full_form(ingests: Runs, name: str
     assert len(articles) == len(list(seeds_dir.iterdir()))  # every seed names him
 
 
-def test_a_database_from_before_article_entities_is_regrouped_on_its_next_load(
-    ingests: Runs, tmp_path: Path
-) -> None:
+def test_a_database_from_before_article_entities_is_regrouped_on_its_next_load(ingests: Runs, tmp_path: Path) -> None:
     """Mentions stored before migration 008 have no article entities: the next load (here an empty one) rebuilds
     them from the mentions and re-resolves every entity, whatever names the old code had stored."""
     path = tmp_path / "upgraded.duckdb"
     shutil.copy(ingests.settings[ONE_SHARD].writer_db_path, path)  # the writer: what a load opens
     settings = ingests.settings[ONE_SHARD]
     with Store.open(path, settings.schemas_dir) as store:
-        for sql in ("DELETE FROM article_entities", "UPDATE entity_mentions SET local_id = entity_id",
-                    "UPDATE quotes SET speaker_local_id = speaker_entity_id", "UPDATE entities SET name = 'stale'"):
+        for sql in (
+            "DELETE FROM article_entities",
+            "UPDATE entity_mentions SET local_id = entity_id",
+            "UPDATE quotes SET speaker_local_id = speaker_entity_id",
+            "UPDATE entities SET name = 'stale'",
+        ):
             store.con.execute(sql)
         manifest = Manifest("upgrade", "test", datetime.now(UTC), str(settings.seeds_dir))
-        load_batch(store, manifest, {table: [] for table in STAGED_TABLES}, {}, PASSED, DedupConfig(), load_alias_rules(Settings().alias_file))
+        load_batch(store, Settings(), manifest, {table: [] for table in STAGED_TABLES}, {}, PASSED)
     expected, found = ingests.tables(ONE_SHARD), read_tables(path)
     assert found["entities"] == expected["entities"]
     assert found["entity_aliases"] == expected["entity_aliases"]
@@ -184,16 +208,16 @@ def test_a_database_from_before_article_entities_is_regrouped_on_its_next_load(
 # Each body has at least 100 characters: the articles suite quarantines shorter ones.
 SURNAME_ARTICLES = {
     "a_bare.txt": "Lavrov told reporters in Geneva on Monday that the talks would continue.\n\n"
-                  "Lavrov said he expected an answer within a week.",
+    "Lavrov said he expected an answer within a week.",
     "b_full.txt": "Russian Foreign Minister Sergey Lavrov arrived in Tokyo on Tuesday.\n\n"
-                  "Lavrov met his Japanese counterpart for three hours.",
+    "Lavrov met his Japanese counterpart for three hours.",
     "c_namesake.txt": "Former mayor Anna Lavrov opened a new library in Kazan on Wednesday.\n\n"
-                      "Lavrov thanked the donors who paid for it.",
+    "Lavrov thanked the donors who paid for it.",
     # A family name written first reaches its full name through the full name's words, not a surname's key.
     "d_bare_family_name.txt": "Xi told a party meeting in Beijing on Monday that growth would recover this year.\n\n"
-                              "Xi did not give a figure for it.",
+    "Xi did not give a figure for it.",
     "e_family_name_first.txt": "Chinese President Xi Jinping arrived in Moscow on Tuesday for two days of talks.\n\n"
-                               "Xi was greeted at the airport by officials.",
+    "Xi was greeted at the airport by officials.",
 }
 ALL_AT_ONCE, FORWARD, BACKWARD = "all at once", "bare surname first", "bare surname last"
 
@@ -216,7 +240,7 @@ def entities_of(tables: Tables, text: str) -> dict[str, str]:
     linked: dict[str, set[str]] = {}
     for article_id, entity_id, mention_text, *_ in tables["entity_mentions"]:
         if mention_text == text:
-            linked.setdefault(article_id, set()).add(entity_id)
+            linked.setdefault(cast(str, article_id), set()).add(cast(str, entity_id))  # VARCHAR columns
     assert all(len(ids) == 1 for ids in linked.values()), linked
     return {article_id: ids.pop() for article_id, ids in linked.items()}
 

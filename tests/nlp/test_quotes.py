@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -110,14 +111,22 @@ def test_an_unclosed_mark_is_dropped_at_the_paragraph_end() -> None:
         ("“Talks are hard”, – Kaifu said.", "Talks are hard", "Atsushi Kaifu", "direct"),
         ("“Talks are hard”, — said Putin.", "Talks are hard", "Vladimir Putin", "direct"),
         ("Lavrov said: “Talks are hard.”", "Talks are hard.", "Sergey Lavrov", "direct"),
-        ("According to Lavrov, “talks are hard and will take years.”", "talks are hard and will take years.",
-         "Sergey Lavrov", "direct"),
+        (
+            "According to Lavrov, “talks are hard and will take years.”",
+            "talks are hard and will take years.",
+            "Sergey Lavrov",
+            "direct",
+        ),
         ("According to Lavrov, the talks “will take years” at best.", "will take years", "Sergey Lavrov", "partial"),
         ("“Talks are hard,” according to Lavrov.", "Talks are hard,", "Sergey Lavrov", "direct"),
         ("Kishida told journalists, “Talks are hard.”", "Talks are hard.", "Fumio Kishida", "direct"),
         ("“Talks are hard,” Lavrov was quoted as saying.", "Talks are hard,", "Sergey Lavrov", "direct"),
-        ("Kishida vowed efforts to “overcome the differences in positions”.", "overcome the differences in positions",
-         "Fumio Kishida", "partial"),
+        (
+            "Kishida vowed efforts to “overcome the differences in positions”.",
+            "overcome the differences in positions",
+            "Fumio Kishida",
+            "partial",
+        ),
         ("«Talks are hard», — Lavrov said.", "Talks are hard", "Sergey Lavrov", "direct"),
         ('"Talks are hard," Lavrov said.', "Talks are hard,", "Sergey Lavrov", "direct"),
     ],
@@ -209,7 +218,11 @@ def test_a_pronoun_skips_names_inside_quotes_and_the_other_gender(nlp) -> None:
         "Zakharova met Abe. “We disagree,” she said. “Why?” Abe asked. “Because,” he said. “Enough,” she replied."
     )
     assert [speaker for _, speaker, _ in run(nlp, text)] == [
-        "Fumio Kishida", "Maria Zakharova", "Shinzo Abe", "Shinzo Abe", "Maria Zakharova"
+        "Fumio Kishida",
+        "Maria Zakharova",
+        "Shinzo Abe",
+        "Shinzo Abe",
+        "Maria Zakharova",
     ]
 
 
@@ -226,8 +239,13 @@ def test_a_pronoun_skips_names_inside_quotes_and_the_other_gender(nlp) -> None:
 )
 def test_a_role_noun_resolves_through_earlier_titles(nlp, intro: str, role: str) -> None:
     text = f"{intro}\n\n“We will keep working,” said {role}."
-    expected = {"diplomat": "Sergey Lavrov", "minister": "Sergey Lavrov", "leader": "Vladimir Putin",
-                "ministry": "Russian Foreign Ministry", "Minister": "Shinzo Abe"}[role.split()[-1]]
+    expected = {
+        "diplomat": "Sergey Lavrov",
+        "minister": "Sergey Lavrov",
+        "leader": "Vladimir Putin",
+        "ministry": "Russian Foreign Ministry",
+        "Minister": "Shinzo Abe",
+    }[role.split()[-1]]
     ((_, speaker, _),) = run(nlp, text)
     assert speaker == expected
 
@@ -251,7 +269,9 @@ def test_rows_index_body_text_and_ids_are_stable(nlp) -> None:
     (quote,) = first
     assert text[quote.start_char : quote.end_char] == quote.quote_text
     assert text[quote.speaker_start : quote.speaker_end] == quote.speaker_text == "Lavrov"
-    assert quote.cue == "said" and quote.quote_id == second[0].quote_id == stable_id("a", quote.start_char, quote.end_char)
+    assert quote.cue == "said" and quote.quote_id == second[0].quote_id == stable_id(
+        "a", quote.start_char, quote.end_char
+    )
 
 
 def test_a_batch_uses_each_article_s_own_mentions(nlp) -> None:
@@ -266,7 +286,8 @@ def test_a_batch_uses_each_article_s_own_mentions(nlp) -> None:
     quotes = extract_batch(parse(nlp, articles), mentions, layers["one"][1].values())
     names = {e.entity_id: e.name for e in layers["one"][1].values()}
     assert [(q.article_id, names[q.speaker_entity_id or ""]) for q in quotes] == [
-        ("one", "Sergey Lavrov"), ("three", "Fumio Kishida")
+        ("one", "Sergey Lavrov"),
+        ("three", "Fumio Kishida"),
     ]
 
 
@@ -286,7 +307,7 @@ def test_matching_ignores_marks_case_and_spacing() -> None:
 
 # Speakers here go through the real entity stage, which keeps surname-first names apart ("Wang" vs "Wang Yi").
 FIXTURE_MIN_SPEAKER_ACCURACY = 0.8
-EVAL_OPTIONS = {"model": SETTINGS.spacy_model, "alias_file": SETTINGS.alias_file}
+EVAL_OPTIONS: dict[str, Any] = {"model": SETTINGS.spacy_model, "alias_file": SETTINGS.alias_file}
 
 
 def test_own_fixture_articles_cover_every_pattern() -> None:
@@ -316,24 +337,51 @@ def spoken(nlp, text: str) -> list[tuple[str, str | None, str]]:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("She called the plan “a betrayal of working families” on Monday.",
-         ("a betrayal of working families", "She", "embedded")),
-        ("The mayor dismissed the report as “fake news from the usual suspects.”",
-         ("fake news from the usual suspects.", "The mayor", "embedded")),
-        ("Lavrov repeated his claim that the “system is rigged against us.”",
-         ("system is rigged against us.", "Lavrov", "embedded")),
-        ("Lavrov described the firm as “a family piggy bank for years.”",
-         ("a family piggy bank for years.", "Lavrov", "embedded")),
-        ('The coach\'s claim that his players were "tired of losing every week" drew laughs.',
-         ("tired of losing every week", "The coach", "embedded")),
+        (
+            "She called the plan “a betrayal of working families” on Monday.",
+            ("a betrayal of working families", "She", "embedded"),
+        ),
+        (
+            "The mayor dismissed the report as “fake news from the usual suspects.”",
+            ("fake news from the usual suspects.", "The mayor", "embedded"),
+        ),
+        (
+            "Lavrov repeated his claim that the “system is rigged against us.”",
+            ("system is rigged against us.", "Lavrov", "embedded"),
+        ),
+        (
+            "Lavrov described the firm as “a family piggy bank for years.”",
+            ("a family piggy bank for years.", "Lavrov", "embedded"),
+        ),
+        (
+            'The coach\'s claim that his players were "tired of losing every week" drew laughs.',
+            ("tired of losing every week", "The coach", "embedded"),
+        ),
     ],
 )
 def test_partial_quotes_inside_reported_or_characterizing_speech(nlp, text: str, expected: tuple) -> None:
     assert spoken(nlp, text) == [expected]
 
 
-@pytest.mark.parametrize("cue", ["fumed", "implored", "sighed", "shouted", "chimed in", "wrote", "advises",
-                                 "quipped", "tweeted", "added", "insisted", "warned", "noted", "recalled"])
+@pytest.mark.parametrize(
+    "cue",
+    [
+        "fumed",
+        "implored",
+        "sighed",
+        "shouted",
+        "chimed in",
+        "wrote",
+        "advises",
+        "quipped",
+        "tweeted",
+        "added",
+        "insisted",
+        "warned",
+        "noted",
+        "recalled",
+    ],
+)
 def test_cue_verbs_beyond_said_come_from_the_lexicon(nlp, cue: str) -> None:
     assert spoken(nlp, f"“We will keep working on it,” Kishida {cue}.") == [
         ("We will keep working on it,", "Kishida", "post-cue")
@@ -379,8 +427,10 @@ def test_a_colon_announces_a_quote_only_after_a_statement(nlp, text: str) -> Non
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ('The governor\'s promise to "fix every road in the state" won applause.',
-         [("fix every road in the state", "The governor", "embedded")]),
+        (
+            'The governor\'s promise to "fix every road in the state" won applause.',
+            [("fix every road in the state", "The governor", "embedded")],
+        ),
         ("Brown’s speech followed months of “quiet talks behind closed doors” with donors.", []),
     ],
 )
@@ -391,7 +441,8 @@ def test_a_statement_noun_speaks_only_for_the_quote_in_its_phrase(nlp, text: str
 def test_a_name_in_quote_marks_inside_the_attribution_does_not_end_it(nlp) -> None:
     text = "“The budget is sound,” Ng told reporters on “Morning Edition.” “We will not raise taxes.”"
     assert spoken(nlp, text) == [
-        ("The budget is sound,", "Ng", "post-cue"), ("We will not raise taxes.", "Ng", "continuation")
+        ("The budget is sound,", "Ng", "post-cue"),
+        ("We will not raise taxes.", "Ng", "continuation"),
     ]
 
 
@@ -408,8 +459,10 @@ def test_a_cue_word_inside_a_quoted_title_after_a_quote_is_not_its_cue(nlp, titl
         ("“The company misled investors,” court filings show.", "court filings"),
         ("“Costs rose by a third,” the report says.", "the report"),
         ("“The mayor must resign,” wrote the paper's editorial board.", "the paper's editorial board"),
-        ('Critics say court filings show the firm "misled its own investors for years" before the crash.',
-         "court filings"),
+        (
+            'Critics say court filings show the firm "misled its own investors for years" before the crash.',
+            "court filings",
+        ),
     ],
 )
 def test_documents_and_organisations_speak(nlp, text: str, speaker: str) -> None:
@@ -462,10 +515,14 @@ def test_usages_names_and_non_cues_stay_out(nlp, text: str) -> None:
 
 
 def test_mixed_straight_and_curly_marks_pair_but_an_inch_mark_does_not_close() -> None:
-    text = ('The fund was "a waste of public money,” he said.\n“We will appeal the ruling," she said.\n'
-            "The “6'4\" shelf” fell.")
+    text = (
+        'The fund was "a waste of public money,” he said.\n“We will appeal the ruling," she said.\n'
+        "The “6'4\" shelf” fell."
+    )
     assert [text[s.start : s.end] for s in find_quote_spans(text)] == [
-        "a waste of public money,", "We will appeal the ruling,", "6'4\" shelf"
+        "a waste of public money,",
+        "We will appeal the ruling,",
+        "6'4\" shelf",
     ]
 
 
@@ -478,10 +535,14 @@ def test_a_straight_mark_after_a_parenthesis_opens_a_nested_quote() -> None:
 @pytest.mark.parametrize(
     ("text", "quoted"),
     [
-        ('“Trump said "we will win this time" and I laughed,” she said.',
-         'Trump said "we will win this time" and I laughed,'),
-        ('"He told me “that is not going to happen” and left," she said.',
-         "He told me “that is not going to happen” and left,"),
+        (
+            '“Trump said "we will win this time" and I laughed,” she said.',
+            'Trump said "we will win this time" and I laughed,',
+        ),
+        (
+            '"He told me “that is not going to happen” and left," she said.',
+            "He told me “that is not going to happen” and left,",
+        ),
     ],
 )
 def test_a_nested_quote_in_the_other_style_stays_inside(nlp, text: str, quoted: str) -> None:
@@ -496,19 +557,25 @@ def test_the_cue_lexicon_expands_inflections_and_names_a_bad_file(tmp_path: Path
     assert {"likened", "describes"} <= lexicon.characterize and "said" not in lexicon.characterize
     broken = tmp_path / "cues.yaml"
     broken.write_text("speech: [say]\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="cues.yaml"):
+    with pytest.raises(ValueError, match=r"cues.yaml"):
         cue_lexicon(broken)
 
 
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("The water is “safe to drink again after the repairs,” as the county engineer put it on Friday.",
-         ("safe to drink again after the repairs,", "the county engineer", "post-cue")),
-        ("The fact-checkers rated the senator's boast “false and misleading to voters.”",
-         ("false and misleading to voters.", "The fact-checkers", "embedded")),
-        ("The governor lauded the volunteers for their “tireless work through the storm.”",
-         ("tireless work through the storm.", "The governor", "embedded")),
+        (
+            "The water is “safe to drink again after the repairs,” as the county engineer put it on Friday.",
+            ("safe to drink again after the repairs,", "the county engineer", "post-cue"),
+        ),
+        (
+            "The fact-checkers rated the senator's boast “false and misleading to voters.”",
+            ("false and misleading to voters.", "The fact-checkers", "embedded"),
+        ),
+        (
+            "The governor lauded the volunteers for their “tireless work through the storm.”",
+            ("tireless work through the storm.", "The governor", "embedded"),
+        ),
     ],
 )
 def test_as_x_put_it_and_rating_or_praising_verbs(nlp, text: str, expected: tuple) -> None:

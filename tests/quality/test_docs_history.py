@@ -1,4 +1,7 @@
-"""Data Docs under a growing history: GX sees only the newest results, and every run's page stays where ingest_runs links it."""
+"""Data Docs under a growing history.
+
+GX sees only the newest results, and every run's page stays where ingest_runs links it.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from quality_batches import make_batch
 
 from pipelines.quality import docs
 from pipelines.quality.gate import ValidationOutcome, validate_batch
+from pipelines.reporting.serve import docs_server
 
 KEPT = 10  # two runs of five suites, so the third run archives the first one's results
 RUNS = ("history-0", "history-1", "history-2")
@@ -37,7 +41,7 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, V
 @pytest.fixture(scope="module")
 def site_url(history: tuple[Path, dict[str, ValidationOutcome]]) -> Iterator[str]:
     """The docs served as `newsflow docs --serve` serves them."""
-    server = docs.docs_server(docs.site_dir(history[0]))
+    server = docs_server(docs.site_dir(history[0]))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -52,6 +56,7 @@ def _run_name(result: Path) -> str:
     return json.loads(result.read_text())["meta"]["run_id"]["run_name"]
 
 
+@pytest.mark.slow
 def test_the_store_keeps_the_newest_results_and_archives_the_rest(history) -> None:
     context_dir, outcomes = history
     stored = docs.stored_results(context_dir)
@@ -63,8 +68,12 @@ def test_the_store_keeps_the_newest_results_and_archives_the_rest(history) -> No
     assert {_run_name(result) for result in archived} == {"history-0"}
     # Same folders as in the store: a result moved back is GX's again.
     store_paths = {path.relative_to(archive) for path in archived}
-    assert {(Path(suite) / "history-0") for suite in outcomes["history-0"].pages} == {path.parents[1] for path in store_paths}
-    assert not list(docs.results_dir(context_dir).glob("*/history-0")), "the archived run left empty folders GX would walk"
+    assert {(Path(suite) / "history-0") for suite in outcomes["history-0"].pages} == {
+        path.parents[1] for path in store_paths
+    }
+    assert not list(docs.results_dir(context_dir).glob("*/history-0")), (
+        "the archived run left empty folders GX would walk"
+    )
 
 
 def test_an_archived_runs_pages_still_open_from_their_ingest_runs_link(history, site_url: str) -> None:
@@ -90,7 +99,9 @@ def test_the_index_lists_the_suites_and_the_stored_runs(history, site_url: str) 
 
 def test_the_index_lists_no_more_results_than_the_store_keeps() -> None:
     config = yaml.safe_load((PROJECT_ROOT / "gx" / docs.GX_CONFIG_FILE).read_text())
-    assert config["data_docs_sites"][docs.SITE_NAME]["site_index_builder"]["validation_results_limit"] <= docs.KEPT_RESULTS
+    assert (
+        config["data_docs_sites"][docs.SITE_NAME]["site_index_builder"]["validation_results_limit"] <= docs.KEPT_RESULTS
+    )
 
 
 def test_a_rebuild_rerenders_the_stored_results_and_keeps_archived_runs_pages(history) -> None:

@@ -1,4 +1,7 @@
-"""The quality gate: GX suites from schemas/expectations/ quarantine bad rows, stop bad batches, and leave offline Data Docs."""
+"""The quality gate: GX suites from schemas/expectations/.
+
+They quarantine bad rows, stop bad batches, and leave offline Data Docs.
+"""
 
 from __future__ import annotations
 
@@ -103,7 +106,9 @@ def test_the_plugin_reads_the_docs_folder_the_gx_config_names(gx_project: Path) 
     site = config["data_docs_sites"][docs.SITE_NAME]["store_backend"]["base_directory"]
     assert (GX_DIR / site).resolve() == docs.site_dir(GX_DIR)
     # The plugin and the CLI read the folder without GX; GX itself must agree on where it writes the site.
-    gx_site = open_context(gx_project.resolve()).variables.data_docs_sites[docs.SITE_NAME]["store_backend"]
+    sites = open_context(gx_project.resolve()).variables.data_docs_sites
+    assert sites is not None
+    gx_site = sites[docs.SITE_NAME]["store_backend"]
     assert (gx_project / gx_site["base_directory"]).resolve() == docs.site_dir(gx_project)
 
 
@@ -236,9 +241,11 @@ def test_a_batch_with_nothing_new_passes_without_importing_gx(tmp_path: Path) ->
         "import json, sys\n"
         f"sys.path[:0] = [{str(PROJECT_ROOT)!r}]\n"
         "from pipelines.quality.gate import BatchHistory, staged_frames, validate_batch\n"
-        f"outcome = validate_batch(staged_frames({{}}), {str(project / 'gx')!r}, 'nothing-new', history=BatchHistory({{}}))\n"
+        f"outcome = validate_batch(staged_frames({{}}), {str(project / 'gx')!r}, 'nothing-new', "
+        "history=BatchHistory({}))\n"
         "print(json.dumps({'gx_imported': 'great_expectations' in sys.modules, 'success': outcome.success,\n"
-        "                  'counts': {t: [c.staged, c.valid, c.rejected] for t, c in outcome.counts.items()}, 'pages': list(outcome.pages),\n"
+        "                  'counts': {t: [c.staged, c.valid, c.rejected] for t, c in outcome.counts.items()},"
+        " 'pages': list(outcome.pages),\n"
         "                  'docs': str(outcome.docs_path)}))\n"
     )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=True)
@@ -310,6 +317,7 @@ def test_full_rebuild_is_offline_too(gx_project: Path, clean_run: ValidationOutc
     assert not [page for page in pages if CDN_LINK.search(page.read_text())]
 
 
+@pytest.mark.slow
 def test_gx_stays_quiet_in_airflow_logs(tmp_path: Path) -> None:
     """After Airflow configures structlog, GX's import chatter and progress bars must not reach the log."""
     project = copy_gx_project(tmp_path / "project").parent
@@ -350,7 +358,9 @@ def _plugin_settings(gx_project: Path) -> Settings:
     return Settings(gx_dir=gx_project, schemas_dir=root / "schemas", db_path=root / "data" / "none.duckdb")
 
 
-def test_the_plugin_adds_a_data_quality_view_backed_by_its_app(plugin, clean_run: ValidationOutcome, gx_project: Path) -> None:
+def test_the_plugin_adds_a_data_quality_view_backed_by_its_app(
+    plugin, clean_run: ValidationOutcome, gx_project: Path
+) -> None:
     (view,) = plugin.NewsflowQualityPlugin.external_views
     (app,) = plugin.NewsflowQualityPlugin.fastapi_apps
     assert view["name"] == "Data quality" and view["url_route"]
@@ -358,7 +368,8 @@ def test_the_plugin_adds_a_data_quality_view_backed_by_its_app(plugin, clean_run
     # Every route of the registered app runs the UI's access check (Airflow adds no authentication of its own).
     routes = [route for route in app["app"].routes if isinstance(route, APIRoute)]
     assert routes and all(
-        any(dependency.call is plugin.require_ui_access for dependency in route.dependant.dependencies) for route in routes
+        any(dependency.call is plugin.require_ui_access for dependency in route.dependant.dependencies)
+        for route in routes
     )
     # Mounted as Airflow's API server mounts plugin apps, the menu entry's link opens the quality page,
     # whose link to the GX Data Docs opens their index beside it.
@@ -373,10 +384,11 @@ def test_the_plugin_adds_a_data_quality_view_backed_by_its_app(plugin, clean_run
 
 
 def test_the_plugin_serves_docs_only_to_signed_in_users(plugin, clean_run: ValidationOutcome, gx_project: Path) -> None:
-    client = TestClient(plugin.create_app(_plugin_settings(gx_project)))
+    app = plugin.create_app(_plugin_settings(gx_project))
+    client = TestClient(app)
     assert client.get("/index.html").status_code == 401
     assert client.get("/quality.html").status_code == 401
-    _signed_in(client.app, plugin)
+    _signed_in(app, plugin)
     page = client.get("/")
     assert page.status_code == 200 and "Validation" in page.text
     assert client.get("/index.html").text == page.text

@@ -1,4 +1,7 @@
-"""Small inputs of each format, shared by the reader tests (test_formats.py) and the folder ingest tests (test_folder.py)."""
+"""Small inputs of each format.
+
+Shared by the reader tests (test_formats.py) and the folder ingest tests (test_folder.py).
+"""
 
 FEED = """<?xml version="1.0" encoding="utf-8"?>
 <rss version="2.0"><channel><title>Example Wire</title><language>en-us</language>
@@ -20,7 +23,12 @@ PAGE = """<html><head><title>Library opens | Town Herald</title>
 <p>The library will be open seven days a week and offers free internet access to all residents.</p>
 </article><footer>Copyright Town Herald</footer></body></html>"""
 
-ARTICLE = {"url": "https://example.org/story?id=7&utm_campaign=x", "title": "Bridge reopens",
-           "published_at": "2022-02-02T09:30:00+01:00", "authors": ["A. Writer"], "language": "en",
-           "body": "The old bridge reopened to traffic on Wednesday after a year of repairs.\n\n"
-                   "Drivers welcomed the shorter commute, and shop owners on both banks said trade had already picked up."}
+ARTICLE = {
+    "url": "https://example.org/story?id=7&utm_campaign=x",
+    "title": "Bridge reopens",
+    "published_at": "2022-02-02T09:30:00+01:00",
+    "authors": ["A. Writer"],
+    "language": "en",
+    "body": "The old bridge reopened to traffic on Wednesday after a year of repairs.\n\n"
+    "Drivers welcomed the shorter commute, and shop owners on both banks said trade had already picked up.",
+}

@@ -46,9 +46,11 @@ def every(minutes: float, count: int, newest: datetime = NOW) -> list[datetime]:
 
 def dated_feed(server: NewsFake, name: str, dates: list[datetime]) -> str:
     """An RSS feed whose items (GUIDs only: no page to fetch) were published at `dates`."""
-    items = [f"<item><title>Item {n}</title><guid isPermaLink=\"false\">{name}-{date.isoformat()}</guid>"
-             f"<pubDate>{format_datetime(date, usegmt=True)}</pubDate><description>Story {n}.</description></item>"
-             for n, date in enumerate(dates)]
+    items = [
+        f'<item><title>Item {n}</title><guid isPermaLink="false">{name}-{date.isoformat()}</guid>'
+        f"<pubDate>{format_datetime(date, usegmt=True)}</pubDate><description>Story {n}.</description></item>"
+        for n, date in enumerate(dates)
+    ]
     return server.put(name, rss(items), "application/rss+xml")
 
 
@@ -97,7 +99,8 @@ def test_each_poll_learns_and_the_next_poll_follows(news_server: NewsFake) -> No
 
         bounded = FeedConfig(feed_url, "Cadence", 5, max_minutes=20)
         assert poll_feed(bounded, FeedHistory(None, nothing_seen), client, "run-3", NOW).state.next_poll_at == (
-            NOW + timedelta(minutes=20))
+            NOW + timedelta(minutes=20)
+        )
 
         # A failure keeps what was learned and backs off from the learned interval (x2 per failure).
         broken = FeedConfig(news_server.url("/status/500"), "Broken", 5)
@@ -118,12 +121,14 @@ def test_a_real_feed_sets_its_own_interval(news_server: NewsFake) -> None:
     assert poll.state.learned_minutes == pytest.approx(TECHCRUNCH_MEDIAN_GAP)
     assert (poll.state.next_poll_at, poll.state.newest_item_at) == (then + timedelta(minutes=13), TECHCRUNCH_NEWEST)
     assert today.state.learned_minutes == DEFAULT_MAX_MINUTES and today.state.next_poll_at == (
-        NOW + timedelta(minutes=DEFAULT_MAX_MINUTES))
+        NOW + timedelta(minutes=DEFAULT_MAX_MINUTES)
+    )
 
 
 def test_silence_is_observed_once_longer_than_the_learned_interval() -> None:
     assert newest_item([NOW - timedelta(hours=2), None, NOW + timedelta(days=2)], NOW - timedelta(hours=1), NOW) == (
-        NOW - timedelta(hours=1))  # the stored date is newer; a date days ahead is wrong
+        NOW - timedelta(hours=1)
+    )  # the stored date is newer; a date days ahead is wrong
     assert newest_item([], None, NOW) is None
     hourly = every(60, 5, NOW - timedelta(hours=1))
     assert observe(hourly, NOW - timedelta(hours=1), 60, 360, NOW) == 60  # an hour since the last item: on time
@@ -140,20 +145,33 @@ def test_a_feed_that_went_quiet_is_polled_less_often(news_server: NewsFake) -> N
     """304s and unchanged bodies carry no items, but the newest date stored says how long the feed has been quiet."""
     news_server.reset()
     dates = every(30, 12)
-    news_server.put("quiet.xml", rss([f"<item><title>{n}</title><guid>quiet-{n}</guid><pubDate>"
-                                      f"{format_datetime(date, usegmt=True)}</pubDate><description>Story.</description>"
-                                      f"</item>" for n, date in enumerate(dates)]), "application/rss+xml")
+    news_server.put(
+        "quiet.xml",
+        rss(
+            [
+                f"<item><title>{n}</title><guid>quiet-{n}</guid><pubDate>"
+                f"{format_datetime(date, usegmt=True)}</pubDate><description>Story.</description>"
+                f"</item>"
+                for n, date in enumerate(dates)
+            ]
+        ),
+        "application/rss+xml",
+    )
     conditional = FeedConfig(news_server.url("/etag/quiet.xml"), "Quiet", 5)
     plain = FeedConfig(news_server.url("/bytes/quiet.xml"), "Quiet plain", 5)  # no validators: an unchanged body
     with Fetcher(loopback_policy(total_timeout=10.0)) as client:
         first = poll_feed(conditional, FeedHistory(None, nothing_seen), client, "run-1", NOW)
-        soon = poll_feed(conditional, FeedHistory(first.state, nothing_seen), client, "run-2", NOW + timedelta(minutes=20))
+        soon = poll_feed(
+            conditional, FeedHistory(first.state, nothing_seen), client, "run-2", NOW + timedelta(minutes=20)
+        )
         later = NOW + timedelta(hours=3)
         quiet = poll_feed(conditional, FeedHistory(soon.state, nothing_seen), client, "run-3", later)
         base = poll_feed(plain, FeedHistory(None, nothing_seen), client, "run-4", NOW)
         unchanged = poll_feed(plain, FeedHistory(base.state, nothing_seen), client, "run-5", later)
         again = poll_feed(conditional, FeedHistory(soon.state, nothing_seen), client, "run-6", later)
-        slower = poll_feed(conditional, FeedHistory(quiet.state, nothing_seen), client, "run-7", later + timedelta(hours=3))
+        slower = poll_feed(
+            conditional, FeedHistory(quiet.state, nothing_seen), client, "run-7", later + timedelta(hours=3)
+        )
     assert (first.state.learned_minutes, first.state.newest_item_at) == (30, NOW)
     assert (soon.state.last_outcome, soon.state.learned_minutes) == ("not_modified", 30)  # within the interval
     learned = 30 + SMOOTHING * (180 - 30)
@@ -166,32 +184,52 @@ def test_a_feed_that_went_quiet_is_polled_less_often(news_server: NewsFake) -> N
     assert slower.state.learned_minutes == pytest.approx(learned + SMOOTHING * (360 - learned))
 
 
-def test_newsflow_feeds_shows_the_learned_interval(news_server: NewsFake, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.slow
+def test_newsflow_feeds_shows_the_learned_interval(
+    news_server: NewsFake, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("NEWSFLOW_ALLOW_HOSTS", "127.0.0.1")
     feeds = tmp_path / "feeds.yaml"
     every_45 = dated_feed(news_server, "cadence-45.xml", every(45, 8, datetime.now(UTC)))  # polled just after
-    feeds.write_text(f"feeds:\n  - {{url: '{every_45}', name: Every45}}\n"
-                     f"  - {{url: '{news_server.url('/status/404')}', name: Gone, poll_minutes: 7}}\n")
+    feeds.write_text(
+        f"feeds:\n  - {{url: '{every_45}', name: Every45}}\n"
+        f"  - {{url: '{news_server.url('/status/404')}', name: Gone, poll_minutes: 7}}\n"
+    )
     settings = Settings.from_env(db_path=tmp_path / "news.duckdb", staging_dir=tmp_path / "staging", feeds_file=feeds)
     with Fetcher(loopback_policy(total_timeout=10.0)) as client:
         ingest_feeds(settings, force=True, fetcher=client)
     env = {**os.environ, "NEWSFLOW_DB": str(settings.db_path), "NEWSFLOW_FEEDS": str(feeds), "COLUMNS": "250"}
     command = [str(Path(sys.executable).parent / "newsflow"), "feeds"]
-    rows = {row["name"]: row for row in json.loads(subprocess.run(
-        [*command, "--json"], env=env, capture_output=True, text=True, check=True, timeout=120).stdout)}
+    rows = {
+        row["name"]: row
+        for row in json.loads(
+            subprocess.run(
+                [*command, "--json"], env=env, capture_output=True, text=True, check=True, timeout=120
+            ).stdout
+        )
+    }
     assert (rows["Every45"]["learned_minutes"], rows["Every45"]["interval_minutes"]) == (45, 45)
     assert (rows["Gone"]["learned_minutes"], rows["Gone"]["interval_minutes"]) == (None, 7)
-    wide = subprocess.run(command, env={**env, "COLUMNS": "120"}, capture_output=True, text=True, check=True, timeout=120).stdout
+    wide = subprocess.run(
+        command, env={**env, "COLUMNS": "120"}, capture_output=True, text=True, check=True, timeout=120
+    ).stdout
     assert "publishes every" in wide and "45 min" in wide and "http_error" in wide and "last error" in wide
     # at 80 columns: one line per feed, whole names and short times, and a note naming what was left out
-    narrow = subprocess.run(command, env={**env, "COLUMNS": "80"}, capture_output=True, text=True, check=True, timeout=120).stdout
+    narrow = subprocess.run(
+        command, env={**env, "COLUMNS": "80"}, capture_output=True, text=True, check=True, timeout=120
+    ).stdout
     lines = narrow.splitlines()
     assert all(cell_len(line) <= 80 for line in lines) and len(lines) == 2 + 4 + 2
     assert re.match(r"│ Every45 │ +200 │", lines[3]) and re.match(r"│ Gone +│ +404 │", lines[4]), narrow
     assert re.search(r"│ \d\d-\d\d \d\d:\d\d │ \d\d-\d\d \d\d:\d\d │", lines[3]), lines[3]
     assert [cell.strip() for cell in lines[1].split("┃")[1:6]] == ["name", "status", "outcome", "last poll", "next due"]
     assert "columns not shown:" in lines[-2] and "--format line" in lines[-1]
-    records = subprocess.run([*command, "--format", "line"], env={**env, "COLUMNS": "80"}, capture_output=True,
-                             text=True, check=True, timeout=120).stdout.split("\n\n")
+    records = subprocess.run(
+        [*command, "--format", "line"],
+        env={**env, "COLUMNS": "80"},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    ).stdout.split("\n\n")
     assert len(records) == 2 and f"url: {every_45}" in records[0] and "publishes every: 45 min" in records[0]

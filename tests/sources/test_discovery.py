@@ -30,22 +30,30 @@ from pipelines.sources.discovery import (
 from pipelines.sources.feed_config import FeedConfigError, append_feed, load_feeds
 
 RESOURCES = "rsparser/Tests/RSParserTests/Resources"
-ROBOTS = ("User-agent: *\nDisallow: /private/\nSitemap: {base}/sitemap-news.xml\nSitemap: {base}/sitemap-gone.xml\n"
-          "Sitemap: {base}/sitemap-pages.xml\nSitemap: {base}/sitemap_index.xml\n")
+ROBOTS = (
+    "User-agent: *\nDisallow: /private/\nSitemap: {base}/sitemap-news.xml\nSitemap: {base}/sitemap-gone.xml\n"
+    "Sitemap: {base}/sitemap-pages.xml\nSitemap: {base}/sitemap_index.xml\n"
+)
 # A Google News sitemap as publishers write it: the news: extension names the outlet, language, date and title.
 NEWS_SITEMAP = """<?xml version="1.0" encoding="UTF-8"?>
 <urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" xmlns:news="http://www.google.com/schemas/sitemap-news/0.9">
 {urls}</urlset>
 """
-NEWS_URL = ("<url><loc>{base}/2016/02/{slug}</loc><news:news><news:publication><news:name>Daring Fireball</news:name>"
-            "<news:language>en</news:language></news:publication><news:publication_date>{date}"
-            "</news:publication_date><news:title>{slug}</news:title></news:news></url>\n")
+NEWS_URL = (
+    "<url><loc>{base}/2016/02/{slug}</loc><news:news><news:publication><news:name>Daring Fireball</news:name>"
+    "<news:language>en</news:language></news:publication><news:publication_date>{date}"
+    "</news:publication_date><news:title>{slug}</news:title></news:news></url>\n"
+)
 # A general sitemap of a site's pages, without dates (as many CMSs write them): a poll would never take a URL.
-PAGES_SITEMAP = ('<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
-                 "<url><loc>{base}/about</loc></url>\n<url><loc>{base}/contact</loc></url>\n</urlset>\n")
-INDEX = ('<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
-         "<sitemap><loc>{base}/sitemap-news.xml</loc><lastmod>{date}</lastmod></sitemap>\n"
-         "<sitemap><loc>{base}/sitemap-pages.xml</loc></sitemap>\n</sitemapindex>\n")
+PAGES_SITEMAP = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+    "<url><loc>{base}/about</loc></url>\n<url><loc>{base}/contact</loc></url>\n</urlset>\n"
+)
+INDEX = (
+    '<?xml version="1.0" encoding="UTF-8"?>\n<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n'
+    "<sitemap><loc>{base}/sitemap-news.xml</loc><lastmod>{date}</lastmod></sitemap>\n"
+    "<sitemap><loc>{base}/sitemap-pages.xml</loc></sitemap>\n</sitemapindex>\n"
+)
 
 
 def recently() -> str:
@@ -81,18 +89,25 @@ def test_a_home_page_offers_its_linked_feed_and_its_sitemaps(site: NewsFake) -> 
         (site.url("/sitemap-news.xml"), "sitemap", Found.ROBOTS, "Daring Fireball"),
         (site.url("/sitemap-gone.xml"), "sitemap", Found.ROBOTS, None),
         (site.url("/sitemap-pages.xml"), "sitemap", Found.ROBOTS, None),
-        (site.url("/sitemap_index.xml"), "sitemap", Found.ROBOTS, "Daring Fireball")]
+        (site.url("/sitemap_index.xml"), "sitemap", Found.ROBOTS, "Daring Fireball"),
+    ]
     feed, news, gone, pages, index = found
     assert feed.items > 10 and news.items == 2 and index.items == 2  # an index counts its sitemaps' recent URLs
     assert feed.problem is news.problem is index.problem is None and gone.problem == "http_error: HTTP 410 Gone"
-    assert pages.items == 0 and pages.problem and pages.problem.startswith("no URL dated within 2 days (2 undated, 0 older)")
+    assert (
+        pages.items == 0
+        and pages.problem
+        and pages.problem.startswith("no URL dated within 2 days (2 undated, 0 older)")
+    )
     assert all(site.requests_to(path) == 1 for path in ("/robots.txt", "/feeds/main", "/sitemap_index.xml"))
     assert site.requests_to("/sitemap-news.xml") == site.requests_to("/sitemap-pages.xml") == 2  # alone, via the index
     assert not any(site.requests_to(path) for path in COMMON_FEED_PATHS)  # a page that links a feed is not probed
     assert choose(found) == found[0] and choose(found, 2) == found[1] and choose(found, 6) is None
     hostname = site.base_url.split("//")[1].split(":")[0]
     assert (entry_name(news, ["Daring Fireball"]), entry_name(pages, [])) == (
-        "Daring Fireball sitemap", f"{hostname} sitemap")
+        "Daring Fireball sitemap",
+        f"{hostname} sitemap",
+    )
 
 
 def test_a_sitemap_url_is_its_own_candidate(site: NewsFake) -> None:
@@ -100,7 +115,9 @@ def test_a_sitemap_url_is_its_own_candidate(site: NewsFake) -> None:
         [news] = discover(site.url("/sitemap-news.xml"), fetcher)
         [pages] = discover(site.url("/sitemap-pages.xml"), fetcher)
         stale = discover(site.url("/sitemap-news.xml"), fetcher, now=datetime.now(UTC) + timedelta(days=3))
-    assert (news.found, news.kind, news.items, news.problem) == (Found.GIVEN, "sitemap", 2, None) and choose([news]) == news
+    assert (news.found, news.kind, news.items, news.problem) == (Found.GIVEN, "sitemap", 2, None) and choose(
+        [news]
+    ) == news
     assert pages.found == Found.GIVEN and pages.problem and choose([pages]) is None  # undated: a poll would get nothing
     assert stale[0].problem and stale[0].problem.startswith("no URL dated within 2 days (0 undated, 2 older)")
     assert site.requests_to("/robots.txt") == 1 and site.requests_to("/") == 0  # nothing else of the site was asked
@@ -111,7 +128,11 @@ def test_a_feed_url_is_its_own_candidate(site: NewsFake, shared_dir: Path) -> No
     with Fetcher(loopback_policy()) as fetcher:
         [json_feed] = discover(site.url("/feed.json"), fetcher)
     assert (json_feed.found, json_feed.kind, json_feed.problem, json_feed.title) == (
-        Found.GIVEN, "feed", None, "Daring Fireball")
+        Found.GIVEN,
+        "feed",
+        None,
+        "Daring Fireball",
+    )
     assert json_feed.items > 0 and site.total_requests() == 2  # robots.txt and the feed: nothing else
 
 
@@ -146,8 +167,11 @@ def test_append_keeps_comments_and_validates_before_writing(tmp_path: Path) -> N
     added = append_feed(feeds, {"url": "https://news.example/rss.xml", "name": "News: Example"}, 5)
     text = feeds.read_text(encoding="utf-8")
     assert text.startswith(original[: original.index("feeds: []")])  # every comment line kept
-    assert [(f.url, f.name) for f in load_feeds(feeds, 5)] == [(added.url, added.name)] == [
-        ("https://news.example/rss.xml", "News: Example")]
+    assert (
+        [(f.url, f.name) for f in load_feeds(feeds, 5)]
+        == [(added.url, added.name)]
+        == [("https://news.example/rss.xml", "News: Example")]
+    )
     append_feed(feeds, {"url": "https://news.example/sitemap.xml", "name": "Example sitemap", "kind": "sitemap"}, 5)
     assert [f.kind for f in load_feeds(feeds, 5)] == ["feed", "sitemap"]
     before = feeds.read_text(encoding="utf-8")
@@ -158,20 +182,33 @@ def test_append_keeps_comments_and_validates_before_writing(tmp_path: Path) -> N
     assert feeds.read_text(encoding="utf-8") == before  # a refused entry never reaches the file
     taken = [f.name for f in load_feeds(feeds, 5)]
     assert entry_name(Candidate("https://news.example/a", "feed", Found.LINK, title="News: Example"), taken) == (
-        "News: Example (2)")
+        "News: Example (2)"
+    )
     assert entry_name(Candidate("https://site.example/feed", "feed", Found.PATH), taken) == "site.example"
 
 
+@pytest.mark.slow
 def test_newsflow_feeds_add(site: NewsFake, tmp_path: Path) -> None:
     feeds = tmp_path / "feeds.yaml"
     feeds.write_text((PROJECT_ROOT / "feeds.yaml").read_text(encoding="utf-8"), encoding="utf-8")
-    env = {**os.environ, "NEWSFLOW_ALLOW_HOSTS": "127.0.0.1", "NEWSFLOW_FEEDS": str(feeds),
-           "NEWSFLOW_DB": str(tmp_path / "news.duckdb"), "COLUMNS": "250"}
+    env = {
+        **os.environ,
+        "NEWSFLOW_ALLOW_HOSTS": "127.0.0.1",
+        "NEWSFLOW_FEEDS": str(feeds),
+        "NEWSFLOW_DB": str(tmp_path / "news.duckdb"),
+        "COLUMNS": "250",
+    }
     newsflow = str(Path(sys.executable).parent / "newsflow")
 
     def add(*args: str, columns: int = 250) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([newsflow, "feeds", "add", *args], env={**env, "COLUMNS": str(columns)}, capture_output=True,
-                              text=True, timeout=300, check=False)
+        return subprocess.run(
+            [newsflow, "feeds", "add", *args],
+            env={**env, "COLUMNS": str(columns)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
 
     dry = add(site.url("/"), "--dry-run")
     assert dry.returncode == 0 and "would add 'Daring Fireball'" in dry.stdout and "sitemap-news.xml" in dry.stdout
@@ -196,11 +233,16 @@ def test_newsflow_feeds_add(site: NewsFake, tmp_path: Path) -> None:
     given = add(site.url("/sitemap_index.xml"))  # a sitemap URL given directly is added as it is
     assert given.returncode == 0, given.stderr
     assert [(f.url, f.name, f.kind) for f in load_feeds(feeds, 5)][-1] == (
-        site.url("/sitemap_index.xml"), "Daring Fireball sitemap", "sitemap")
+        site.url("/sitemap_index.xml"),
+        "Daring Fireball sitemap",
+        "sitemap",
+    )
     undated = add(site.url("/sitemap-pages.xml"))
     assert undated.returncode == 1 and "no URL dated within 2 days" in undated.stderr
     missing = add(site.url("/"), "--pick", "9")
     assert missing.returncode == 1 and "candidate 9 is not listed" in missing.stderr
     nothing = add(site.url("/private/page.html"))
-    assert nothing.returncode == 1 and "no readable feed found" in nothing.stderr and "robots_disallowed" in nothing.stderr
+    assert (
+        nothing.returncode == 1 and "no readable feed found" in nothing.stderr and "robots_disallowed" in nothing.stderr
+    )
     assert len(load_feeds(feeds, 5)) == 3

@@ -12,6 +12,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from sample_inputs import ARTICLE, EMPTY_FEED, FEED, PAGE
+from table_snapshot import first_row, scalar
 
 from pipelines.config import Settings
 from pipelines.pipeline import ingest_folder
@@ -35,7 +36,8 @@ def mixed_folder(tmp_path: Path, seeds_dir: Path) -> Path:
     (folder / "stream.jsonl").write_text(
         json.dumps({**ARTICLE, "url": "https://example.org/other", "title": "Other story"})
         + "\n{not json}\n"
-        + json.dumps({"title": "no body"}) + "\n"
+        + json.dumps({"title": "no body"})
+        + "\n"
     )
     (folder / "wire.rss").write_text(FEED)
     (folder / "empty.xml").write_text(EMPTY_FEED)
@@ -57,8 +59,12 @@ def test_every_file_is_accounted_for_exactly_once(mixed_folder: Path, tmp_path: 
     assert sorted(raw) == files  # one row per file, none missing, none twice
     assert counts.inputs == len(files)
     expected_status = {
-        "nested/tass.txt": "loaded", "article.json": "loaded", "stream.jsonl": "loaded", "wire.rss": "loaded",
-        "page.html": "loaded", "notes.md": "skipped",
+        "nested/tass.txt": "loaded",
+        "article.json": "loaded",
+        "stream.jsonl": "loaded",
+        "wire.rss": "loaded",
+        "page.html": "loaded",
+        "notes.md": "skipped",
     }
     for uri, status in raw.items():
         assert status == expected_status.get(uri, "quarantined"), uri
@@ -74,21 +80,32 @@ def test_every_file_is_accounted_for_exactly_once(mixed_folder: Path, tmp_path: 
     assert "unsupported file type '.md'" in reasons["notes.md"]
     # every quarantined file has a quarantine row; partly bad files have one per bad item
     quarantined = {uri for uri, status in raw.items() if status == "quarantined"}
-    q_uris = {uri for (uri,) in con.execute(
-        "SELECT DISTINCT r.uri FROM quarantine q JOIN raw_documents r USING (raw_id)").fetchall()}
+    q_uris = {
+        uri
+        for (uri,) in con.execute(
+            "SELECT DISTINCT r.uri FROM quarantine q JOIN raw_documents r USING (raw_id)"
+        ).fetchall()
+    }
     assert quarantined <= q_uris
     items = con.execute(
         "SELECT q.detail, q.reason FROM quarantine q JOIN raw_documents r USING (raw_id) "
-        "WHERE r.uri = 'stream.jsonl' ORDER BY q.detail").fetchall()
-    assert items == [("item 2", "invalid JSON on line 2, column 2: Expecting property name enclosed in double quotes"),
-                     ("item 3", "article has neither a non-empty 'body' nor 'html'")]
+        "WHERE r.uri = 'stream.jsonl' ORDER BY q.detail"
+    ).fetchall()
+    assert items == [
+        ("item 2", "invalid JSON on line 2, column 2: Expecting property name enclosed in double quotes"),
+        ("item 3", "article has neither a non-empty 'body' nor 'html'"),
+    ]
 
 
 def test_formats_yield_articles_with_metadata(mixed_folder: Path, tmp_path: Path) -> None:
     settings, _ = _ingest(mixed_folder, tmp_path)
     con = duckdb.connect(str(settings.db_path), read_only=True)
-    rows = {row[0]: row[1:] for row in con.execute(
-        "SELECT title, url, published_at, language, authors, extractor, body_text FROM articles").fetchall()}
+    rows = {
+        row[0]: row[1:]
+        for row in con.execute(
+            "SELECT title, url, published_at, language, authors, extractor, body_text FROM articles"
+        ).fetchall()
+    }
     bridge = rows["Bridge reopens"]
     assert bridge[0] == "https://example.org/story?id=7"  # tracking parameter dropped
     assert bridge[1].isoformat() == "2022-02-02T08:30:00+00:00"
@@ -102,16 +119,17 @@ def test_formats_yield_articles_with_metadata(mixed_folder: Path, tmp_path: Path
     assert "Russian and Japanese foreign ministers to discuss peace treaty in Moscow" in rows
 
 
+@pytest.mark.slow
 def test_rerun_adds_nothing_and_edit_becomes_a_new_version(mixed_folder: Path, tmp_path: Path) -> None:
     settings, first = _ingest(mixed_folder, tmp_path)
     con = duckdb.connect(str(settings.db_path), read_only=True)
     tables = ("sources", "raw_documents", "articles", "article_versions", "quarantine")
-    before = {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables}
+    before = {t: scalar(con.execute(f"SELECT count(*) FROM {t}")) for t in tables}
     con.close()
     _, second = _ingest(mixed_folder, tmp_path)
     assert (second.articles_new, second.quarantined, second.unchanged) == (0, 0, first.inputs)
     con = duckdb.connect(str(settings.db_path), read_only=True)
-    assert {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables} == before
+    assert {t: scalar(con.execute(f"SELECT count(*) FROM {t}")) for t in tables} == before
     con.close()
 
     edited = mixed_folder / "nested" / "tass.txt"
@@ -119,11 +137,18 @@ def test_rerun_adds_nothing_and_edit_becomes_a_new_version(mixed_folder: Path, t
     _, third = _ingest(mixed_folder, tmp_path)
     assert (third.articles_new, third.articles_updated) == (0, 1)
     con = duckdb.connect(str(settings.db_path), read_only=True)
-    assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == before["articles"]
-    version, body = con.execute("SELECT version, body_text FROM articles WHERE uri = 'nested/tass.txt'").fetchone()
+    assert scalar(con.execute("SELECT count(*) FROM articles")) == before["articles"]
+    version, body = first_row(con.execute("SELECT version, body_text FROM articles WHERE uri = 'nested/tass.txt'"))
     assert version == 2 and "on Tuesday discuss" in body
-    assert con.execute("SELECT count(*) FROM article_versions WHERE article_id = "
-                       "(SELECT article_id FROM articles WHERE uri = 'nested/tass.txt')").fetchone()[0] == 2
+    assert (
+        scalar(
+            con.execute(
+                "SELECT count(*) FROM article_versions WHERE article_id = "
+                "(SELECT article_id FROM articles WHERE uri = 'nested/tass.txt')"
+            )
+        )
+        == 2
+    )
 
 
 def test_shards_split_the_folder_without_overlap(mixed_folder: Path, tmp_path: Path) -> None:
@@ -160,9 +185,18 @@ print(sorted(name for name in ("httpx", "httpcore") if name in sys.modules))
 
 
 def test_reading_a_saved_feed_does_not_load_the_http_stack(tmp_path: Path) -> None:
-    """The folder reader parses a saved .rss with pipelines.feedparse alone: a fresh interpreter never imports httpx."""
+    """The folder reader parses a saved .rss with pipelines.sources.feedparse alone.
+
+    A fresh interpreter never imports httpx.
+    """
     (tmp_path / "wire.rss").write_text(FEED)
-    out = subprocess.run([sys.executable, "-c", READ_SAVED_FEED, str(tmp_path)], capture_output=True, text=True,
-                         check=False, timeout=120, cwd=Path(__file__).resolve().parents[2])
+    out = subprocess.run(
+        [sys.executable, "-c", READ_SAVED_FEED, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == "[]"

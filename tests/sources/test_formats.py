@@ -1,4 +1,4 @@
-"""The format readers on bytes alone, without the folder or the ingest: each format, and every reason a reader refuses."""
+"""The format readers on bytes alone (no folder, no ingest): each format, and every reason a reader refuses."""
 
 from __future__ import annotations
 
@@ -25,8 +25,13 @@ RAW = RawDocument("raw-1", "folder-1", "inbox/item", READ_AT, "0" * 64, 100, Non
 def test_text_is_one_draft_keyed_by_its_path() -> None:
     (draft,), rejections = read_drafts(b"Port strike ends.\n\nDock workers returned.", RAW, ".txt")
     assert rejections == []
-    assert (draft.raw_id, draft.source_id, draft.item_key, draft.uri, draft.fetched_at) == ("raw-1", "folder-1", "inbox/item",
-                                                                                            "inbox/item", READ_AT)
+    assert (draft.raw_id, draft.source_id, draft.item_key, draft.uri, draft.fetched_at) == (
+        "raw-1",
+        "folder-1",
+        "inbox/item",
+        "inbox/item",
+        READ_AT,
+    )
     assert draft.text == "Port strike ends.\n\nDock workers returned." and draft.html is None
 
 
@@ -56,7 +61,12 @@ def test_json_list_and_jsonl_give_one_draft_per_item() -> None:
     second = {"title": "No link", "html": "<p>Text</p>", "authors": "B. Writer", "source": "Wire"}
     drafts, _ = read_drafts(json.dumps([ARTICLE, second]).encode(), RAW, ".json")
     assert [draft.item_key for draft in drafts] == [ARTICLE["url"], "inbox/item#2"]
-    assert (drafts[1].html, drafts[1].authors, drafts[1].outlet, drafts[1].url) == ("<p>Text</p>", ("B. Writer",), "Wire", None)
+    assert (drafts[1].html, drafts[1].authors, drafts[1].outlet, drafts[1].url) == (
+        "<p>Text</p>",
+        ("B. Writer",),
+        "Wire",
+        None,
+    )
     lines = "\n".join(json.dumps(item) for item in (ARTICLE, second)) + "\n\n"
     drafts, rejections = read_drafts(lines.encode(), RAW, ".jsonl")
     assert len(drafts) == 2 and rejections == []
@@ -67,7 +77,12 @@ def test_jsonl_refuses_bad_lines_one_by_one() -> None:
     drafts, rejections = read_drafts(data, RAW, ".jsonl")
     assert [draft.title for draft in drafts] == ["Bridge reopens"]
     assert [(r.raw_id, r.stage, r.detail, r.reason) for r in rejections] == [
-        ("raw-1", "parse", "item 2", "invalid JSON on line 2, column 2: Expecting property name enclosed in double quotes"),
+        (
+            "raw-1",
+            "parse",
+            "item 2",
+            "invalid JSON on line 2, column 2: Expecting property name enclosed in double quotes",
+        ),
         ("raw-1", "parse", "item 3", "article has neither a non-empty 'body' nor 'html'"),
         ("raw-1", "parse", "item 4", "expected an article object, got list"),
     ]
@@ -128,8 +143,16 @@ def test_content_passes_the_blank_check() -> None:
         (BILLION_LAUGHS, ".rss", "feed has no items (hostile_xml: DOCTYPE declares entities"),
         (b"<html><body><p>Not a feed</p></body></html>", ".atom", "feed has no items (not_a_feed: HTML page"),
     ],
-    ids=["binary-text", "binary-html", "cp1251", "latin1", "invalid-json", "feed-without-items",
-         "hostile-xml", "html-as-feed"],
+    ids=[
+        "binary-text",
+        "binary-html",
+        "cp1251",
+        "latin1",
+        "invalid-json",
+        "feed-without-items",
+        "hostile-xml",
+        "html-as-feed",
+    ],
 )
 def test_each_refusal_of_a_whole_input_names_its_reason(data: bytes, suffix: str, reason: str) -> None:
     with pytest.raises(InputError) as refused:
@@ -169,10 +192,13 @@ def test_json_feed_1_0_authors_text_content_and_broken_json(json_feeds: Path) ->
         del item["content_html"]
     drafts, rejections = read_drafts(json.dumps(document).encode(), RAW, ".json")
     assert rejections == [] and [draft.authors for draft in drafts] == [
-        ("Root Author 1", "Root Author 2"), ("Legacy Item Author",), ("Item Author 1", "Item Author 2"),
-        ("Item Author 1", "Item Author 2")]
+        ("Root Author 1", "Root Author 2"),
+        ("Legacy Item Author",),
+        ("Item Author 1", "Item Author 2"),
+        ("Item Author 1", "Item Author 2"),
+    ]
     assert drafts[0].html == "<p>Prices &lt;rose&gt; 5%.</p><p>Traders &amp; brokers agreed.</p>"
-    with pytest.raises(InputError, match="^invalid JSON at line 1, column 12171"):
+    with pytest.raises(InputError, match=r"^invalid JSON at line 1, column 12171"):
         read_drafts((json_feeds / "allthis-partial.json").read_bytes(), RAW, ".json")
 
 

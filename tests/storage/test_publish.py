@@ -17,12 +17,16 @@ from pathlib import Path
 import duckdb
 import pytest
 from conftest import HeldReader
-from table_snapshot import published_equals_writer, snapshot
+from table_snapshot import published_equals_writer, scalar, snapshot
 
 from pipelines.config import Settings
 from pipelines.pipeline import ingest_folder, load_stages, stage_folder, validate_stages
 from pipelines.storage.catalog import published_folder
-from pipelines.storage.publish import PUBLISHED_STORAGE_VERSION, REPUBLISH_AFTER, TEMPORARY_SUFFIX
+from pipelines.storage.publish import (
+    PUBLISHED_STORAGE_VERSION,
+    REPUBLISH_AFTER,
+    TEMPORARY_SUFFIX,
+)
 from pipelines.storage.store import Store
 from pipelines.tables import DATA_TABLES, SEGMENT, SEGMENTED_TABLES
 
@@ -34,8 +38,10 @@ from pipelines.pipeline import load_stages
 load_stages(Settings.from_env(), [Path(sys.argv[1])])
 """
 
-EXTRA_ARTICLE = ("A new headline\n\nThe council met again on Friday to discuss the budget, and agreed to publish "
-                 "the full figures before the vote next month.")
+EXTRA_ARTICLE = (
+    "A new headline\n\nThe council met again on Friday to discuss the budget, and agreed to publish "
+    "the full figures before the vote next month."
+)
 
 
 def _settings(tmp_path: Path, folder: Path) -> Settings:
@@ -43,14 +49,18 @@ def _settings(tmp_path: Path, folder: Path) -> Settings:
 
 
 def _env(settings: Settings) -> dict[str, str]:
-    return {**os.environ, "NEWSFLOW_DB": str(settings.db_path), "NEWSFLOW_SEEDS_DIR": str(settings.seeds_dir),
-            "NEWSFLOW_STAGING_DIR": str(settings.staging_dir)}
+    return {
+        **os.environ,
+        "NEWSFLOW_DB": str(settings.db_path),
+        "NEWSFLOW_SEEDS_DIR": str(settings.seeds_dir),
+        "NEWSFLOW_STAGING_DIR": str(settings.staging_dir),
+    }
 
 
 def _articles(path: Path) -> int:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return con.execute("SELECT count(*) FROM articles").fetchone()[0]
+        return scalar(con.execute("SELECT count(*) FROM articles"))
     finally:
         con.close()
 
@@ -64,12 +74,18 @@ def seeded(tmp_path: Path, seeds_dir: Path) -> Settings:
     return settings
 
 
+@pytest.mark.slow
 def test_a_reader_on_the_published_path_never_blocks_a_cli_ingest(seeded: Settings) -> None:
     with HeldReader(seeded.db_path) as reader:
         assert reader.articles_at_start == 5
         (seeded.seeds_dir / "extra.txt").write_text(EXTRA_ARTICLE)
-        ingest = subprocess.run([sys.executable, "-m", "pipelines.cli", "ingest", "--json"], env=_env(seeded),
-                                capture_output=True, text=True, timeout=600)
+        ingest = subprocess.run(
+            [sys.executable, "-m", "pipelines.cli", "ingest", "--json"],
+            env=_env(seeded),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert ingest.returncode == 0, ingest.stderr[-2000:]
         assert '"articles_new": 1' in ingest.stdout
         assert _articles(seeded.db_path) == 6  # a new session sees the load at once
@@ -80,21 +96,26 @@ def test_the_published_file_is_not_the_writers_and_holds_the_views(seeded: Setti
     assert seeded.writer_db_path.is_file() and seeded.writer_db_path != seeded.db_path
     assert not seeded.writer_db_path.samefile(seeded.db_path)
     con = duckdb.connect(str(seeded.db_path), read_only=True)
-    tags = con.execute("SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = current_database()")
-    assert tags.fetchone()[0].startswith(PUBLISHED_STORAGE_VERSION)
+    tags = con.execute(
+        "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = current_database()"
+    )
+    assert scalar(tags).startswith(PUBLISHED_STORAGE_VERSION)
     views = {name for (name,) in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
     con.close()
     files = {path.stem for path in (seeded.schemas_dir / "views").glob("*.sql")}
     assert files and files <= views
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("moment", ["writing segments", "writing the catalog"])
 def test_a_writer_killed_while_publishing_leaves_the_last_snapshot_whole(seeded: Settings, moment: str) -> None:
     # Ballast in a published table makes writing its segments take long enough to be caught in the act.
     con = duckdb.connect(str(seeded.writer_db_path))
-    con.execute("INSERT INTO fetch_events BY NAME SELECT 'ballast-' || i AS event_id, 'ballast' AS run_id, 's' AS source_id,"
-                " 'https://a.example/' || md5(i::VARCHAR) AS url, 'page' AS kind, now() AS \"at\", 'ok' AS outcome"
-                " FROM range(2000000) t(i)")
+    con.execute(
+        "INSERT INTO fetch_events BY NAME SELECT 'ballast-' || i AS event_id, 'ballast' AS run_id, 's' AS source_id,"
+        " 'https://a.example/' || md5(i::VARCHAR) AS url, 'page' AS kind, now() AS \"at\", 'ok' AS outcome"
+        " FROM range(2000000) t(i)"
+    )
     con.close()
     (seeded.seeds_dir / "extra.txt").write_text(EXTRA_ARTICLE)
     staged = stage_folder(seeded, "killed-run", "test")
@@ -135,19 +156,24 @@ def single_file_snapshot(source: Settings, target: Path, storage_version: str | 
     with Store.open(target, schemas, storage_version=storage_version) as store:
         store.con.execute(f"ATTACH '{source.writer_db_path}' AS current (READ_ONLY)")
         for table in DATA_TABLES:
-            store.con.execute(f"INSERT INTO {table} BY NAME SELECT * EXCLUDE ({SEGMENT}) FROM current.{table}"
-                              if table in SEGMENTED_TABLES else f"INSERT INTO {table} SELECT * FROM current.{table}")
+            store.con.execute(
+                f"INSERT INTO {table} BY NAME SELECT * EXCLUDE ({SEGMENT}) FROM current.{table}"
+                if table in SEGMENTED_TABLES
+                else f"INSERT INTO {table} SELECT * FROM current.{table}"
+            )
         store.con.execute("INSERT INTO dedup_state SELECT * FROM current.dedup_state")
 
 
+@pytest.mark.slow
 def test_an_older_install_is_adopted_not_lost(tmp_path: Path, seeded: Settings) -> None:
     """Before the writer had a file of its own, the loads wrote NEWSFLOW_DB itself, in DuckDB 2's own format."""
     legacy = _settings(tmp_path / "legacy", seeded.seeds_dir)
     legacy.db_path.parent.mkdir()
     single_file_snapshot(seeded, legacy.db_path)  # DuckDB 2's default format, as the old writer left it
     con = duckdb.connect(str(legacy.db_path), read_only=True)
-    assert con.execute("SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = 'news'"
-                       ).fetchone()[0].startswith("v2")
+    assert scalar(
+        con.execute("SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = 'news'")
+    ).startswith("v2")
     con.close()
     (seeded.seeds_dir / "extra.txt").write_text(EXTRA_ARTICLE)
     counts = ingest_folder(legacy)
@@ -155,10 +181,11 @@ def test_an_older_install_is_adopted_not_lost(tmp_path: Path, seeded: Settings) 
     assert _articles(legacy.db_path) == 6
     con = duckdb.connect(str(legacy.db_path), read_only=True)
     tag = con.execute("SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = current_database()")
-    assert tag.fetchone()[0].startswith(PUBLISHED_STORAGE_VERSION)
+    assert scalar(tag).startswith(PUBLISHED_STORAGE_VERSION)
     con.close()
 
 
+@pytest.mark.slow
 def test_a_single_file_install_is_converted_on_its_first_load(tmp_path: Path, seeded: Settings) -> None:
     """The release before segments: a writer and a whole-database snapshot. Its first load publishes everything as
     segments and a catalog; a session held on the old snapshot goes on; nothing is lost."""
@@ -173,9 +200,15 @@ def test_a_single_file_install_is_converted_on_its_first_load(tmp_path: Path, se
         assert (counts.articles_new, counts.unchanged, counts.published) == (1, 5, True)
         assert reader.articles_at_end() == 5  # the single-file snapshot it opened, unbroken
     after = snapshot(upgraded.db_path)  # now the catalog over segments
-    assert len(after["articles"]) == 6 and all(set(before[table]) <= set(after[table]) for table in before
-                                               if table not in ("feed_state", "robots_cache", "sources"))
+    assert len(after["articles"]) == 6 and all(
+        set(before[table]) <= set(after[table])
+        for table in before
+        if table not in ("feed_state", "robots_cache", "sources")
+    )
     assert set(after) == set(before)  # the same table names
+
+
+@pytest.mark.slow
 def test_a_load_that_changed_no_article_is_not_published_until_the_snapshot_is_an_hour_old(seeded: Settings) -> None:
     """Publishing copies the whole database: a run that found nothing new skips it, and so never lags analysts by
     more than REPUBLISH_AFTER."""
@@ -190,20 +223,25 @@ def test_a_load_that_changed_no_article_is_not_published_until_the_snapshot_is_a
     stale = ingest_folder(seeded)
     assert stale.published and seeded.db_path.stat().st_ino != inode
     con = duckdb.connect(str(seeded.db_path), read_only=True)
-    runs = con.execute("SELECT count(*) FROM ingest_runs").fetchone()[0]
+    runs = scalar(con.execute("SELECT count(*) FROM ingest_runs"))
     con.close()
     assert runs == 3  # the unpublished run's row arrived with the next publish
 
 
+@pytest.mark.slow
 def test_a_changed_schema_is_published_even_without_new_articles(seeded: Settings, tmp_path: Path) -> None:
     """A migration reaches readers with the next load: polls read state only from a snapshot of the current schema."""
     schemas = tmp_path / "schemas"
     shutil.copytree(seeded.schemas_dir, schemas)
     (schemas / "migrations" / "999_probe.sql").write_text("ALTER TABLE articles ADD COLUMN probe_for_test INTEGER;\n")
-    migrated = Settings.from_env(seeds_dir=seeded.seeds_dir, db_path=seeded.db_path, staging_dir=seeded.staging_dir,
-                                 schemas_dir=schemas)
+    migrated = Settings.from_env(
+        seeds_dir=seeded.seeds_dir, db_path=seeded.db_path, staging_dir=seeded.staging_dir, schemas_dir=schemas
+    )
     counts = ingest_folder(migrated)
     assert counts.articles_new == 0 and counts.published
     con = duckdb.connect(str(seeded.db_path), read_only=True)
-    assert con.execute("SELECT count(probe_for_test), count(*) FROM articles").fetchone() == (0, 5)  # its segments rewritten
+    assert con.execute("SELECT count(probe_for_test), count(*) FROM articles").fetchone() == (
+        0,
+        5,
+    )  # its segments rewritten
     con.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from pipelines.config import Settings
 from pipelines.pipeline import ingest_folder
@@ -24,7 +25,9 @@ SECOND = "Officials said more details would follow later this week, once the cou
 
 
 def write_story(folder: Path, index: int) -> None:
-    (folder / f"story_{index}.txt").write_text(f"{LEADS[index]}\n\n{SECOND} Story {index}.\n\n{FOOTER}\n", encoding="utf-8")
+    (folder / f"story_{index}.txt").write_text(
+        f"{LEADS[index]}\n\n{SECOND} Story {index}.\n\n{FOOTER}\n", encoding="utf-8"
+    )
 
 
 def bodies(db_path: Path) -> list[str]:
@@ -43,17 +46,20 @@ def source_documents(db_path: Path) -> int:
         con.close()
 
 
+@pytest.mark.slow
 def test_a_line_the_source_repeated_before_is_removed_from_a_batch_of_one(tmp_path: Path) -> None:
     folder = tmp_path / "input"
     folder.mkdir()
-    alone = Settings.from_env(db_path=tmp_path / "alone" / "news.duckdb", seeds_dir=folder,
-                              staging_dir=tmp_path / "alone" / "staging")
+    alone = Settings.from_env(
+        db_path=tmp_path / "alone" / "news.duckdb", seeds_dir=folder, staging_dir=tmp_path / "alone" / "staging"
+    )
     write_story(folder, 3)
     ingest_folder(alone)
     assert any(FOOTER in body for body in bodies(alone.db_path))  # one document is no history: the line stays
 
-    settings = Settings.from_env(db_path=tmp_path / "db" / "news.duckdb", seeds_dir=folder,
-                                 staging_dir=tmp_path / "db" / "staging")
+    settings = Settings.from_env(
+        db_path=tmp_path / "db" / "news.duckdb", seeds_dir=folder, staging_dir=tmp_path / "db" / "staging"
+    )
     (folder / "story_3.txt").unlink()
     for index in range(3):
         write_story(folder, index)

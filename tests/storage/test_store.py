@@ -8,6 +8,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 import pytest
+from table_snapshot import first_row, scalar
 
 from pipelines.config import PROJECT_ROOT, Settings
 from pipelines.pipeline import load_stages, new_run_id, stage_folder, validate_stages
@@ -21,7 +22,7 @@ def test_migrations_apply_once_and_record_the_version(tmp_path: Path) -> None:
         assert version >= 1
         assert store.migrate(PROJECT_ROOT / "schemas") == []  # nothing pending the second time
     con = duckdb.connect(str(db), read_only=True)
-    assert con.execute("SELECT max(version) FROM schema_migrations").fetchone()[0] == version
+    assert scalar(con.execute("SELECT max(version) FROM schema_migrations")) == version
     con.close()
 
 
@@ -43,7 +44,9 @@ def test_views_follow_their_files(tmp_path: Path) -> None:
     shutil.copytree(PROJECT_ROOT / "schemas", schemas)
     views = schemas / "views"
     shipped = {path.stem for path in views.glob("*.sql")}
-    (views / "run_count.sql").write_text("CREATE OR REPLACE VIEW run_count AS SELECT count(*) AS runs FROM ingest_runs;")
+    (views / "run_count.sql").write_text(
+        "CREATE OR REPLACE VIEW run_count AS SELECT count(*) AS runs FROM ingest_runs;"
+    )
     db = tmp_path / "news.duckdb"
     with Store.open(db, schemas) as store:
         assert set(store._views()) == shipped | {"run_count"}
@@ -58,6 +61,7 @@ def test_views_follow_their_files(tmp_path: Path) -> None:
         pass
 
 
+@pytest.mark.slow
 def test_a_failed_load_writes_nothing_and_keeps_the_stage(tmp_path: Path, seeds_dir: Path) -> None:
     settings = Settings.from_env(seeds_dir=seeds_dir, db_path=tmp_path / "news.duckdb", staging_dir=tmp_path / "stage")
     batch = stage_folder(settings, new_run_id("test"), "test")
@@ -71,9 +75,9 @@ def test_a_failed_load_writes_nothing_and_keeps_the_stage(tmp_path: Path, seeds_
         load_stages(settings, [batch.path])
     assert batch.path.is_dir()
     con = duckdb.connect(str(settings.db_path), read_only=True)
-    assert con.execute("SELECT count(*) FROM raw_documents").fetchone()[0] == 0
-    assert con.execute("SELECT count(*) FROM articles").fetchone()[0] == 0
-    status, error = con.execute("SELECT status, error FROM ingest_runs").fetchone()
+    assert scalar(con.execute("SELECT count(*) FROM raw_documents")) == 0
+    assert scalar(con.execute("SELECT count(*) FROM articles")) == 0
+    status, error = first_row(con.execute("SELECT status, error FROM ingest_runs"))
     assert status == "failed" and "NOT NULL" in error
     con.close()
 

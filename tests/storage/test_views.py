@@ -21,6 +21,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from table_snapshot import first_row, scalar
 
 from pipelines.config import SCHEMAS_DIR, Settings
 from pipelines.pipeline import ingest_folder
@@ -65,7 +66,7 @@ def read_view_file(path: Path) -> ViewFile:
     return ViewFile(
         views=VIEW_STATEMENT.findall(text),
         columns=[line.split()[0] for line in header[start:end]],
-        example="\n".join(line.strip() for line in header[example_at + 1:]),
+        example="\n".join(line.strip() for line in header[example_at + 1 :]),
     )
 
 
@@ -95,8 +96,10 @@ def _utc_date(published_at: datetime | None, fetched_at: datetime) -> date:
 
 
 def _article_dates(con: duckdb.DuckDBPyConnection) -> dict[str, date]:
-    return {row["article_id"]: _utc_date(row["published_at"], row["fetched_at"])
-            for row in _rows(con, "SELECT article_id, published_at, fetched_at FROM articles")}
+    return {
+        row["article_id"]: _utc_date(row["published_at"], row["fetched_at"])
+        for row in _rows(con, "SELECT article_id, published_at, fetched_at FROM articles")
+    }
 
 
 def _speaker(con: duckdb.DuckDBPyConnection) -> str:
@@ -109,7 +112,9 @@ def _speaker(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def _fetched_at(con: duckdb.DuckDBPyConnection, uri: str) -> datetime:
-    (fetched,) = con.execute("SELECT fetched_at FROM raw_documents WHERE uri = ? AND status = 'loaded'", [uri]).fetchone()
+    (fetched,) = first_row(
+        con.execute("SELECT fetched_at FROM raw_documents WHERE uri = ? AND status = 'loaded'", [uri])
+    )
     return fetched
 
 
@@ -124,12 +129,14 @@ def built(tmp_path_factory: pytest.TempPathFactory, seeds_dir: Path) -> Built:
     shutil.copyfile(seeds.db_path, root / "seeds_only" / seeds.db_path.name)
 
     with _reader(seeds.db_path) as con:
-        wire_seed_uri, body = con.execute(
-            "SELECT a.uri, a.body_text FROM quotes q JOIN articles a USING (article_id) WHERE q.speaker_entity_id = ?"
-            " GROUP BY ALL ORDER BY count(*) DESC, a.uri LIMIT 1",
-            [_speaker(con)],
-        ).fetchone()
-        twin_uri = con.execute("SELECT min(uri) FROM articles WHERE uri <> ?", [wire_seed_uri]).fetchone()[0]
+        wire_seed_uri, body = first_row(
+            con.execute(
+                "SELECT a.uri, a.body_text FROM quotes q JOIN articles a USING (article_id)"
+                " WHERE q.speaker_entity_id = ? GROUP BY ALL ORDER BY count(*) DESC, a.uri LIMIT 1",
+                [_speaker(con)],
+            )
+        )
+        twin_uri = scalar(con.execute("SELECT min(uri) FROM articles WHERE uri <> ?", [wire_seed_uri]))
     repost = f"reposted_{Path(twin_uri).name}"
     shutil.copyfile(root / "seeds" / twin_uri, root / "seeds" / repost)
     ingest_folder(seeds)
@@ -148,15 +155,19 @@ def con(built: Built) -> Iterator[duckdb.DuckDBPyConnection]:
 
 
 @pytest.mark.parametrize("path", VIEW_FILES, ids=lambda path: path.stem)
+@pytest.mark.slow
 def test_each_file_creates_its_view_in_the_published_file_with_every_column_documented(
     path: Path, con: duckdb.DuckDBPyConnection
 ) -> None:
     view_file = read_view_file(path)
     assert view_file.views == [path.stem]  # exactly one view per file, named after it
-    columns = [name for (name,) in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
-        [path.stem],
-    ).fetchall()]
+    columns = [
+        name
+        for (name,) in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",
+            [path.stem],
+        ).fetchall()
+    ]
     assert columns, f"{path.stem} is not in the published file"
     assert view_file.columns == columns
 
@@ -199,8 +210,9 @@ def test_article_overview_has_one_row_per_article_with_its_source_date_and_story
 
 def test_story_coverage_of_a_story_two_outlets_ran(built: Built, con: duckdb.DuckDBPyConnection) -> None:
     """The second source's copy says it appeared earlier, so it became the canonical and the first seen."""
-    (story,) = _rows(con, "SELECT c.* FROM story_coverage c JOIN articles a ON a.article_id = c.story_id"
-                          " WHERE a.url = ?", [WIRE_URL])
+    (story,) = _rows(
+        con, "SELECT c.* FROM story_coverage c JOIN articles a ON a.article_id = c.story_id WHERE a.url = ?", [WIRE_URL]
+    )
     assert story["title"] == WIRE_TITLE
     assert (story["copies"], story["outlet_count"]) == (2, 2)
     assert story["outlets"] == sorted([built.seeds_source, built.wire_source])
@@ -212,8 +224,11 @@ def test_story_coverage_of_a_story_two_outlets_ran(built: Built, con: duckdb.Duc
 
 def test_story_coverage_of_a_story_one_outlet_ran_twice(built: Built, con: duckdb.DuckDBPyConnection) -> None:
     original, repost = built.twin_uris
-    (story,) = _rows(con, "SELECT c.* FROM story_coverage c JOIN articles a ON a.article_id = c.story_id"
-                          " WHERE a.uri IN (?, ?)", [original, repost])
+    (story,) = _rows(
+        con,
+        "SELECT c.* FROM story_coverage c JOIN articles a ON a.article_id = c.story_id WHERE a.uri IN (?, ?)",
+        [original, repost],
+    )
     assert (story["copies"], story["outlet_count"], story["outlets"]) == (2, 1, [built.seeds_source])
     assert story["first_seen_at"] == _fetched_at(con, original)
     assert story["last_seen_at"] == _fetched_at(con, repost)
@@ -222,7 +237,7 @@ def test_story_coverage_of_a_story_one_outlet_ran_twice(built: Built, con: duckd
 
 def test_story_coverage_of_every_other_story_is_its_one_copy(con: duckdb.DuckDBPyConnection) -> None:
     single = _rows(con, "SELECT * FROM story_coverage WHERE copies = 1")
-    assert len(single) == con.execute("SELECT count(*) FROM articles").fetchone()[0] - 2
+    assert len(single) == scalar(con.execute("SELECT count(*) FROM articles")) - 2
     for story in single:
         assert story["first_seen_at"] == story["last_seen_at"]
         assert story["outlet_count"] == 1 and story["outlets"] == [story["first_outlet"]]
@@ -232,8 +247,10 @@ def test_quote_overview_gives_each_quote_by_lavrov_with_its_article_title_and_da
     con: duckdb.DuckDBPyConnection,
 ) -> None:
     speaker_id = _speaker(con)
-    (name,) = con.execute("SELECT name FROM entities WHERE entity_id = ?", [speaker_id]).fetchone()
-    quotes = {row["quote_id"]: row for row in _rows(con, "SELECT * FROM quotes WHERE speaker_entity_id = ?", [speaker_id])}
+    (name,) = first_row(con.execute("SELECT name FROM entities WHERE entity_id = ?", [speaker_id]))
+    quotes = {
+        row["quote_id"]: row for row in _rows(con, "SELECT * FROM quotes WHERE speaker_entity_id = ?", [speaker_id])
+    }
     titles = dict(con.execute("SELECT article_id, title FROM articles").fetchall())
     dates = _article_dates(con)
 
@@ -246,8 +263,10 @@ def test_quote_overview_gives_each_quote_by_lavrov_with_its_article_title_and_da
         assert row["article_title"] == titles[row["article_id"]]
         assert row["article_date"] == dates[row["article_id"]]
     assert {(row["article_title"], row["article_date"]) for row in rows} >= {(WIRE_TITLE, date(2016, 12, 18))}
-    assert con.execute("SELECT count(*) FROM quote_overview").fetchone() == con.execute(
-        "SELECT count(*) FROM quotes").fetchone()
+    assert (
+        con.execute("SELECT count(*) FROM quote_overview").fetchone()
+        == con.execute("SELECT count(*) FROM quotes").fetchone()
+    )
 
 
 def test_entity_daily_mentions_count_every_mention_on_its_articles_day(con: duckdb.DuckDBPyConnection) -> None:
@@ -262,6 +281,7 @@ def test_entity_daily_mentions_count_every_mention_on_its_articles_day(con: duck
     daily = _rows(con, "SELECT * FROM entity_daily_mentions")
     assert {(row["entity_id"], row["day"]): row["mention_count"] for row in daily} == mentions
     assert {(row["entity_id"], row["day"]): row["article_count"] for row in daily} == {
-        key: len(ids) for key, ids in articles.items()}
-    assert sum(row["mention_count"] for row in daily) == con.execute("SELECT count(*) FROM entity_mentions").fetchone()[0]
+        key: len(ids) for key, ids in articles.items()
+    }
+    assert sum(row["mention_count"] for row in daily) == scalar(con.execute("SELECT count(*) FROM entity_mentions"))
     assert date(2016, 12, 18) in {row["day"] for row in daily if row["entity_id"] == _speaker(con)}

@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,10 +42,14 @@ FEED_CONTENT = (
 )
 
 
-def draft(item_key: str = "item-1", **fields: object) -> ArticleDraft:
+def draft(item_key: str = "item-1", **fields: Any) -> ArticleDraft:
     base = ArticleDraft(
-        raw_id=f"raw-{item_key}", source_id="herald", item_key=item_key, uri=f"file:///seeds/{item_key}.txt",
-        fetched_at=FETCHED, text=TEXT,
+        raw_id=f"raw-{item_key}",
+        source_id="herald",
+        item_key=item_key,
+        uri=f"file:///seeds/{item_key}.txt",
+        fetched_at=FETCHED,
+        text=TEXT,
     )
     return replace(base, **fields)
 
@@ -65,8 +70,13 @@ def only_row(one: ArticleDraft) -> ArticleRow:
 
 def test_the_id_comes_from_the_canonical_url_and_ignores_tracking_parameters() -> None:
     plain = only_row(draft("a", url=URL))
-    tracked = only_row(draft("b", url="https://COASTALHERALD.example/news/2024/03/harbour-bridge-reopens/"
-                                      "?utm_source=newsletter&utm_medium=email#comments"))
+    tracked = only_row(
+        draft(
+            "b",
+            url="https://COASTALHERALD.example/news/2024/03/harbour-bridge-reopens/"
+            "?utm_source=newsletter&utm_medium=email#comments",
+        )
+    )
     assert plain.url == tracked.url == URL
     assert plain.article_id == tracked.article_id == stable_id("url", URL)
 
@@ -135,7 +145,11 @@ def test_a_dateline_date_stands_in_for_a_missing_date_its_year_inferred_and_flag
 
 def test_a_headline_line_becomes_the_title() -> None:
     row = only_row(draft())
-    assert (row.title, row.title_missing, row.extractor) == ("Harbour bridge reopens after two-year repair", False, EXTRACTOR_PLAIN)
+    assert (row.title, row.title_missing, row.extractor) == (
+        "Harbour bridge reopens after two-year repair",
+        False,
+        EXTRACTOR_PLAIN,
+    )
     assert row.body_text.startswith("The harbour bridge reopened")
     assert "title_missing" not in row.flags
 
@@ -191,8 +205,11 @@ def test_a_draft_that_is_only_boilerplate_becomes_a_rejection() -> None:
 def test_lines_repeated_across_a_sources_documents_are_removed_per_source() -> None:
     footer = "Listen to this story on the Herald app"
     stories = [
-        draft(f"s{i}", text=f"Story number {i} about the harbour, with words of its own, {i} times over.\n\n"
-                            f"A second paragraph for story {i}.\n\n{footer}")
+        draft(
+            f"s{i}",
+            text=f"Story number {i} about the harbour, with words of its own, {i} times over.\n\n"
+            f"A second paragraph for story {i}.\n\n{footer}",
+        )
         for i in range(4)
     ]
     other_source = replace(stories[0], source_id="other", item_key="o0", raw_id="raw-o0")

@@ -30,8 +30,10 @@ def test_bulleted_lists_inside_the_body_are_kept() -> None:
 
 def test_repeated_edge_lines_need_many_different_documents() -> None:
     footer = "Sign in to read the rest"
-    docs = [source_document("s", [f"Story {i} lead paragraph with its own words number {i}.", f"Body {i}.", footer])
-            for i in range(6)]
+    docs = [
+        source_document("s", [f"Story {i} lead paragraph with its own words number {i}.", f"Body {i}.", footer])
+        for i in range(6)
+    ]
     assert repeated_lines(EdgeCounts(), docs) == {footer.casefold()}
     copies = [source_document("s", ["Same story lead.", "Same body.", "Same closing line."])] * 10
     assert repeated_lines(EdgeCounts(), copies) == set()
@@ -48,8 +50,13 @@ def test_the_history_of_a_source_counts_with_its_batch() -> None:
 
 @pytest.mark.parametrize(
     ("line", "credit"),
-    [("• Reuters", "Reuters"), ("| Kyodo News", "Kyodo News"), ("By Jane Doe and John Roe", "Jane Doe and John Roe"),
-     ("by Jane Doe", "Jane Doe"), ("BY JANE DOE, AP", "JANE DOE, AP")],
+    [
+        ("• Reuters", "Reuters"),
+        ("| Kyodo News", "Kyodo News"),
+        ("By Jane Doe and John Roe", "Jane Doe and John Roe"),
+        ("by Jane Doe", "Jane Doe"),
+        ("BY JANE DOE, AP", "JANE DOE, AP"),
+    ],
 )
 def test_a_byline_among_the_opening_paragraphs_is_kept_apart_without_its_opener(line: str, credit: str) -> None:
     stripped = strip_boilerplate([line, LEAD, SECOND], RULES)

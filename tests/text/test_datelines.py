@@ -40,10 +40,18 @@ LEADS = [
 def test_datelines_are_parsed_with_partial_dates(lead, place, agency, month, day, year) -> None:
     dateline = parse_dateline(lead)
     assert dateline is not None
-    assert (dateline.place, dateline.agency, dateline.month, dateline.day, dateline.year) == (place, agency, month, day, year)
+    assert (dateline.place, dateline.agency, dateline.month, dateline.day, dateline.year) == (
+        place,
+        agency,
+        month,
+        day,
+        year,
+    )
 
 
-@pytest.mark.parametrize("lead", ["NATO said on Monday it would meet.", "US stocks rose. Investors cheered.", "I. Introduction"])
+@pytest.mark.parametrize(
+    "lead", ["NATO said on Monday it would meet.", "US stocks rose. Investors cheered.", "I. Introduction"]
+)
 def test_ordinary_sentences_are_not_datelines(lead: str) -> None:
     assert parse_dateline(lead) is None
 
@@ -52,7 +60,9 @@ def test_ordinary_sentences_are_not_datelines(lead: str) -> None:
 def test_the_guard_blocks_exactly_the_dateline_normalization_parses_on_any_line(lead: str) -> None:
     text = f"Talks resume\n\n  {lead}\n\nNothing else here."
     start = text.index(lead)
-    assert dateline_spans(text) == [(start, start + len(parse_dateline(lead).text))]
+    dateline = parse_dateline(lead)
+    assert dateline is not None
+    assert dateline_spans(text) == [(start, start + len(dateline.text))]
 
 
 @pytest.mark.parametrize(
@@ -87,13 +97,16 @@ def test_a_byline_credit_is_the_line_without_its_opener(byline: str, credit: str
     assert byline_credit(byline) == credit
 
 
-@pytest.mark.parametrize(("month", "day", "year", "read_at", "expected"), [
-    (11, 15, None, datetime(2024, 11, 15, 23, 0, tzinfo=UTC), (datetime(2024, 11, 15, tzinfo=UTC), True)),
-    (12, 31, None, datetime(2025, 1, 2, tzinfo=UTC), (datetime(2024, 12, 31, tzinfo=UTC), True)),  # last year's
-    (2, 29, None, datetime(2025, 3, 1, tzinfo=UTC), (datetime(2024, 2, 29, tzinfo=UTC), True)),  # a leap year back
-    (1, 5, 2022, datetime(2025, 3, 1, tzinfo=UTC), (datetime(2022, 1, 5, tzinfo=UTC), False)),
-    (9, 31, None, datetime(2025, 3, 1, tzinfo=UTC), None),  # no such day
-    (None, None, None, datetime(2025, 3, 1, tzinfo=UTC), None),
-])
+@pytest.mark.parametrize(
+    ("month", "day", "year", "read_at", "expected"),
+    [
+        (11, 15, None, datetime(2024, 11, 15, 23, 0, tzinfo=UTC), (datetime(2024, 11, 15, tzinfo=UTC), True)),
+        (12, 31, None, datetime(2025, 1, 2, tzinfo=UTC), (datetime(2024, 12, 31, tzinfo=UTC), True)),  # last year's
+        (2, 29, None, datetime(2025, 3, 1, tzinfo=UTC), (datetime(2024, 2, 29, tzinfo=UTC), True)),  # a leap year back
+        (1, 5, 2022, datetime(2025, 3, 1, tzinfo=UTC), (datetime(2022, 1, 5, tzinfo=UTC), False)),
+        (9, 31, None, datetime(2025, 3, 1, tzinfo=UTC), None),  # no such day
+        (None, None, None, datetime(2025, 3, 1, tzinfo=UTC), None),
+    ],
+)
 def test_a_dateline_day_is_the_latest_such_day_not_after_the_read(month, day, year, read_at, expected) -> None:
     assert dateline_date(Dateline("X", "X", None, month, day, year), read_at) == expected

@@ -81,8 +81,11 @@ def test_a_fragment_with_no_text_at_all_is_nothing() -> None:
 UNDATED_PAGE = (
     "<html><head><title>Council approves the harbour budget</title></head><body><article>"
     "<h1>Council approves the harbour budget</h1><p class='byline'>Updated Jun 13, 4:03</p>"
-    + "".join(f"<p>Paragraph {n} of the report on the harbour budget, which the council approved after a long "
-              "debate about the cost of repairs to the old bridge and the ferry terminal.</p>" for n in range(6))
+    + "".join(
+        f"<p>Paragraph {n} of the report on the harbour budget, which the council approved after a long "
+        "debate about the cost of repairs to the old bridge and the ferry terminal.</p>"
+        for n in range(6)
+    )
     + "</article></body></html>"
 )
 UNDATED_PROBE = f"""
@@ -95,8 +98,9 @@ print(found.published_at, found.title, "dateparser" in sys.modules)
 
 def test_a_page_date_never_sends_free_text_to_dateparser() -> None:
     """htmldate's extensive search would hand the string to dateparser, which tries every locale it has (seconds)."""
-    done = subprocess.run([sys.executable, "-c", UNDATED_PROBE], capture_output=True, text=True, check=True,
-                          cwd=PROJECT_ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", UNDATED_PROBE], capture_output=True, text=True, check=True, cwd=PROJECT_ROOT
+    )
     assert done.stdout.split() == ["None", "Council", "approves", "the", "harbour", "budget", "False"], done.stderr
 
 
@@ -105,7 +109,9 @@ def test_text_under_thousands_of_wrapper_tags_is_read() -> None:
     body = FEED_CONTENT * 3
     for depth in (300, 20_000):
         for opening, closing in (("<div>", "</div>"), ('<div class="w">\n', "</div>\n"), ("<span>", "</span>")):
-            page = f"<html><head><title>Nested</title></head><body>{opening * depth}{body}{closing * depth}</body></html>"
+            page = (
+                f"<html><head><title>Nested</title></head><body>{opening * depth}{body}{closing * depth}</body></html>"
+            )
             found = extract_html(page)
             assert found is not None and "harbour bridge" in found.text, (depth, opening)
             assert extract_fragment(f"{opening * depth}{body}{closing * depth}") is not None

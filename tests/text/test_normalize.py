@@ -26,7 +26,9 @@ def test_headline_becomes_title_and_lead_stays_in_body() -> None:
 
 
 def test_original_language_headline_becomes_alternate_title() -> None:
-    result = normalize(f"Minister visits Berlin for trade talks\n\nМинистр посетит Берлин для торговых переговоров\n\n{LEAD}")
+    result = normalize(
+        f"Minister visits Berlin for trade talks\n\nМинистр посетит Берлин для торговых переговоров\n\n{LEAD}"
+    )
     assert result.title == "Minister visits Berlin for trade talks"
     assert result.alt_title == "Министр посетит Берлин для торговых переговоров"
     assert result.alt_title_language == "ru"

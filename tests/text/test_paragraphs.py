@@ -13,7 +13,9 @@ def test_paragraphs_keep_lines_and_join_hard_wrapped_blocks() -> None:
     )
     assert split_paragraphs(wrapped) == [" ".join(line.strip() for line in wrapped.strip().splitlines())]
     assert split_paragraphs("First line.\nSecond line.\n\n\nThird\u00a0 line.") == [
-        "First line.", "Second line.", "Third line."
+        "First line.",
+        "Second line.",
+        "Third line.",
     ]
 
 

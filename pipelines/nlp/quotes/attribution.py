@@ -61,18 +61,39 @@ COLON_OR_COMMA = frozenset({":", ",", "—", "–"})
 # fragments that are names or scare quotes, not speech
 MIN_EMBEDDED_WORDS = 3  # `vowed efforts to "overcome the differences …"`, not `called it "unacceptable"`
 MAX_NAME_WORDS = 8
-NAMING_WORDS = frozenset({
-    "so-called", "dubbed", "named", "titled", "entitled", "labelled", "labeled", "called", "nicknamed", "termed",
-    "branded", "coined", "codenamed", "code-named",
-})
+NAMING_WORDS = frozenset(
+    {
+        "so-called",
+        "dubbed",
+        "named",
+        "titled",
+        "entitled",
+        "labelled",
+        "labeled",
+        "called",
+        "nicknamed",
+        "termed",
+        "branded",
+        "coined",
+        "codenamed",
+        "code-named",
+    }
+)
 KNOWN_AS = ("known", "as")  # `a group known as "…"` names it
 NAME_FUNCTION_WORDS = frozenset({"of", "the", "and", "for", "in", "on", "a", "an", "to", "at", "de", "la", "vs"})
 _ENDS_LIKE_SPEECH = re.compile(r"[,.!?;:…]\s*$")
 
 # how direct each attribution method is: a quote's confidence is its speaker's times this
 ATTRIBUTION_FACTOR: Mapping[str, float] = {
-    "post-cue": 1.0, "pre-cue": 1.0, "according-to": 1.0, "embedded": 0.9, "continuation": 0.9,
-    "after-statement": 0.8, "dash": 0.9, "sentence-end": 0.9, "colon": 0.8,
+    "post-cue": 1.0,
+    "pre-cue": 1.0,
+    "according-to": 1.0,
+    "embedded": 0.9,
+    "continuation": 0.9,
+    "after-statement": 0.8,
+    "dash": 0.9,
+    "sentence-end": 0.9,
+    "colon": 0.8,
 }
 INSIDE_METHODS = frozenset({"embedded", "sentence-end"})  # the quote is a fragment of a reported sentence
 VERBAL_POS = frozenset({"VERB", "AUX"})
@@ -156,9 +177,13 @@ def _reports_own_clause(cue: Token, owner: Sequence[int]) -> bool:
     """
     doc = cue.doc
     for clause in cue.children:
-        if clause.dep_ == "ccomp" and clause.i > cue.i and owner[clause.left_edge.i] < 0:
-            if not any(doc[i].is_punct for i in range(cue.i + 1, clause.left_edge.i)):
-                return True
+        if (
+            clause.dep_ == "ccomp"
+            and clause.i > cue.i
+            and owner[clause.left_edge.i] < 0
+            and not any(doc[i].is_punct for i in range(cue.i + 1, clause.left_edge.i))
+        ):
+            return True
     return False
 
 
@@ -215,7 +240,7 @@ def _kind(head: Sequence[Token], method: str) -> str:
 @functools.cache
 def _event_cue_ids() -> frozenset[int]:
     """spaCy's ids of the lower-case forms that may be a reporting verb of an event (ADJACENT_ONLY_CUES are not)."""
-    from spacy.strings import hash_string
+    from spacy.strings import hash_string  # type: ignore[attr-defined]  # spaCy's stub of spacy.strings omits it
 
     forms = (SPEECH_FORMS - ADJACENT_ONLY_CUES) | CALL_FORMS | DOCUMENT_VERB_FORMS
     return frozenset(hash_string(form) for form in forms)
@@ -261,10 +286,12 @@ def _opens_tail(phrase: list[Token], cue: Token, tail: Sequence[Token]) -> list[
 
 
 def _opening_name(tail: Sequence[Token], cue: Token) -> list[Token]:
-    """ `"…," Ortiz, a former aide, said`: the name opening the tail, when the parse hung it elsewhere."""
+    """`"…," Ortiz, a former aide, said`: the name opening the tail, when the parse hung it elsewhere."""
     phrase = nominal_after(tail, 0)
     named = any(t.pos_ in ("PROPN", "PRON") for t in phrase)
-    return phrase if named and phrase[-1].i < cue.i and len(phrase) < len(tail) and tail[len(phrase)].text == "," else []
+    return (
+        phrase if named and phrase[-1].i < cue.i and len(phrase) < len(tail) and tail[len(phrase)].text == "," else []
+    )
 
 
 def _closes_sentence(phrase: list[Token], cue: Token, tail: Sequence[Token]) -> bool:
@@ -277,8 +304,10 @@ def _closes_sentence(phrase: list[Token], cue: Token, tail: Sequence[Token]) -> 
 
 
 def _signed(layout: Layout, k: int, tail: Sequence[Token]) -> Found | None:
-    """ `"…" ― Jane Doe` (the tokenizer may glue the dash to the closing mark): the name after the dash signs it."""
-    after = _INLINE_SPACE_RUN.match(layout.text, layout.spans[k].close_end).end()  # not a copy of the text's rest
+    """`"…" ― Jane Doe` (the tokenizer may glue the dash to the closing mark): the name after the dash signs it."""
+    closed = layout.spans[k].close_end
+    spaces = _INLINE_SPACE_RUN.match(layout.text, closed)  # matched in place: not a copy of the text's rest
+    after = spaces.end() if spaces else closed
     dash = layout.text[after : after + 1]
     if not dash or dash not in DASHES:
         return None
@@ -316,7 +345,9 @@ def _colon_statement(head: Sequence[Token], authored_only: bool = False) -> list
     if not head or head[-1].text != ":":
         return []
     allowed = {t.i for t in head}
-    for verb in (t for t in head if t.pos_ in VERBAL_POS and (t.head.i == t.i or t.head.i not in allowed)):  # clause heads
+    for verb in (
+        t for t in head if t.pos_ in VERBAL_POS and (t.head.i == t.i or t.head.i not in allowed)
+    ):  # clause heads
         noun = next((c for c in verb.children if c.dep_ in OBJECT_DEPS and c.lower_ in STATEMENT_NOUNS), None)
         if noun is not None:
             author = _statement_author(noun, allowed)

@@ -1,8 +1,8 @@
 """Quotes of an article from the parse the entity stage already made: marks, then attribution, then speakers.
 
 Rows carry `method` = "rules-v1:<how>" (post-cue, pre-cue, according-to, embedded, sentence-end, dash,
-colon, continuation, after-statement) and a confidence: the speaker evidence (mention 0.9 … unresolved 0.3) times how direct
-the attribution was.
+colon, continuation, after-statement) and a confidence: the speaker evidence (mention 0.9 … unresolved 0.3)
+times how direct the attribution was.
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ def extract_quotes(
             continue
         # The events a quote can use: a speaker before it, within the lookback (all of them in any ordinary
         # article); slicing them keeps a transcript's thousands of quotes from each scanning every event.
-        near = events[bisect_left(event_cues, span.open_start - LOOKBACK_CHARS):bisect_left(event_sentences, span.open_start)]
+        near = events[
+            bisect_left(event_cues, span.open_start - LOOKBACK_CHARS) : bisect_left(event_sentences, span.open_start)
+        ]
         found = attribute(layout, k, previous, attributed.near(span.open_start), near, context)
         if found is not None:
             attributed.add(found.speaker, span.open_start)

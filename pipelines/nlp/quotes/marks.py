@@ -164,11 +164,15 @@ def locate_quotes(doc: Doc, text: str) -> Layout:
     spans = find_quote_spans(text)
     starts = doc.to_array(IDX)
     # All bounds in one search, in the array's own type (numpy would convert the whole array for each call).
-    bounds = starts.searchsorted(numpy.array([[s.open_start, s.close_end] for s in spans], dtype=starts.dtype).reshape(-1))
+    bounds = starts.searchsorted(
+        numpy.array([[s.open_start, s.close_end] for s in spans], dtype=starts.dtype).reshape(-1)
+    )
     owner = [-1] * len(doc)
     first: dict[int, int] = {}
     last: dict[int, int] = {}
-    for k, (low, high) in enumerate(bounds.reshape(-1, 2).tolist()):  # disjoint and in order: a token lies in one span at most
+    for k, (low, high) in enumerate(
+        bounds.reshape(-1, 2).tolist()
+    ):  # disjoint and in order: a token lies in one span at most
         if low < high:
             owner[low:high] = [k] * (high - low)
             first[k], last[k] = low, high - 1

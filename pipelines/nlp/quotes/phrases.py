@@ -70,8 +70,9 @@ def is_cue(token: Token) -> bool:
 
 def _as_put_it(verb: Token) -> bool:
     children = list(verb.children)
-    return (any(c.dep_ == "mark" and c.lower_ == "as" for c in children)
-            and any(c.dep_ in OBJECT_DEPS and c.lower_ == "it" for c in children))
+    return any(c.dep_ == "mark" and c.lower_ == "as" for c in children) and any(
+        c.dep_ in OBJECT_DEPS and c.lower_ == "it" for c in children
+    )
 
 
 def is_characterizing(token: Token) -> bool:
@@ -88,7 +89,9 @@ def _generic_subject(verb: Token) -> bool:
     subjects = [c for c in verb.children if c.dep_ in SUBJECT_DEPS]
     if verb.dep_ == "relcl" and any(c.lower_ in RELATIVE_PRONOUNS for c in subjects):
         subjects.append(verb.head)
-    return any(s.tag_ == GENERIC_PLURAL_TAG and not any(d.dep_ in ("det", "poss") for d in s.children) for s in subjects)
+    return any(
+        s.tag_ == GENERIC_PLURAL_TAG and not any(d.dep_ in ("det", "poss") for d in s.children) for s in subjects
+    )
 
 
 def statement_owner(region: Sequence[Token], quote_first: int) -> tuple[list[Token], str]:
@@ -98,7 +101,11 @@ def statement_owner(region: Sequence[Token], quote_first: int) -> tuple[list[Tok
     """
     allowed = {t.i for t in region}
     for token in reversed(region):
-        if token.lower_ in STATEMENT_NOUNS and token.pos_ == "NOUN" and token.left_edge.i <= quote_first <= token.right_edge.i:
+        if (
+            token.lower_ in STATEMENT_NOUNS
+            and token.pos_ == "NOUN"
+            and token.left_edge.i <= quote_first <= token.right_edge.i
+        ):
             possessor = next((c for c in token.children if c.dep_ == "poss" and c.i in allowed), None)
             if possessor is not None:
                 return phrase_of(possessor, allowed), token.text
@@ -106,7 +113,7 @@ def statement_owner(region: Sequence[Token], quote_first: int) -> tuple[list[Tok
 
 
 def signature(tokens: Sequence[Token]) -> list[Token]:
-    """ `"…" ― Jane Doe`: after a dash, a capitalized name that closes the sentence signs the quote without a cue."""
+    """`"…" ― Jane Doe`: after a dash, a capitalized name that closes the sentence signs the quote without a cue."""
     phrase = nominal_after(tokens, 0)
     rest = tokens[len(phrase) :]
     named = any(t.pos_ == "PROPN" for t in phrase) and all(t.text[:1].isupper() for t in phrase)
@@ -169,7 +176,8 @@ def subject_of(cue: Token, allowed: Collection[int] = ()) -> Token | None:
     for _ in range(MAX_SUBJECT_HOPS + 1):
         # two subjects ("Malaysia's Prime Minister, Najib Razak said") is a misparsed apposition: the nearer name
         subjects = [
-            c for c in verb.children
+            c
+            for c in verb.children
             if c.dep_ in SUBJECT_DEPS and (c.lower_ not in NOT_SPEAKER_SUBJECTS or verb.dep_ == "relcl")
         ]
         subject = min(subjects, key=lambda c: (c.i not in allowed, c.pos_ != "PROPN", abs(c.i - verb.i)), default=None)

@@ -13,7 +13,7 @@ from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pipelines.nlp.lexicon import (
     DEMONYMS,
@@ -26,6 +26,8 @@ from pipelines.records import Entity, EntityMention
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
+
+T = TypeVar("T")
 
 SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass"})  # also read by attribution: who says a cue
 SAME_REFERENT_DEPS = frozenset({"appos", "flat"})  # not "compound": "a Kremlin spokesman" is not the Kremlin
@@ -42,7 +44,8 @@ PRONOUN_TYPES: Mapping[str, tuple[str, ...]] = {
 PRONOUNS = frozenset({*PRONOUN_TYPES, "they", "them", "we", "i", "you"})
 _MASCULINE, _FEMININE = frozenset({"he", "him"}), frozenset({"she", "her"})
 OPPOSITE_PRONOUNS: Mapping[str, frozenset[str]] = {
-    **dict.fromkeys(_MASCULINE, _FEMININE), **dict.fromkeys(_FEMININE, _MASCULINE),
+    **dict.fromkeys(_MASCULINE, _FEMININE),
+    **dict.fromkeys(_FEMININE, _MASCULINE),
 }
 # other taggers' names for spaCy's PERSON and ORG
 ENTITY_TYPE_ALIASES: Mapping[str, str] = {"PER": "PERSON", "ORGANIZATION": "ORG", "ORGANISATION": "ORG"}
@@ -99,7 +102,7 @@ class SpeakerLog:
         self.found_at.append(at)
 
     def near(self, at: int) -> list[Speaker]:
-        return self.speakers[bisect_left(self.found_at, at - 2 * LOOKBACK_CHARS):]
+        return self.speakers[bisect_left(self.found_at, at - 2 * LOOKBACK_CHARS) :]
 
 
 def _entity_type(entity: Entity | None) -> str:
@@ -107,7 +110,7 @@ def _entity_type(entity: Entity | None) -> str:
 
 
 def _place_key(word: str) -> str:
-    """"Russian", "Russia" and "Russia's" share a key; so do "American" and "US"."""
+    """ "Russian", "Russia" and "Russia's" share a key; so do "American" and "US"."""
     lower = word.lower().removesuffix("’s").removesuffix("'s")
     return PLACE_MARK + DEMONYMS.get(lower, lower)[:DEMONYM_KEY_CHARS]
 
@@ -146,9 +149,9 @@ class Context:
     title_starts: Sequence[int] = ()
     subject_starts: Sequence[int] = ()
 
-    def recent(self, items: Sequence[object], offsets: Sequence[int], before: int) -> Sequence[object]:
+    def recent(self, items: Sequence[T], offsets: Sequence[int], before: int) -> Sequence[T]:
         """The `items` (in reading order, at `offsets`) within LOOKBACK_CHARS before `before`."""
-        return items[bisect_left(offsets, before - LOOKBACK_CHARS):bisect_left(offsets, before)]
+        return items[bisect_left(offsets, before - LOOKBACK_CHARS) : bisect_left(offsets, before)]
 
 
 def _title_before(doc: Doc, span: Span) -> tuple[list[Token], list[Token]]:
@@ -166,7 +169,7 @@ def _title_before(doc: Doc, span: Span) -> tuple[list[Token], list[Token]]:
 
 
 def _appositions(span: Span) -> list[Token]:
-    """Heads of appositions: "Sergey Lavrov, Russia's foreign minister," and "Russia's foreign minister, Sergey Lavrov"."""
+    """Appositions' heads: "Sergey Lavrov, Russia's foreign minister," or "Russia's minister, Sergey Lavrov"."""
     heads = [t for tok in span for t in tok.children if t.dep_ == "appos" and t.i >= span.end]
     if span.root.dep_ == "appos" and span.root.head.i < span.start:
         heads.append(span.root.head)
@@ -204,12 +207,25 @@ def build_context(layout: Layout, mentions: Sequence[EntityMention], entities: M
         entity = entities.get(mention.entity_id)
         if entity is not None and _entity_type(entity) in ("PERSON", "ORG"):
             titles.append(_title(layout.doc, span, mention, entity))
-    name_words = {m.entity_id: frozenset(w.lower() for w in WORD_RE.findall(entities[m.entity_id].name))
-                  for m in ordered if m.entity_id in entities}
-    return Context(layout.text, ordered, narrated, entities, titles, subjects,
-                   max((m.end_char - m.start_char for m in ordered), default=0), name_words,
-                   [m.start_char for m in ordered], [m.start_char for m in narrated], [t.offset for t in titles],
-                   [offset for offset, _ in subjects])
+    name_words = {
+        m.entity_id: frozenset(w.lower() for w in WORD_RE.findall(entities[m.entity_id].name))
+        for m in ordered
+        if m.entity_id in entities
+    }
+    return Context(
+        layout.text,
+        ordered,
+        narrated,
+        entities,
+        titles,
+        subjects,
+        max((m.end_char - m.start_char for m in ordered), default=0),
+        name_words,
+        [m.start_char for m in ordered],
+        [m.start_char for m in narrated],
+        [t.offset for t in titles],
+        [offset for offset, _ in subjects],
+    )
 
 
 def _mention_under(head: Token, context: Context) -> str | None:
@@ -278,7 +294,7 @@ def _modifier_fit(key: str, title: set[str]) -> int | None:
 
 
 def _entity_offsets(speakers: Sequence[Speaker], context: Context, before: int) -> list[tuple[int, str]]:
-    """(offset, entity_id) of every mention and resolved speaker within the lookback before `before`, in reading order."""
+    """(offset, entity_id) of each mention and resolved speaker in the lookback before `before`, in reading order."""
     found = [(m.start_char, m.entity_id) for m in context.recent(context.mentions, context.starts, before)]
     found += [(s.start_char, s.entity_id) for s in _recent_speakers(speakers, before) if s.entity_id]
     return sorted(found)
@@ -305,15 +321,19 @@ def _latest_of_type(
     """The latest earlier speaker or clause subject of a compatible type, else the latest compatible mention."""
     speakers = _recent_speakers(speakers, before)
     strong = [(s.start_char, s.entity_id, CONF_PRONOUN_SPEAKER) for s in speakers if s.entity_id]
-    strong += [(offset, entity_id, CONF_PRONOUN_SUBJECT)
-               for offset, entity_id in context.recent(context.subjects, context.subject_starts, before)]
+    strong += [
+        (offset, entity_id, CONF_PRONOUN_SUBJECT)
+        for offset, entity_id in context.recent(context.subjects, context.subject_starts, before)
+    ]
     # "a doctor from Hebron said … “…,” he says": the latest speaker is someone unnamed, so is "he"
     unnamed = max(
         (s.start_char for s in speakers if s.entity_id is None and s.start_char < before and not s.is_pronoun),
         default=-1,
     )
-    weak = [(m.start_char, m.entity_id, CONF_PRONOUN_MENTION)
-            for m in context.recent(context.narrated, context.narrated_starts, before)]
+    weak = [
+        (m.start_char, m.entity_id, CONF_PRONOUN_MENTION)
+        for m in context.recent(context.narrated, context.narrated_starts, before)
+    ]
     for pool in (strong, weak):  # a bare mention decides only when no speaker or subject fits
         for offset, entity_id, confidence in sorted(pool, reverse=True):
             fits = _entity_type(context.entities.get(entity_id or "")) in types and entity_id not in excluded
@@ -332,9 +352,7 @@ def _linked(head: Token) -> list[Token]:
     return found
 
 
-def resolve_speaker(
-    phrase: Sequence[Token], speakers: Sequence[Speaker], context: Context
-) -> Speaker:
+def resolve_speaker(phrase: Sequence[Token], speakers: Sequence[Speaker], context: Context) -> Speaker:
     """Link a speaker phrase to an entity, most reliable evidence first."""
     head = phrase[-1]
     start, end = phrase[0].idx, head.idx + len(head.text)
@@ -359,8 +377,4 @@ def resolve_speaker(
 
 def _is_generic_organisation(phrase: Sequence[Token]) -> bool:
     """ "the company", "the group": a definite, unmodified organisation noun refers back like "it"."""
-    return (
-        len(phrase) == 2
-        and phrase[0].lower_ in DEFINITE
-        and phrase[1].lower_ in GENERIC_ORG_NOUNS
-    )
+    return len(phrase) == 2 and phrase[0].lower_ in DEFINITE and phrase[1].lower_ in GENERIC_ORG_NOUNS

@@ -19,21 +19,32 @@ from newsfake import NewsFake
 from quality_runs import FAILING_FEED, STORIES_FEED, TwoRuns, two_runs
 
 from pipelines.quality.docs import PAGE_NAME
-from pipelines.quality_page import quality_page_path
+from pipelines.reporting.refresh import quality_page_path
 
 pytestmark = pytest.mark.slow
 pytest_plugins = ("browser",)  # the `browser` fixture: headless Chromium
 
-TRENDS = ("articles_per_source", "articles_per_run", "duplicate_share", "quarantine_share", "words_per_article",
-          "entities_per_article", "quotes_per_article")
+TRENDS = (
+    "articles_per_source",
+    "articles_per_run",
+    "duplicate_share",
+    "quarantine_share",
+    "words_per_article",
+    "entities_per_article",
+    "quotes_per_article",
+)
 PASSWORD_FILE = "simple_auth_manager_passwords.json.generated"
 # The page loaded and laid out (its plots are inline SVG), then what a person sees, read from the DOM.
 RENDERED = "return document.readyState === 'complete' && document.body.dataset.renderedMs"
-FETCH_STATUS = "const done = arguments[arguments.length - 1]; fetch(arguments[0]).then(r => done(r.status), e => done(String(e)));"
+FETCH_STATUS = (
+    "const done = arguments[arguments.length - 1]; fetch(arguments[0]).then(r => done(r.status), e => done(String(e)));"
+)
 PAGE_STATE = """
 const cells = (row, selector) => [...row.querySelectorAll(selector)].map(cell => cell.textContent.trim());
 return {
-  feeds: [...document.querySelectorAll('tr.feed')].map(row => [row.querySelector('.feed-name').textContent, row.dataset.status]),
+  feeds: [...document.querySelectorAll('tr.feed')].map(row => [
+    row.querySelector('.feed-name').textContent, row.dataset.status,
+  ]),
   refusals: [...document.querySelectorAll('article.refusal')].map(group => ({
     reason: group.querySelector('.refusal-reason').textContent,
     count: Number(group.querySelector('.refusal-count').textContent),
@@ -60,14 +71,26 @@ def runs(tmp_path_factory: pytest.TempPathFactory, news_server: NewsFake) -> Two
 
 @pytest.fixture(scope="module")
 def airflow_ui(airflow_env: dict[str, str], runs: TwoRuns) -> Iterator[tuple[str, str]]:
-    """`airflow api-server` with the project's plugins, reading the two runs' published database; (base URL, admin password)."""
+    """`airflow api-server` with the project's plugins, reading the two runs' published database.
+
+    Yields (base URL, admin password).
+    """
     port = free_port()
-    env = {**airflow_env, "NEWSFLOW_DB": str(runs.settings.db_path), "NEWSFLOW_FEEDS": str(runs.settings.feeds_file),
-           "NEWSFLOW_GX_DIR": str(runs.settings.gx_dir)}
+    env = {
+        **airflow_env,
+        "NEWSFLOW_DB": str(runs.settings.db_path),
+        "NEWSFLOW_FEEDS": str(runs.settings.feeds_file),
+        "NEWSFLOW_GX_DIR": str(runs.settings.gx_dir),
+    }
     log = Path(env["AIRFLOW_HOME"]) / "api-server.log"
     with log.open("wb") as out:
-        server = subprocess.Popen(["airflow", "api-server", "--port", str(port), "--host", "127.0.0.1"], env=env,
-                                  stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        server = subprocess.Popen(
+            ["airflow", "api-server", "--port", str(port), "--host", "127.0.0.1"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 240
@@ -113,11 +136,14 @@ def _assert_the_two_runs(state: dict[str, Any], runs: TwoRuns) -> None:
     assert listed.index(runs.feed_run) < listed.index(runs.folder_run)
     assert state["expectations"] > 20  # every expectation of the suites, in plain words
     # Nothing came from another host (the network is cut off anyway; nothing must have tried).
-    assert all(name.startswith(("http://127.0.0.1", "file://", "data:")) for name in state["resources"]), state["resources"]
+    assert all(name.startswith(("http://127.0.0.1", "file://", "data:")) for name in state["resources"]), state[
+        "resources"
+    ]
 
 
-def test_the_quality_page_behind_the_airflow_login(browser: WebDriver, airflow_ui: tuple[str, str], runs: TwoRuns,
-                                                   tmp_path: Path) -> None:
+def test_the_quality_page_behind_the_airflow_login(
+    browser: WebDriver, airflow_ui: tuple[str, str], runs: TwoRuns, tmp_path: Path
+) -> None:
     base, password = airflow_ui
     page = f"{base}/newsflow-quality/{PAGE_NAME}"
     assert httpx.get(page, timeout=30).status_code == 401  # not signed in: nothing of the page

@@ -1,5 +1,6 @@
-"""pipelines.feedparse on bytes alone: hostile XML refused before the parser, odd bodies named, prologs kept linear.
+"""pipelines.sources.feedparse on bytes alone.
 
+Hostile XML is refused before the parser, odd bodies are named, prologs are kept linear.
 The same parser serves fetched feeds (tests/http) and saved feed files (tests/sources/test_formats.py).
 """
 
@@ -10,7 +11,12 @@ import resource
 import pytest
 from newsfake import BILLION_LAUGHS
 
-from pipelines.feedparse import compact_prolog, entry_key, parse_feed_bytes, xml_hazard
+from pipelines.sources.feedparse import (
+    compact_prolog,
+    entry_key,
+    parse_feed_bytes,
+    xml_hazard,
+)
 
 QUADRATIC_BLOWUP = (
     b'<?xml version="1.0"?>\n<!DOCTYPE rss [\n<!ENTITY a "' + b"a" * 100_000 + b'">\n]>\n'
@@ -24,11 +30,17 @@ PARAMETER_ENTITY = (
     b'<?xml version="1.0"?>\n<!DOCTYPE rss [<!ENTITY % remote SYSTEM "http://127.0.0.1:9/evil.dtd"> %remote;]>\n'
     b'<rss version="2.0"><channel><title>x</title><item><title>t</title></item></channel></rss>'
 )
-BLANK_PROLOG = b'<?xml version="1.0"?>' + b"\n" * 200_000 + b'<rss version="2.0"><channel><item><title>a</title></item></channel></rss>'
+BLANK_PROLOG = (
+    b'<?xml version="1.0"?>'
+    + b"\n" * 200_000
+    + b'<rss version="2.0"><channel><item><title>a</title></item></channel></rss>'
+)
 
 
 @pytest.mark.parametrize(
-    "body", [BILLION_LAUGHS, QUADRATIC_BLOWUP, EXTERNAL_ENTITY, PARAMETER_ENTITY], ids=["billion", "quadratic", "xxe", "param"]
+    "body",
+    [BILLION_LAUGHS, QUADRATIC_BLOWUP, EXTERNAL_ENTITY, PARAMETER_ENTITY],
+    ids=["billion", "quadratic", "xxe", "param"],
 )
 def test_entity_declarations_never_reach_the_parser(body: bytes) -> None:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -64,7 +76,9 @@ def test_empty_body_is_a_problem() -> None:
 
 
 def test_json_is_named_not_parsed() -> None:
-    feed = parse_feed_bytes(b'{"version": "https://jsonfeed.org/version/1.1", "items": []}', {}, "http://127.0.0.1/feed")
+    feed = parse_feed_bytes(
+        b'{"version": "https://jsonfeed.org/version/1.1", "items": []}', {}, "http://127.0.0.1/feed"
+    )
     assert feed.problem == "not_a_feed" and "JSON" in feed.note
 
 

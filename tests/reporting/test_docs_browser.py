@@ -16,8 +16,8 @@ from browser import WebDriver
 from conftest import PROJECT_ROOT
 from quality_batches import make_batch
 
-from pipelines.quality.docs import docs_server
 from pipelines.quality.gate import validate_batch
+from pipelines.reporting.serve import docs_server
 
 pytest_plugins = ("browser",)  # the `browser` fixture: headless Chromium
 
@@ -74,7 +74,9 @@ def served_docs(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
 def _assert_styled_and_offline(state: dict[str, Any], base: str) -> None:
     assert "Segoe UI" in state["bodyFont"], f"Bootstrap's font stack is missing: {state['bodyFont']}"
     assert state["navbarDisplay"] == "flex", "the navbar is not laid out by Bootstrap"
-    assert state["sheets"] and all(href.startswith(base) and rules > 0 for href, rules in state["sheets"]), state["sheets"]
+    assert state["sheets"] and all(href.startswith(base) and rules > 0 for href, rules in state["sheets"]), state[
+        "sheets"
+    ]
     failed = [(name, status) for name, status in state["resources"] if not name.startswith(base) or status != 200]
     assert not failed, failed
     assert state["scripts"] == {

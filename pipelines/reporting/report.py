@@ -9,13 +9,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
-from pipelines.quality.suite_rates import (
+from pipelines.quality.verdict import (
+    BATCH_SUITE,
+    EXPECTED_RANGE,
+    HISTORY_BATCHES,
+    VALIDATE_STAGE,
+)
+from pipelines.reporting.feed_report import FeedRow, feeds
+from pipelines.reporting.suite_rates import (
     RUNS_SHOWN,
     SuiteBound,
     SuiteReport,
@@ -25,22 +32,13 @@ from pipelines.quality.suite_rates import (
     suite_threshold,
     validated_runs,
 )
-from pipelines.quality.verdict import (
-    BATCH_SUITE,
-    EXPECTED_RANGE,
-    HISTORY_BATCHES,
-    VALIDATE_STAGE,
-)
 
 TOP_REASONS = 8  # refusal reasons listed with examples; the rest are "other" in the plot
 EXAMPLES_PER_REASON = 3
 TOP_SOURCES = 8  # sources drawn by name in the volume plots; the rest are summed as OTHER
 OTHER = "other"
 TREND_DAYS = 90
-FEED_WINDOW_DAYS = 7  # items per day and the share of 304s are over this window
 DETAIL_CHARS = 400
-FAILING_AFTER = 3  # consecutive failures after which a feed that worked before counts as failing, not backing off
-NOT_MODIFIED_OUTCOMES = ("not_modified", "unchanged")
 # A reason with its numbers masked: "line 12: …" and "line 40: …" are one reason.
 REASON_KEY = "regexp_replace(reason, '[0-9]+', '#', 'g')"
 
@@ -82,8 +80,10 @@ class RunRow:
 
 # A run that changed nothing (every input seen before, a feed's 304): with polling every minute these would push
 # every run that loaded something off the list within minutes, so they are folded into one line per stretch.
-_CHANGED = ("(r.status <> 'success' OR coalesce(r.articles_new, 0) + coalesce(r.articles_updated, 0)"
-            " + coalesce(r.quarantined, 0) + coalesce(r.skipped, 0) + coalesce(d.duplicates, 0) > 0)")
+_CHANGED = (
+    "(r.status <> 'success' OR coalesce(r.articles_new, 0) + coalesce(r.articles_updated, 0)"
+    " + coalesce(r.quarantined, 0) + coalesce(r.skipped, 0) + coalesce(d.duplicates, 0) > 0)"
+)
 _RUNS_WITH_DUPLICATES = """
 FROM ingest_runs r
 LEFT JOIN (SELECT run_id, count(*) AS duplicates FROM article_duplicates GROUP BY run_id) d USING (run_id)
@@ -124,7 +124,10 @@ def recent_runs(con: duckdb.DuckDBPyConnection, limit: int = RUNS_SHOWN) -> list
     """The last `limit` runs that changed something, and the last `limit` that failed however long ago: failed
     first, newest first."""
     rows = con.execute(RUNS_SQL, [limit, limit]).fetchall()
-    return [RunRow(*row[:-1], pages=json.loads(row[-1]) if row[-1] else {}) for row in rows]  # type: ignore[misc]
+    names = [column.name for column in fields(RunRow)]  # the query's columns, in order; its last is `pages`, as JSON
+    return [
+        RunRow(**dict(zip(names, [*row[:-1], json.loads(row[-1]) if row[-1] else {}], strict=True))) for row in rows
+    ]
 
 
 def idle_stretches(con: duckdb.DuckDBPyConnection, runs: Iterable[RunRow]) -> list[IdleStretch]:
@@ -164,7 +167,7 @@ class DailyRefusals:
 REFUSED_ROWS = f"""
 refused AS (
     SELECT q.quarantine_id, q.stage, q.reason, left(q.detail, {DETAIL_CHARS}) AS detail, q.created_at,
-           {REASON_KEY.replace('reason', 'q.reason')} AS reason_key,
+           {REASON_KEY.replace("reason", "q.reason")} AS reason_key,
            coalesce(s.name, r.source_id) AS source,
            coalesce(r.uri, q.table_name || ':' || q.record_id) AS uri
     FROM quarantine q
@@ -193,7 +196,7 @@ ORDER BY g.rank, e.n
 
 DAILY_REFUSALS_SQL = f"""
 WITH {REFUSED_ROWS}
-SELECT {utc_day('r.created_at')} AS day,
+SELECT {utc_day("r.created_at")} AS day,
        CASE WHEN g.rank <= ? THEN g.stage || ': ' || g.label ELSE '{OTHER}' END AS reason, count(*) AS refused
 FROM refused r JOIN reasons g USING (stage, reason_key)
 WHERE r.created_at >= ?
@@ -214,67 +217,6 @@ def top_refusals(con: duckdb.DuckDBPyConnection, limit: int = TOP_REASONS) -> li
 
 def daily_refusals(con: duckdb.DuckDBPyConnection, since: datetime, top: int = TOP_REASONS) -> list[DailyRefusals]:
     return [DailyRefusals(*row) for row in con.execute(DAILY_REFUSALS_SQL, [top, since]).fetchall()]
-
-
-# --- feeds -----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class FeedRow:
-    source_id: str
-    name: str
-    url: str
-    status: str
-    last_outcome: str | None
-    last_status: int | None
-    last_polled_at: datetime | None
-    last_success_at: datetime | None
-    next_poll_at: datetime | None
-    consecutive_failures: int
-    last_error: str | None
-    items_per_day: float
-    polls: int
-    not_modified_share: float | None
-
-
-# Worst first: the order feeds are listed in.
-FEED_STATUSES = ("failing", "backing off", "ok", "not modified", "disabled")
-
-FEEDS_SQL = """
-WITH items AS (SELECT source_id, count(*) AS items FROM feed_items WHERE first_seen_at >= ? GROUP BY source_id),
-polls AS (
-    SELECT source_id, count(*) AS polls, count(*) FILTER (WHERE http_status = 304) AS not_modified
-    FROM fetch_events WHERE kind <> 'page' AND "at" >= ? GROUP BY source_id
-)
-SELECT f.source_id, f.name, f.url, f.last_outcome, f.last_status, f.last_polled_at, f.last_success_at, f.next_poll_at,
-       f.consecutive_failures, f.last_error, coalesce(i.items, 0), coalesce(p.polls, 0), coalesce(p.not_modified, 0)
-FROM feed_state f LEFT JOIN items i USING (source_id) LEFT JOIN polls p USING (source_id)
-"""
-
-
-def feed_status(failures: int, last_outcome: str | None, last_success_at: datetime | None, disabled: bool) -> str:
-    """One word for a feed: a failure after earlier successes is backing off until FAILING_AFTER in a row."""
-    if disabled:
-        return "disabled"
-    if failures == 0:
-        return "not modified" if last_outcome in NOT_MODIFIED_OUTCOMES else "ok"
-    if last_success_at is not None and failures < FAILING_AFTER:
-        return "backing off"
-    return "failing"
-
-
-def feeds(con: duckdb.DuckDBPyConnection, now: datetime, disabled: Iterable[str] = ()) -> list[FeedRow]:
-    """Every polled feed, failing ones first, then by name; `disabled`: source ids feeds.yaml switched off."""
-    off = set(disabled)
-    since = now - timedelta(days=FEED_WINDOW_DAYS)
-    rows = []
-    for (source_id, name, url, outcome, status, polled, success, next_poll, failures, error, items, polls,
-         not_modified) in con.execute(FEEDS_SQL, [since, since]).fetchall():
-        rows.append(FeedRow(
-            source_id, name, url, feed_status(failures, outcome, success, source_id in off), outcome, status, polled,
-            success, next_poll, failures, error, items / FEED_WINDOW_DAYS, polls, not_modified / polls if polls else None,
-        ))
-    return sorted(rows, key=lambda row: (FEED_STATUSES.index(row.status), -row.consecutive_failures, row.name))
 
 
 # --- trends ----------------------------------------------------------------------------------
@@ -323,7 +265,7 @@ named AS (
 
 VOLUME_SQL = f"""
 WITH {SOURCE_NAMES}
-SELECT {utc_day('a.first_seen_at')} AS day, CASE WHEN n.shown THEN n.name ELSE '{OTHER}' END AS source, count(*)
+SELECT {utc_day("a.first_seen_at")} AS day, CASE WHEN n.shown THEN n.name ELSE '{OTHER}' END AS source, count(*)
 FROM articles a JOIN named n USING (source_id)
 WHERE a.first_seen_at >= ?
 GROUP BY ALL ORDER BY day, source
@@ -339,7 +281,8 @@ history AS (
     SELECT c.run_id, c.loaded_at, c.source_id, c.articles,
            median(c.articles) OVER recent AS median, count(*) OVER recent AS batches
     FROM run_source_counts c
-    WINDOW recent AS (PARTITION BY c.source_id ORDER BY c.loaded_at, c.run_id ROWS BETWEEN {HISTORY_BATCHES} PRECEDING AND 1 PRECEDING)
+    WINDOW recent AS (PARTITION BY c.source_id ORDER BY c.loaded_at, c.run_id
+                      ROWS BETWEEN {HISTORY_BATCHES} PRECEDING AND 1 PRECEDING)
 ),
 ranked AS (
     SELECT source_id, row_number() OVER (ORDER BY sum(articles) DESC, source_id) <= ? AS shown
@@ -355,14 +298,18 @@ ORDER BY h.loaded_at, h.source_id
 """
 
 DAILY_SQL = f"""
-WITH fresh AS (SELECT article_id, word_count, {utc_day('first_seen_at')} AS day FROM articles WHERE first_seen_at >= ?),
+WITH fresh AS (SELECT article_id, word_count, {utc_day("first_seen_at")} AS day FROM articles WHERE first_seen_at >= ?),
 per_day AS (SELECT day, count(*) AS articles, avg(word_count) AS words FROM fresh GROUP BY day),
 -- one article_entities row per entity an article names (its mentions resolved): counted per day, not per article
 named AS (SELECT f.day, count(*) AS entities FROM article_entities e JOIN fresh f USING (article_id) GROUP BY f.day),
 said AS (SELECT f.day, count(*) AS quotes FROM quotes q JOIN fresh f USING (article_id) GROUP BY f.day),
-copies AS (SELECT {utc_day('detected_at')} AS day, count(*) AS duplicates FROM article_duplicates WHERE detected_at >= ? GROUP BY day),
+copies AS (
+    SELECT {utc_day("detected_at")} AS day, count(*) AS duplicates FROM article_duplicates WHERE detected_at >= ?
+    GROUP BY day
+),
 inputs AS (
-    SELECT {utc_day('fetched_at')} AS day, count(*) AS inputs, count(*) FILTER (WHERE status = 'quarantined') AS quarantined
+    SELECT {utc_day("fetched_at")} AS day, count(*) AS inputs,
+           count(*) FILTER (WHERE status = 'quarantined') AS quarantined
     FROM raw_documents WHERE fetched_at >= ? GROUP BY day
 )
 SELECT day, coalesce(p.articles, 0), coalesce(c.duplicates, 0), coalesce(i.inputs, 0), coalesce(i.quarantined, 0),
@@ -378,13 +325,22 @@ def daily_volume(con: duckdb.DuckDBPyConnection, since: datetime, top: int = TOP
     return [SourceVolume(*row) for row in con.execute(VOLUME_SQL, [top, since, since]).fetchall()]
 
 
-def run_volume(con: duckdb.DuckDBPyConnection, since: datetime, expected: Mapping[str, float],
-               top: int = TOP_SOURCES) -> list[RunVolume]:
+def run_volume(
+    con: duckdb.DuckDBPyConnection, since: datetime, expected: Mapping[str, float], top: int = TOP_SOURCES
+) -> list[RunVolume]:
     """Articles per source per loaded batch, with the range the batch suite's `meta.expected_range` derives
     from the source's previous batches (as the gate computes it at validation time)."""
     minimum = int(expected["min_history_batches"])
-    params = [top, since, minimum, expected["low_ratio"], minimum, expected["high_ratio"],
-              expected["high_slack"], since]
+    params = [
+        top,
+        since,
+        minimum,
+        expected["low_ratio"],
+        minimum,
+        expected["high_ratio"],
+        expected["high_slack"],
+        since,
+    ]
     return [RunVolume(*row) for row in con.execute(RUN_VOLUME_SQL, params).fetchall()]
 
 
@@ -398,8 +354,20 @@ def daily_stats(con: duckdb.DuckDBPyConnection, since: datetime) -> list[DailySt
     for day, articles, duplicates, inputs, quarantined, words, entities, quotes in con.execute(
         DAILY_SQL, [since, since, since]
     ).fetchall():
-        stats.append(DailyStats(day, articles, duplicates, _share(duplicates, articles + duplicates), inputs, quarantined,
-                                _share(quarantined, inputs), words, entities, quotes))
+        stats.append(
+            DailyStats(
+                day,
+                articles,
+                duplicates,
+                _share(duplicates, articles + duplicates),
+                inputs,
+                quarantined,
+                _share(quarantined, inputs),
+                words,
+                entities,
+                quotes,
+            )
+        )
     return stats
 
 
@@ -428,8 +396,13 @@ class QualityReport:
 SUITE_BOUNDS = {"rejected_share": (BATCH_SUITE, "rejected_share", "max_value")}
 
 
-def collect(con: duckdb.DuckDBPyConnection | None, context_dir: Path, suites_dir: Path, now: datetime,
-            disabled: Iterable[str] = ()) -> QualityReport:
+def collect(
+    con: duckdb.DuckDBPyConnection | None,
+    context_dir: Path,
+    suites_dir: Path,
+    now: datetime,
+    disabled: Iterable[str] = (),
+) -> QualityReport:
     """The report from the published snapshot (None before the first load) and the stored validation results."""
     suites = load_suites(suites_dir)
     validations = validated_runs(context_dir)

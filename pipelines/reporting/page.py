@@ -9,16 +9,24 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 
 import jinja2
 
-from pipelines.quality.charts import COUNT, MEAN, SHARE, Point, bar_chart, line_chart, series_colors
 from pipelines.quality.docs import INDEX_PAGE
-from pipelines.quality.report import OTHER, IdleStretch, QualityReport, RunRow
+from pipelines.reporting.charts import (
+    COUNT,
+    MEAN,
+    SHARE,
+    Point,
+    bar_chart,
+    line_chart,
+    series_colors,
+)
+from pipelines.reporting.report import OTHER, IdleStretch, QualityReport, RunRow
 
 TEMPLATES_DIR = Path(__file__).with_name("templates")
 TEMPLATE = "quality_page.html.j2"
@@ -45,8 +53,18 @@ class Plot:
     note: str = ""
 
 
-def _plot(key: str, title: str, series: dict[str, list[Point]], kind: str, y_title: str, *, daily: bool,
-          limit: float | None = None, note: str = "", colors: dict[str, str] | None = None) -> Plot:
+def _plot(
+    key: str,
+    title: str,
+    series: dict[str, list[Point]],
+    kind: str,
+    y_title: str,
+    *,
+    daily: bool,
+    limit: float | None = None,
+    note: str = "",
+    colors: dict[str, str] | None = None,
+) -> Plot:
     points = sum(map(len, series.values()))
     svg = line_chart(series, kind, y_title, daily=daily, limit=limit, colors=colors) if points else ""
     return Plot(key, title, svg, points, note)
@@ -63,23 +81,57 @@ def trend_plots(report: QualityReport) -> list[Plot]:
     """The trends, each from aggregated rows; the expected band or limit drawn where a suite sets one on the
     same measure."""
     volume = _by_series([(row.source, Point(row.day, row.articles)) for row in report.volume])
-    runs = _by_series([(row.source, Point(row.loaded_at, row.articles, row.expected_min, row.expected_max))
-                       for row in report.run_volume])
+    runs = _by_series(
+        [
+            (row.source, Point(row.loaded_at, row.articles, row.expected_min, row.expected_max))
+            for row in report.run_volume
+        ]
+    )
     sources = series_colors([*volume, *runs], last=OTHER)  # a source has one colour in every plot
     plots = [
-        _plot("articles_per_source", "Articles per source per day", volume, COUNT, "new articles", daily=True,
-              note=f"first seen per UTC day; sources past the busiest are summed as “{OTHER}”", colors=sources),
-        _plot("articles_per_run", "Articles per source per batch, against the expected range", runs, COUNT,
-              "articles staged", daily=False, colors=sources,
-              note="shaded: the range the batch suite expects from the source's previous batches (from its 3rd batch on)"),
+        _plot(
+            "articles_per_source",
+            "Articles per source per day",
+            volume,
+            COUNT,
+            "new articles",
+            daily=True,
+            note=f"first seen per UTC day; sources past the busiest are summed as “{OTHER}”",
+            colors=sources,
+        ),
+        _plot(
+            "articles_per_run",
+            "Articles per source per batch, against the expected range",
+            runs,
+            COUNT,
+            "articles staged",
+            daily=False,
+            colors=sources,
+            note="shaded: the range the batch suite expects from the source's previous batches (from its 3rd batch on)",
+        ),
     ]
     if (bound := report.thresholds.get("rejected_share")) is not None:
         checked = bound.applies_from or 0
-        shares = _by_series([(row.source, Point(row.loaded_at, row.rejected / row.articles)) for row in report.run_volume
-                             if row.articles and row.articles >= checked])
-        plots.append(_plot("rejected_share", "Share of a source's batch quarantined by validation", shares, SHARE,
-                           "rejected / articles staged", daily=False, limit=bound.value, colors=sources,
-                           note=f"batches of {checked:,.0f}+ articles, as the suite checks them; red line: {bound.words}"))
+        shares = _by_series(
+            [
+                (row.source, Point(row.loaded_at, row.rejected / row.articles))
+                for row in report.run_volume
+                if row.articles and row.articles >= checked
+            ]
+        )
+        plots.append(
+            _plot(
+                "rejected_share",
+                "Share of a source's batch quarantined by validation",
+                shares,
+                SHARE,
+                "rejected / articles staged",
+                daily=False,
+                limit=bound.value,
+                colors=sources,
+                note=f"batches of {checked:,.0f}+ articles, as the suite checks them; red line: {bound.words}",
+            )
+        )
     for key, title, y_title, kind in DAILY_TRENDS:
         values = {title: [Point(day.day, value) for day in report.daily if (value := getattr(day, key)) is not None]}
         plots.append(_plot(key, title, values, kind, y_title, daily=True))
@@ -114,7 +166,7 @@ class RunView:
     @property
     def failed(self) -> bool:
         """A load that failed, or a batch a validation stopped."""
-        return self.validation == NOT_LOADED or self.run is not None and self.run.status == "failed"
+        return self.validation == NOT_LOADED or (self.run is not None and self.run.status == "failed")
 
 
 def run_views(report: QualityReport, site: Path, result_page: Callable[[Path], Path]) -> list[RunView]:
@@ -125,8 +177,12 @@ def run_views(report: QualityReport, site: Path, result_page: Callable[[Path], P
     views = []
     for run in report.runs:
         verdict = {True: "passed", False: "rows quarantined", None: "not validated"}[run.validation_success]
+        pages: Mapping[str, str | os.PathLike[str]]
         if run.run_id in refused and run.validation_success is None:  # a failed run its validation stopped
-            verdict, pages = NOT_LOADED, {suite: result_page(path) for suite, path in refused[run.run_id].results.items()}
+            verdict, pages = (
+                NOT_LOADED,
+                {suite: result_page(path) for suite, path in refused[run.run_id].results.items()},
+            )
         else:
             pages = dict(run.pages)
         links = {suite: link for suite, page in pages.items() if (link := relative_link(page, site))}
@@ -138,7 +194,11 @@ def run_views(report: QualityReport, site: Path, result_page: Callable[[Path], P
         when = datetime.strptime(validation.validated_at, VALIDATED_AT).replace(tzinfo=UTC)
         if oldest is not None and when < oldest:
             continue
-        links = {suite: link for suite, path in validation.results.items() if (link := relative_link(result_page(path), site))}
+        links = {
+            suite: link
+            for suite, path in validation.results.items()
+            if (link := relative_link(result_page(path), site))
+        }
         views.append(RunView(None, validation.run_id, when, NOT_LOADED, links))
     # Failed runs first (a load that failed, a validation that stopped a batch), then newest first.
     return sorted(views, key=lambda view: (view.failed, view.started, view.run_id), reverse=True)
@@ -150,7 +210,10 @@ def run_rows(views: list[RunView], idle: list[IdleStretch]) -> list[RunView | Id
     failed = [view for view in views if view.failed]
     rest: list[RunView | IdleStretch] = [view for view in views if not view.failed]
     rest.extend(idle)
-    return [*failed, *sorted(rest, key=lambda row: row.started if isinstance(row, RunView) else row.last_at, reverse=True)]
+    return [
+        *failed,
+        *sorted(rest, key=lambda row: row.started if isinstance(row, RunView) else row.last_at, reverse=True),
+    ]
 
 
 def _when(value: datetime | None) -> str:
@@ -167,8 +230,13 @@ def _percent(value: float | None) -> str:
 
 @functools.lru_cache(maxsize=1)
 def _environment() -> jinja2.Environment:
-    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True, trim_blocks=True,
-                             lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
     env.filters.update(when=_when, seconds=_seconds, percent=_percent)
     env.tests["idle"] = lambda row: isinstance(row, IdleStretch)
     return env
@@ -176,8 +244,16 @@ def _environment() -> jinja2.Environment:
 
 def render_page(report: QualityReport, site: Path, result_page: Callable[[Path], Path], database: str) -> str:
     """The page as HTML; `site` is the Data Docs folder it is written into (links are relative to it)."""
-    return _environment().get_template(TEMPLATE).render(
-        report=report, runs=run_rows(run_views(report, site, result_page), report.idle), trends=trend_plots(report),
-        refusals_plot=refusal_plot(report), docs_index=INDEX_PAGE, database=database,
-        failing=sum(feed.status == "failing" for feed in report.feeds),
+    return (
+        _environment()
+        .get_template(TEMPLATE)
+        .render(
+            report=report,
+            runs=run_rows(run_views(report, site, result_page), report.idle),
+            trends=trend_plots(report),
+            refusals_plot=refusal_plot(report),
+            docs_index=INDEX_PAGE,
+            database=database,
+            failing=sum(feed.status == "failing" for feed in report.feeds),
+        )
     )

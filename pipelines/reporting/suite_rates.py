@@ -80,9 +80,14 @@ def validated_runs(context_dir: Path, limit: int = RUNS_SHOWN) -> list[Validated
     runs = []
     for run_id, results in grouped.items():
         documents = {suite: _read_result(path) for suite, path in results.items()}
-        failed = tuple(sorted((suite for suite, document in documents.items() if not document.get("success", False)),
-                              key=_suite_order))
-        runs.append(ValidatedRun(run_id, max(path.parent.name for path in results.values()), failed, results, documents))
+        failed = tuple(
+            sorted(
+                (suite for suite, document in documents.items() if not document.get("success", False)), key=_suite_order
+            )
+        )
+        runs.append(
+            ValidatedRun(run_id, max(path.parent.name for path in results.values()), failed, results, documents)
+        )
     return sorted(runs, key=lambda run: (run.validated_at, run.run_id), reverse=True)
 
 
@@ -112,11 +117,18 @@ def suite_reports(suites: Mapping[str, Mapping[str, Any]], runs: Sequence[Valida
                 tally[2] += int(result.get("element_count") or 0)
                 tally[3] += int(result.get("unexpected_count") or 0)
     reports = []
-    for name, suite in suites.items():
-        rates = [ExpectationRate(name, e.get("id", ""), e.get("description") or _check(e), _check(e),
-                                 *tallies.get(e.get("id", ""), [0, 0, 0, 0]))
-                 for e in suite.get("expectations", [])]
-        reports.append(SuiteReport(name, suite.get("notes"), rates))
+    for name, suite_document in suites.items():
+        rates = [
+            ExpectationRate(
+                name,
+                e.get("id", ""),
+                e.get("description") or _check(e),
+                _check(e),
+                *tallies.get(e.get("id", ""), [0, 0, 0, 0]),
+            )
+            for e in suite_document.get("expectations", [])
+        ]
+        reports.append(SuiteReport(name, suite_document.get("notes"), rates))
     return reports
 
 
@@ -143,5 +155,7 @@ def suite_threshold(suites: Mapping[str, Mapping[str, Any]], suite: str, column:
         kwargs = expectation.get("kwargs", {})
         value = kwargs.get(bound)
         if kwargs.get("column") == column and isinstance(value, int | float) and math.isfinite(value):
-            return SuiteBound(float(value), expectation.get("description") or _check(expectation), _applies_from(kwargs))
+            return SuiteBound(
+                float(value), expectation.get("description") or _check(expectation), _applies_from(kwargs)
+            )
     return None

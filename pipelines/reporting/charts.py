@@ -64,7 +64,7 @@ def value_ticks(top: float, kind: str) -> list[float]:
 def tick_label(value: float, kind: str, step: float) -> str:
     """As many decimals as the step needs, so neighbouring ticks read differently."""
     scaled, suffix = (value * 100, "%") if kind == SHARE else (value, "")
-    decimals = max(0, -math.floor(math.log10((step * 100 if kind == SHARE else step)) + 1e-9))
+    decimals = max(0, -math.floor(math.log10(step * 100 if kind == SHARE else step) + 1e-9))
     return f"{scaled:,.{decimals}f}{suffix}"
 
 
@@ -101,11 +101,15 @@ class Frame:
         yield '<g class="axis y">'
         for tick in self.ticks:
             y = self.y(tick)
-            yield (f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-                   f'<text x="{LEFT - 4}" y="{y + 3:.1f}" text-anchor="end">{tick_label(tick, self.kind, step)}</text>')
+            yield (
+                f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+                f'<text x="{LEFT - 4}" y="{y + 3:.1f}" text-anchor="end">{tick_label(tick, self.kind, step)}</text>'
+            )
         middle = TOP + PLOT_HEIGHT / 2
-        yield (f'<text class="title" transform="translate(12 {middle:.0f}) rotate(-90)" text-anchor="middle">'
-               f'{escape(title)}</text></g>')
+        yield (
+            f'<text class="title" transform="translate(12 {middle:.0f}) rotate(-90)" text-anchor="middle">'
+            f"{escape(title)}</text></g>"
+        )
 
     def time_axis(self, daily: bool) -> Iterator[str]:
         ticks, fmt = time_ticks(self.x0, self.x1, daily)
@@ -130,23 +134,29 @@ def _legend(names: Sequence[str], colors: Mapping[str, str]) -> Iterator[str]:
     for n, name in enumerate(names):
         y = TOP + PLOT_HEIGHT + BOTTOM + n * LEGEND_ROW
         shown = name if len(name) <= LEGEND_CHARS else name[: LEGEND_CHARS - 1] + "…"
-        yield (f'<rect x="{LEFT}" y="{y + 2}" width="10" height="10" fill="{colors[name]}"/>'
-               f'<text x="{LEFT + 16}" y="{y + 11}"><title>{escape(name)}</title>{escape(shown)}</text>')
+        yield (
+            f'<rect x="{LEFT}" y="{y + 2}" width="10" height="10" fill="{colors[name]}"/>'
+            f'<text x="{LEFT + 16}" y="{y + 11}"><title>{escape(name)}</title>{escape(shown)}</text>'
+        )
     yield "</g>"
 
 
 def _svg(label: str, names: Sequence[str], colors: Mapping[str, str], body: Iterator[str]) -> str:
     height = TOP + PLOT_HEIGHT + BOTTOM + (len(names) * LEGEND_ROW + 4 if len(names) > 1 else 0)
-    return (f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(label)}">'
-            + "".join(body) + "".join(_legend(names, colors)) + "</svg>")
+    return (
+        f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(label)}">'
+        + "".join(body)
+        + "".join(_legend(names, colors))
+        + "</svg>"
+    )
 
 
-def _runs_of(points: Sequence[Point]) -> Iterator[list[Point]]:
-    """Consecutive points that have a band, so a gap in the band is not bridged."""
-    run: list[Point] = []
+def _runs_of(points: Sequence[Point]) -> Iterator[list[tuple[date | datetime, float, float]]]:
+    """Consecutive points that have a band, as (x, lo, hi), so a gap in the band is not bridged."""
+    run: list[tuple[date | datetime, float, float]] = []
     for point in points:
         if point.lo is not None and point.hi is not None:
-            run.append(point)
+            run.append((point.x, point.lo, point.hi))
         elif run:
             yield run
             run = []
@@ -154,8 +164,15 @@ def _runs_of(points: Sequence[Point]) -> Iterator[list[Point]]:
         yield run
 
 
-def line_chart(series: Mapping[str, Sequence[Point]], kind: str, title: str, *, daily: bool,
-               limit: float | None = None, colors: Mapping[str, str] | None = None) -> str:
+def line_chart(
+    series: Mapping[str, Sequence[Point]],
+    kind: str,
+    title: str,
+    *,
+    daily: bool,
+    limit: float | None = None,
+    colors: Mapping[str, str] | None = None,
+) -> str:
     """Points joined by lines over time, a colour per series (`colors`, which names every series, else by name); the
     expected band shaded, a limit as a dashed line. Series are drawn and listed in the colours' order, each
     shifted by DODGE pixels."""
@@ -174,8 +191,9 @@ def line_chart(series: Mapping[str, Sequence[Point]], kind: str, title: str, *, 
         yield from frame.time_axis(daily)
         for rows in series.values():
             for run in _runs_of(rows):
-                edge = [(frame.x(epoch(p.x)), frame.y(p.hi)) for p in run] + [
-                    (frame.x(epoch(p.x)), frame.y(p.lo)) for p in reversed(run)]  # type: ignore[arg-type]
+                edge = [(frame.x(epoch(x)), frame.y(hi)) for x, _, hi in run] + [
+                    (frame.x(epoch(x)), frame.y(lo)) for x, lo, _ in reversed(run)
+                ]
                 yield f'<polygon class="band" fill="{BAND_COLOR}" points="{_coords(edge)}"/>'
         for n, (name, rows) in enumerate(series.items()):
             color, shift = colors[name], (n - (len(series) - 1) / 2) * DODGE
@@ -185,13 +203,17 @@ def line_chart(series: Mapping[str, Sequence[Point]], kind: str, title: str, *, 
                 yield f'<polyline fill="none" points="{_coords(xy)}"/>'
             for (cx, cy), point in zip(xy, rows, strict=True):
                 when = point.x.strftime("%Y-%m-%d" if daily else "%Y-%m-%d %H:%M UTC")
-                yield (f'<circle class="point" cx="{cx:.1f}" cy="{cy:.1f}" r="{POINT_RADIUS}">'
-                       f'<title>{escape(name)}, {when}: {value_label(point.y, kind)}</title></circle>')
+                yield (
+                    f'<circle class="point" cx="{cx:.1f}" cy="{cy:.1f}" r="{POINT_RADIUS}">'
+                    f"<title>{escape(name)}, {when}: {value_label(point.y, kind)}</title></circle>"
+                )
             yield "</g>"
         if limit is not None:
             y = frame.y(limit)
-            yield (f'<line class="limit" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{LIMIT_COLOR}"'
-                   f' stroke-dasharray="6 4" stroke-width="2"><title>limit {value_label(limit, kind)}</title></line>')
+            yield (
+                f'<line class="limit" x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="{LIMIT_COLOR}"'
+                f' stroke-dasharray="6 4" stroke-width="2"><title>limit {value_label(limit, kind)}</title></line>'
+            )
 
     return _svg(title, list(series) if len(series) > 1 else [], colors, body())
 
@@ -213,7 +235,7 @@ def bar_chart(stacks: Mapping[str, Mapping[date, float]], kind: str, title: str)
             yield f'<text x="{x:.1f}" y="{TOP + PLOT_HEIGHT + 16}" text-anchor="middle">{day:%Y-%m-%d}</text>'
         yield "</g>"
         base = [0.0] * len(days)
-        for n, (name, rows) in enumerate(stacks.items()):
+        for name, rows in stacks.items():
             yield f'<g class="series" fill="{colors[name]}">'
             for i, day in enumerate(days):
                 if (value := rows.get(day)) is None:
@@ -221,8 +243,10 @@ def bar_chart(stacks: Mapping[str, Mapping[date, float]], kind: str, title: str)
                 y0, y1 = frame.y(base[i]), frame.y(base[i] + value)
                 base[i] += value
                 x = LEFT + (i + (1 - BAR_FILL) / 2) * band
-                yield (f'<rect class="bar" x="{x:.1f}" y="{y1:.1f}" width="{band * BAR_FILL:.1f}" height="{y0 - y1:.1f}">'
-                       f'<title>{escape(name)}, {day:%Y-%m-%d}: {value_label(value, kind)}</title></rect>')
+                yield (
+                    f'<rect class="bar" x="{x:.1f}" y="{y1:.1f}" width="{band * BAR_FILL:.1f}" height="{y0 - y1:.1f}">'
+                    f"<title>{escape(name)}, {day:%Y-%m-%d}: {value_label(value, kind)}</title></rect>"
+                )
             yield "</g>"
 
     return _svg(title, list(stacks), colors, body())

@@ -1,4 +1,4 @@
-"""The data-quality page from the published snapshot: built for the Airflow view and `newsflow docs`, written after each load.
+"""The data-quality page from the snapshot: for the Airflow view and `newsflow docs`, written after each load.
 
 It sits above `storage` (it opens the snapshot read-only, as every reader does) and below `pipeline`, which
 calls `refresh_quality_page` (best effort) once a load has published. No Great Expectations import: the
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from pipelines.config import Settings
 from pipelines.quality.docs import PAGE_NAME, result_page, site_dir
-from pipelines.quality.page import render_page
-from pipelines.quality.report import collect
+from pipelines.reporting.page import render_page
+from pipelines.reporting.report import collect
 from pipelines.sources.feed_config import FeedConfigError, load_feeds
 from pipelines.storage.publish import read_view, temporary_path
 
@@ -39,8 +39,13 @@ def build_quality_page(settings: Settings, now: datetime | None = None) -> str:
     """The page's HTML from the published snapshot (an empty page before the first load) and the stored results."""
     gx_dir = settings.gx_dir.resolve()
     with read_view(settings) as view:
-        report = collect(view.con if view else None, gx_dir, settings.schemas_dir / "expectations",
-                         now or datetime.now(UTC), disabled_feeds(settings))
+        report = collect(
+            view.con if view else None,
+            gx_dir,
+            settings.schemas_dir / "expectations",
+            now or datetime.now(UTC),
+            disabled_feeds(settings),
+        )
     return render_page(report, site_dir(gx_dir), lambda path: result_page(gx_dir, path), str(settings.db_path))
 
 

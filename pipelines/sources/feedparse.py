@@ -27,7 +27,9 @@ _ENTITY_DECLARATION = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _WHITESPACE_RUN = re.compile(rb"\s+")
 _JSON_START = re.compile(rb"^\s*[\[{]")
 _YEAR_MONTH = re.compile(r"^\d{4}(?:-\d{2})?$")
-_HTML_START = re.compile(rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b", re.IGNORECASE | re.DOTALL)
+_HTML_START = re.compile(
+    rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html)\b", re.IGNORECASE | re.DOTALL
+)
 MAX_WIDE_PROLOG_BYTES = 8 * 1024  # UTF-16/32 prologs cannot be compacted bytewise; longer ones are refused
 HTML_SNIFF_BYTES = 4096
 JSON_NOTE = "JSON (feedparser 6.0 parses RSS/Atom/RDF only; JSON Feeds are read by pipelines.sources.jsonfeed)"
@@ -143,7 +145,8 @@ def _utc(value: Any) -> datetime | None:
     if not value:
         return None
     try:
-        return datetime(*value[:6], tzinfo=UTC)
+        year, month, day, hour, minute, second = value[:6]
+        return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
     except (TypeError, ValueError):
         return None
 
@@ -235,6 +238,8 @@ def parse_feed_bytes(body: bytes | None, headers: Mapping[str, str], url: str) -
     if is_html(body):  # sniffed, not trusted from Content-Type: servers label real feeds text/html too
         return replace(result, problem=ParseProblem.NOT_A_FEED, note=f"HTML page ({content_type})")
     if not result.version:
-        return replace(result, problem=ParseProblem.NOT_A_FEED, note=f"{bozo or 'no RSS/Atom/RDF root element'} ({content_type})")
+        return replace(
+            result, problem=ParseProblem.NOT_A_FEED, note=f"{bozo or 'no RSS/Atom/RDF root element'} ({content_type})"
+        )
     note = f"{result.version} feed without items" + (f" ({bozo})" if bozo else "")
     return replace(result, problem=ParseProblem.NO_ITEMS, note=note)

@@ -1,0 +1,112 @@
+"""`newsflow eval`: score a stage against gold data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipelines.cli.options import JsonOption, ModelOption, misuse
+from pipelines.config import Settings
+
+eval_app = typer.Typer(help="Score a stage against gold data: precision, recall, F1.", no_args_is_help=True)
+
+
+@eval_app.command("entities")
+def eval_entities(
+    gold: Annotated[Path, typer.Option("--gold", help="A CoNLL-U / CoNLL file or a folder of them.")],
+    model: ModelOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Named entities per type (PERSON, ORG, LOC, MISC) against gold annotation."""
+    from pipelines.evaluation.entities import evaluate_entities, format_table
+
+    scores = evaluate_entities(gold, Settings.from_env(spacy_model=model).spacy_model)
+    print(json.dumps(scores.as_dict()) if as_json else format_table(scores))
+
+
+@eval_app.command("quotes")
+def eval_quotes(
+    gold: Annotated[
+        Path | None, typer.Option("--gold", help="JSONL gold quotes (seed, quote, speaker, required).")
+    ] = None,
+    not_quotes: Annotated[
+        Path | None, typer.Option("--not-quotes", help="JSONL quoted strings that are not speech.")
+    ] = None,
+    texts: Annotated[
+        Path | None,
+        typer.Option(
+            "--texts", help="Folder with the articles the gold names (default $NEWSFLOW_SEEDS_DIR or seeds/)."
+        ),
+    ] = None,
+    polnear: Annotated[
+        Path | None,
+        typer.Option("--polnear", help="A PolNeAR-format folder (text/ + attributions.jsonl) instead of --gold."),
+    ] = None,
+    misses: Annotated[
+        bool, typer.Option("--misses", help="With --polnear: list every miss, grouped by cause.")
+    ] = False,
+    model: ModelOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Quote precision/recall/F1 (80% overlap of the gold text) and speaker accuracy over matched quotes."""
+    from pipelines.evaluation.quotes import evaluate_quotes, format_table
+
+    settings = Settings.from_env(seeds_dir=texts, spacy_model=model)
+    misused = [
+        f"{name} goes only with {mode}"
+        for name, given, mode, needed in (
+            ("--misses", misses, "--polnear", polnear),
+            ("--not-quotes", not_quotes, "--gold", gold),
+            ("--texts", texts, "--gold", gold),
+        )
+        if given and needed is None
+    ]
+    if (gold is None) == (polnear is None):
+        misused = ["give exactly one of --gold FILE or --polnear DIR"]
+    if misused:
+        misuse("; ".join(misused))
+    if polnear is not None:
+        from pipelines.evaluation.polnear import evaluate_polnear, format_polnear
+
+        found = evaluate_polnear(polnear, model=settings.spacy_model, alias_file=settings.alias_file)
+        print(found.to_json() if as_json else format_polnear(found, misses=misses))
+        return
+    assert gold is not None  # exactly one of --gold and --polnear, checked above
+    scores = evaluate_quotes(
+        gold, not_quotes, settings.seeds_dir, model=settings.spacy_model, alias_file=settings.alias_file
+    )
+    print(scores.to_json() if as_json else format_table(scores))
+
+
+@eval_app.command("dedup")
+def eval_dedup(
+    shared: Annotated[
+        Path, typer.Option("--shared", help="The shared data folder with seeds/ and corpora/news-html/.")
+    ],
+    seed: Annotated[int, typer.Option("--seed", help="Random seed for the generated copies.")] = 0,
+    sweep_thresholds: Annotated[bool, typer.Option("--sweep", help="Also print the configuration sweep.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Duplicate detection on labelled pairs built from real article text (copies, edits, and true negatives)."""
+    from dataclasses import asdict
+
+    from pipelines.config import DedupConfig
+    from pipelines.evaluation.dedup import (
+        eval_pairs,
+        evaluate_dedup,
+        format_scores,
+        format_sweep,
+        sweep,
+    )
+
+    pairs = eval_pairs(shared, seed=seed)
+    scores = evaluate_dedup(DedupConfig(), pairs)
+    if as_json:
+        print(json.dumps({"pairs": len(pairs), **asdict(scores)}))
+        return
+    print(f"{len(pairs)} labelled pairs\n{format_scores(scores)}")
+    if sweep_thresholds:
+        print(format_sweep(sweep(pairs)))
