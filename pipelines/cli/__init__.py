@@ -357,10 +357,8 @@ def docs(
     rebuild: Annotated[bool, typer.Option("--rebuild", help="Re-render every stored validation result first.")] = False,
     db: DbOption = None,
 ) -> None:
-    """The data-quality page (runs, refusals, feeds, trends, suites) beside the GX Data Docs.
-
-    Prints its path, or serves both.
-    """
+    """The data-quality page (runs, refusals, feeds, trends, suites) beside the GX Data Docs:
+    print its path, or serve both."""
     from pipelines.quality.docs import INDEX_PAGE, build_docs, site_dir
     from pipelines.reporting.refresh import write_quality_page
     from pipelines.reporting.serve import serve_docs

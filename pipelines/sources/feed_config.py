@@ -162,7 +162,7 @@ def _feed(path: Path, index: int, node: yaml.Node, default_poll_minutes: int) ->
     if low is not None and high is not None and low > high:
         raise fail("max_minutes", f"must not be less than min_minutes ({low})")
     kind = values.get("kind", FEED)
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         raise fail("kind", "must be " + " or ".join(repr(name) for name in KINDS))
     for option in set(values) - set(KINDS[kind].options) - COMMON_FIELDS:
         takers = [name for name, other in KINDS.items() if option in other.options]

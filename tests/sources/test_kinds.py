@@ -37,6 +37,10 @@ def test_feeds_yaml_accepts_exactly_the_registered_kinds(tmp_path: Path, monkeyp
     assert list(KINDS) == [FEED, SITEMAP]
     with pytest.raises(FeedConfigError, match=r"kind: must be 'feed' or 'sitemap'"):
         load_feeds(path, 5)
+    path.write_text("feeds:\n  - {url: 'https://example.com/rss', name: Example, kind: [feed]}\n")
+    with pytest.raises(FeedConfigError, match=r":2: feeds\[0\]\.kind: must be 'feed' or 'sitemap'"):
+        load_feeds(path, 5)  # not a name at all
+    path.write_text("feeds:\n  - {url: 'https://example.com/rss', name: Example, kind: newest}\n")
     monkeypatch.setitem(KINDS, "newest", SourceKind("newest", read_newest, note="a feed's newest item"))
     (feed,) = load_feeds(path, 5)
     assert feed.kind == "newest"
