@@ -46,10 +46,9 @@ import pyarrow as pa
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT))
 
-# The bench runs as a script from the checkout: the package is importable only after the path is set.
-from pipelines.config import DedupConfig  # noqa: E402
-from pipelines.dedup.signatures import DedupEntry, band_keys, make_entry  # noqa: E402
-from pipelines.dedup.stories import Candidate, EntryIndex, Match, find_matches  # noqa: E402
+from pipelines.config import DedupConfig
+from pipelines.dedup.signatures import DedupEntry, band_keys, make_entry
+from pipelines.dedup.stories import Candidate, EntryIndex, Match, find_matches
 
 SEEDS_DIR = PROJECT_ROOT / "seeds"
 OUT = PROJECT_ROOT / "bench" / "out" / "dedup.json"

@@ -30,9 +30,9 @@ import duckdb
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_ROOT / "tests"))
 
-from pathological import distinct_text, news_paragraphs, write_folder  # noqa: E402  (the bench runs as a script)
+from pathological import distinct_text, news_paragraphs, write_folder
 
-from pipelines.config import DEFAULT_MAX_FILE_BYTES  # noqa: E402
+from pipelines.config import DEFAULT_MAX_FILE_BYTES
 
 MiB = 2**20
 

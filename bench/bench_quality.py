@@ -36,8 +36,8 @@ from typing import Any
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(PROJECT_ROOT), str(PROJECT_ROOT / "tests")]
 
-from pipelines.quality import docs, gate  # noqa: E402
-from pipelines.quality.context import GX_MODULE, open_context  # noqa: E402
+from pipelines.quality import docs, gate
+from pipelines.quality.context import GX_MODULE, open_context
 
 OUT = PROJECT_ROOT / "bench" / "out" / "quality.json"
 RUN_TIME_FORMAT = "%Y%m%dT%H%M%S.%fZ"  # GX's folder name for a run's start time

@@ -25,7 +25,7 @@ if forks_task_processes(sys.argv):
 
     import datasketch  # noqa: F401  (imported for the task processes forked from here)
 
-    import pipelines.pipeline  # noqa: F401
+    import pipelines.pipeline  # noqa: F401  (the same: the pipeline's modules, imported once before the fork)
     from pipelines.config import Settings
     from pipelines.nlp.annotate import load_models
     from pipelines.quality.context import preload

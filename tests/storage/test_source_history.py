@@ -10,6 +10,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from table_snapshot import scalar
 
 from pipelines.config import Settings
 from pipelines.pipeline import ingest_folder
@@ -41,7 +42,7 @@ def bodies(db_path: Path) -> list[str]:
 def source_documents(db_path: Path) -> int:
     con = duckdb.connect(str(db_path), read_only=True)
     try:
-        return con.execute("SELECT count(*) FROM source_documents").fetchone()[0]  # type: ignore[index]
+        return int(scalar(con.execute("SELECT count(*) FROM source_documents")))
     finally:
         con.close()
 
