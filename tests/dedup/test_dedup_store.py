@@ -19,6 +19,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from quality_batches import PASSED
 from table_snapshot import scalar
 
 from pipelines.config import PROJECT_ROOT, DedupConfig, Settings
@@ -43,7 +44,7 @@ from pipelines.ids import sha256_hex, stable_id
 from pipelines.pipeline import ingest_folder
 from pipelines.records import ArticleRow, RawDocument, Source, Status
 from pipelines.storage.load import load_batch
-from pipelines.storage.staging import Manifest, Validation
+from pipelines.storage.staging import Manifest
 from pipelines.storage.store import Store
 from pipelines.tables import STAGED_TABLES
 
@@ -52,17 +53,6 @@ CFG = DedupConfig()
 T0 = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 SHUFFLES = 6
 SOURCE = Source("src-test", "folder", "test://pieces", "pieces")
-PASSED = Validation(
-    success=True,
-    validated=0,
-    rejected=[],
-    articles_per_source={},
-    docs_path="",
-    pages={},
-    batch_failures=[],
-    seconds=0.0,
-    cold_start=False,
-)
 
 
 @dataclass(frozen=True, slots=True)

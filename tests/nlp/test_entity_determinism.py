@@ -15,12 +15,13 @@ from typing import cast
 
 import duckdb
 import pytest
+from quality_batches import PASSED
 from table_snapshot import scalar
 
 from pipelines.config import Settings
 from pipelines.pipeline import load_stages, new_run_id, stage_folder, validate_stages
 from pipelines.storage.load import load_batch
-from pipelines.storage.staging import Manifest, Validation
+from pipelines.storage.staging import Manifest
 from pipelines.storage.store import Store
 from pipelines.tables import STAGED_TABLES
 
@@ -39,17 +40,6 @@ ENTITY_TABLES = {
     "quotes": "SELECT quote_id, article_id, speaker_text, speaker_entity_id, speaker_local_id FROM quotes",
 }
 ONE_SHARD, TWO_SHARDS, ONE_FILE_AT_A_TIME = "one shard", "two shards", "one file at a time, reversed"
-PASSED = Validation(
-    success=True,
-    validated=0,
-    rejected=[],
-    articles_per_source={},
-    docs_path="",
-    pages={},
-    batch_failures=[],
-    seconds=0.0,
-    cold_start=False,
-)
 
 
 def ingest(settings: Settings, shards: int) -> list[int]:

@@ -7,17 +7,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from quality_batches import PASSED
 
 from pipelines.config import SCHEMAS_DIR, Settings
 from pipelines.records import RawDocument, Source, Status
 from pipelines.storage.batch import LoadBatch
 from pipelines.storage.load import LOAD_STEPS, LoadStep, load_batch
-from pipelines.storage.staging import Manifest, Validation
+from pipelines.storage.staging import Manifest
 from pipelines.storage.store import Store
 from pipelines.tables import STAGED_TABLES
 
 NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
-PASSED = Validation(True, 0, [], {}, "", {}, [], 0.0, False)
 SOURCE = Source("src-1", "folder", "file:///seeds", "seeds")
 
 
