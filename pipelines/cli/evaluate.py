@@ -93,7 +93,6 @@ def eval_dedup(
     """Duplicate detection on labelled pairs built from real article text (copies, edits, and true negatives)."""
     from dataclasses import asdict
 
-    from pipelines.config import DedupConfig
     from pipelines.evaluation.dedup import (
         eval_pairs,
         evaluate_dedup,
@@ -103,7 +102,7 @@ def eval_dedup(
     )
 
     pairs = eval_pairs(shared, seed=seed)
-    scores = evaluate_dedup(DedupConfig(), pairs)
+    scores = evaluate_dedup(Settings.from_env().dedup, pairs)  # what the load's stories step uses
     if as_json:
         print(json.dumps({"pairs": len(pairs), **asdict(scores)}))
         return

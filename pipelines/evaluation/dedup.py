@@ -120,7 +120,7 @@ def _fixture_texts(news_html_dir: Path) -> Iterable[str]:
 
 
 def _shingle_set(text: str) -> set[int]:
-    return set(shingle_hashes(tokens(normalize_for_hash(text)), DedupConfig().shingle_size).tolist())
+    return set(shingle_hashes(tokens(normalize_for_hash(text)), DEFAULT_DEDUP.shingle_size).tolist())
 
 
 def distinct_texts(texts: Iterable[str]) -> list[str]:

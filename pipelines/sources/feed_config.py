@@ -164,7 +164,7 @@ def _feed(path: Path, index: int, node: yaml.Node, default_poll_minutes: int) ->
     kind = values.get("kind", FEED)
     if not isinstance(kind, str) or kind not in KINDS:
         raise fail("kind", "must be " + " or ".join(repr(name) for name in KINDS))
-    for option in set(values) - set(KINDS[kind].options) - COMMON_FIELDS:
+    for option in sorted(set(values) - set(KINDS[kind].options) - COMMON_FIELDS):  # the first, whatever YAML's order
         takers = [name for name, other in KINDS.items() if option in other.options]
         raise fail(option, f"applies to kind: {' or '.join(takers)} only ({KINDS[kind].note})")
     max_age_days = values.get("max_age_days", DEFAULT_MAX_AGE_DAYS)

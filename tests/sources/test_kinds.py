@@ -6,7 +6,6 @@ item is taken) and polls it over real HTTP, with nothing else changed.
 
 from __future__ import annotations
 
-import textwrap
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -65,6 +64,6 @@ def test_a_registered_kind_is_polled_with_its_reader(news_server: NewsFake, monk
 
 def test_feeds_yaml_documents_every_kind() -> None:
     """The kinds feeds.yaml's reference names are the registered ones."""
-    docs = textwrap.dedent((Path(__file__).parents[2] / "docs" / "sources.md").read_text(encoding="utf-8"))
+    docs = (Path(__file__).parents[2] / "docs" / "sources.md").read_text(encoding="utf-8")
     for name in KINDS:
         assert f"kind: {name}" in docs or f"`{name}`" in docs, name
