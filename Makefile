@@ -34,13 +34,14 @@ export NEWSFLOW_FEEDS ?= $(CURDIR)/feeds.yaml
 USER_PATH := $(PATH)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup run test test-fast lint airflow-init airflow bench bench-fleet bench-publish bench-pathological bench-stream clean
+.PHONY: help setup run test test-fast lint quote-model airflow-init airflow bench bench-fleet bench-publish bench-pathological bench-stream clean
 
 help:
 	@echo "make run    - install, initialize Airflow, run the news_ingest DAG over seeds/, print a summary"
 	@echo "make test   - install the dev environment and run the test suite"
 	@echo "make test-fast - the tests not marked slow (no Airflow, no services, no browser, no big corpora)"
 	@echo "make lint   - ruff (format and lint) and mypy over the whole tree"
+	@echo "make quote-model - rebuild the committed quote model from PolNeAR's train split (../shared)"
 	@echo "make airflow - start Airflow (standalone: UI on http://localhost:8080) with the project's DAGs"
 	@echo "make bench  - newsflow ingest on distinct real pages against the floor (extraction + one spaCy parse)"
 	@echo "make bench-fleet - 1,000 feeds on 1,000 loopback hosts through newsflow ingest and the embedded Airflow"
@@ -93,6 +94,12 @@ lint: setup
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/mypy
+
+# The quote model (pipelines/nlp/quotes/quote_model.json) is committed: this rebuilds it from PolNeAR's train
+# split (never dev: dev checks it). Deterministic: the same split writes the same file.
+POLNEAR_TRAIN ?= $(CURDIR)/../shared/corpora/polnear-train
+quote-model: setup
+	$(BIN)/newsflow train quotes --polnear "$(POLNEAR_TRAIN)"
 
 bench: setup
 	$(BIN)/python bench/bench_pipeline.py

@@ -44,6 +44,12 @@ COVERED_ELSEWHERE = {
     "curl -s -X POST http://localhost:8080/auth/token": "tests/deploy/test_embedded_airflow.py (the token)",
     "cp .env.example .env": "tests/deploy/test_compose.py (the example file)",
     "docker compose up": "tests/deploy/test_compose.py (docker compose config)",
+    ".venv/bin/newsflow eval quotes --polnear ../shared/corpora/polnear-dev": (
+        "tests/evaluation/test_accuracy_figures.py (needs ../shared; checks the README's figures)"
+    ),
+    ".venv/bin/newsflow eval entities --gold ../shared/corpora/gum-news": (
+        "tests/evaluation/test_accuracy_figures.py (needs ../shared; checks the README's figures)"
+    ),
     ".venv/bin/newsflow feeds add https://www.example.com/": (
         "tests/sources/test_discovery.py (a real site on 127.0.0.1)"
     ),

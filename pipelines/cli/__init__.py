@@ -27,6 +27,7 @@ from pipelines.cli.options import (
     reason,
     write_table,
 )
+from pipelines.cli.train import train_app
 from pipelines.config import Settings
 from pipelines.tabular import Format
 
@@ -378,6 +379,7 @@ def docs(
 
 
 app.add_typer(eval_app, name="eval")
+app.add_typer(train_app, name="train")
 
 
 def main() -> None:

@@ -17,14 +17,24 @@ eval_app = typer.Typer(help="Score a stage against gold data: precision, recall,
 @eval_app.command("entities")
 def eval_entities(
     gold: Annotated[Path, typer.Option("--gold", help="A CoNLL-U / CoNLL file or a folder of them.")],
+    baseline: Annotated[
+        bool,
+        typer.Option("--baseline", help="Also score spaCy's own entity spans and print F1 per type side by side."),
+    ] = False,
     model: ModelOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Named entities per type (PERSON, ORG, LOC, MISC) against gold annotation."""
-    from pipelines.evaluation.entities import evaluate_entities, format_table
+    from pipelines.evaluation.entities import evaluate_entities, format_comparison, format_table
 
-    scores = evaluate_entities(gold, Settings.from_env(spacy_model=model).spacy_model)
-    print(json.dumps(scores.as_dict()) if as_json else format_table(scores))
+    name = Settings.from_env(spacy_model=model).spacy_model
+    scores = evaluate_entities(gold, name)
+    if not baseline:
+        print(json.dumps(scores.as_dict()) if as_json else format_table(scores))
+        return
+    spacy = evaluate_entities(gold, name, baseline=True)
+    both = {"stage": scores.as_dict(), "spacy": spacy.as_dict()}
+    print(json.dumps(both) if as_json else format_comparison(scores, spacy))
 
 
 @eval_app.command("quotes")
@@ -48,6 +58,14 @@ def eval_quotes(
     misses: Annotated[
         bool, typer.Option("--misses", help="With --polnear: list every miss, grouped by cause.")
     ] = False,
+    compare: Annotated[
+        Path | None,
+        typer.Option(
+            "--compare",
+            help="With --polnear: a second PolNeAR-format folder (the train split beside dev), scored the same way "
+            "and printed side by side with the spread.",
+        ),
+    ] = None,
     model: ModelOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -59,6 +77,7 @@ def eval_quotes(
         f"{name} goes only with {mode}"
         for name, given, mode, needed in (
             ("--misses", misses, "--polnear", polnear),
+            ("--compare", compare, "--polnear", polnear),
             ("--not-quotes", not_quotes, "--gold", gold),
             ("--texts", texts, "--gold", gold),
         )
@@ -69,10 +88,15 @@ def eval_quotes(
     if misused:
         misuse("; ".join(misused))
     if polnear is not None:
-        from pipelines.evaluation.polnear import evaluate_polnear, format_polnear
+        from pipelines.evaluation.polnear import comparison_json, evaluate_polnear, format_comparison, format_polnear
 
         found = evaluate_polnear(polnear, model=settings.spacy_model, alias_file=settings.alias_file)
-        print(found.to_json() if as_json else format_polnear(found, misses=misses))
+        if compare is None:
+            print(found.to_json() if as_json else format_polnear(found, misses=misses))
+            return
+        other = evaluate_polnear(compare, model=settings.spacy_model, alias_file=settings.alias_file)
+        named = {polnear.name: found, compare.name: other}
+        print(comparison_json(named) if as_json else format_comparison(named, misses=misses))
         return
     assert gold is not None  # exactly one of --gold and --polnear, checked above
     scores = evaluate_quotes(

@@ -298,22 +298,30 @@ def add(scores: Iterable[TypeScore]) -> TypeScore:
     )
 
 
-def evaluate_entities(gold_path: Path, model: str) -> EntityScores:
+def evaluate_entities(gold_path: Path, model: str, *, baseline: bool = False) -> EntityScores:
     """Run the entity stage (NER, cleaning, linking, type voting) on the gold texts and score it per type.
 
     The same parse, link and resolve steps the pipeline's annotate runs, without alias rules: the score is
-    the model's and the rules', not the reviewed alias file's.
+    the model's and the rules', not the reviewed alias file's. With `baseline`, spaCy's own entity spans of the
+    same parse are scored instead (`doc.ents`, as a user of the bare model gets them): what the stage adds.
     """
     documents = read_gold(gold_path)
     nlp = load_pipeline(model)
     articles = [ArticleText(doc.doc_id, doc.text, nlp.lang) for doc in documents]
-    batch = resolve(link_article(parsed) for parsed in parse(nlp, articles))
-    types = {entity.entity_id: entity.type for entity in batch.entities}
     predicted: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
-    for mention in batch.mentions:
-        eval_type = SPACY_TO_EVAL.get(types[mention.entity_id])
-        if eval_type:
-            predicted[(mention.article_id, eval_type)].append((mention.start_char, mention.end_char))
+    if baseline:
+        for parsed in parse(nlp, articles):
+            for ent in parsed.doc.ents if parsed.doc is not None else ():
+                eval_type = SPACY_TO_EVAL.get(ent.label_)
+                if eval_type:
+                    predicted[(parsed.article.article_id, eval_type)].append((ent.start_char, ent.end_char))
+    else:
+        batch = resolve(link_article(parsed) for parsed in parse(nlp, articles))
+        types = {entity.entity_id: entity.type for entity in batch.entities}
+        for mention in batch.mentions:
+            eval_type = SPACY_TO_EVAL.get(types[mention.entity_id])
+            if eval_type:
+                predicted[(mention.article_id, eval_type)].append((mention.start_char, mention.end_char))
     gold: dict[tuple[str, str], list[GoldSpan]] = defaultdict(list)
     for doc in documents:
         for span in doc.spans:
@@ -325,6 +333,15 @@ def evaluate_entities(gold_path: Path, model: str) -> EntityScores:
         for eval_type in EVAL_TYPES
     }
     return EntityScores(model, len(documents), per_type, add(per_type.values()))
+
+
+def format_comparison(stage: EntityScores, spacy: EntityScores) -> str:
+    """F1 per type of the entity stage beside spaCy's own spans, and what the stage adds."""
+    lines = [f"model {stage.model}, {stage.documents} documents", f"{'type':<8}{'stage':>8}{'spaCy':>8}{'gain':>8}"]
+    rows = [(name, stage.per_type[name], spacy.per_type[name]) for name in stage.per_type]
+    for name, ours, theirs in [*rows, ("overall", stage.overall, spacy.overall)]:
+        lines.append(f"{name:<8}{ours.f1:>8.3f}{theirs.f1:>8.3f}{ours.f1 - theirs.f1:>+8.3f}")
+    return "\n".join(lines)
 
 
 def format_table(scores: EntityScores) -> str:

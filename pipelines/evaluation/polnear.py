@@ -206,6 +206,16 @@ def is_named_source(source: str) -> bool:
     return bool(source.strip()) and source.strip().lower() not in PRONOUN_SOURCES
 
 
+def in_content(tokens: Tokens, attributions: Sequence[Mapping[str, Any]], start: int, end: int) -> bool:
+    """The precision rule: >= 80 % of the words of text[start:end] lie in the content of one attribution."""
+    span = tokens.within(start, end)
+    return any(
+        sum(_overlap(span, tokens.within(s, e)) for s, e in _content_segments(row))
+        >= PRECISION_CONTENT_SHARE * len(span)
+        for row in attributions
+    )
+
+
 def _found_by(gold: range, quotes: Sequence[range]) -> int | None:
     """Index of the extracted quote that finds the gold segment (largest overlap), else None."""
     best, best_overlap = None, 0
@@ -287,14 +297,11 @@ def score_article(
                         predicted or None,
                     )
                 )
-    contents = [[tokens.within(s, e) for s, e in _content_segments(row)] for row in attributions]
     for quote, span in zip(quotes, quote_tokens, strict=True):
         if len(span) < MIN_EXTRACTED_WORDS:
             continue
         tally.extracted += 1
-        if any(
-            sum(_overlap(span, part) for part in parts) >= PRECISION_CONTENT_SHARE * len(span) for parts in contents
-        ):
+        if in_content(tokens, attributions, quote.start_char, quote.end_char):
             tally.right += 1
         else:
             tally.misses.append(
@@ -373,4 +380,41 @@ def format_polnear(scores: PolnearScores, *, misses: bool = False) -> str:
                 f"\n    … {m.context} …"
                 for m in group
             ]
+    return "\n".join(lines)
+
+
+RATES = ("recall", "precision", "speaker")
+
+
+def spread(scores: Mapping[str, PolnearScores]) -> dict[str, float]:
+    """Per rate, the first folder's figure minus the second's (dev minus train: how far dev's figure generalizes)."""
+    first, second = list(scores.values())[:2]
+    return {rate: round(getattr(first, rate) - getattr(second, rate), 4) for rate in RATES}
+
+
+def comparison_json(scores: Mapping[str, PolnearScores]) -> str:
+    """`--compare --json`: each folder's scores without misses, and the spread."""
+    folders = {name: {k: v for k, v in asdict(s).items() if k != "misses"} for name, s in scores.items()}
+    return json.dumps({"folders": folders, "spread": spread(scores)}, indent=2)
+
+
+def format_comparison(scores: Mapping[str, PolnearScores], *, misses: bool = False) -> str:
+    """Two folders side by side (say dev and train), their counts, and the spread of each rate."""
+    names = list(scores)
+    width = max(12, *(len(n) + 2 for n in names))
+    lines = [f"{'':<20}" + "".join(f"{n:>{width}}" for n in names) + f"{'spread':>10}"]
+    counts = {
+        "articles": lambda s: s.articles,
+        "gold segments": lambda s: s.gold_segments,
+        "extracted": lambda s: s.extracted,
+        "named speakers": lambda s: s.speaker_scored,
+    }
+    lines += [f"{label:<20}" + "".join(f"{get(scores[n]):>{width}}" for n in names) for label, get in counts.items()]
+    gaps = spread(scores)
+    lines += [
+        f"{rate:<20}" + "".join(f"{getattr(scores[n], rate):>{width}.3f}" for n in names) + f"{gaps[rate]:>+10.3f}"
+        for rate in RATES
+    ]
+    if misses:
+        lines += [f"\n=== {name}\n{format_polnear(scores[name], misses=True)}" for name in names]
     return "\n".join(lines)

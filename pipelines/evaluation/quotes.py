@@ -21,7 +21,8 @@ from typing import Any
 from pipelines.nlp.entities import AliasRules, load_alias_rules, resolve
 from pipelines.nlp.mentions import link_article
 from pipelines.nlp.model import ParsedArticle, load_pipeline, parse
-from pipelines.nlp.quotes.extract import extract_batch
+from pipelines.nlp.quotes.extract import extract_quotes
+from pipelines.nlp.quotes.learned import SpanJudge
 from pipelines.records import ArticleText, Entity, Quote
 
 MATCH_MIN_GOLD_SHARE = 0.8
@@ -86,13 +87,19 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def article_quotes(parsed: ParsedArticle, rules: AliasRules) -> tuple[list[Quote], Mapping[str, Entity]]:
+def article_quotes(
+    parsed: ParsedArticle, rules: AliasRules, judge: SpanJudge | None = None
+) -> tuple[list[Quote], Mapping[str, Entity]]:
     """The pipeline's entity and quote steps on one parse, so speakers are scored on the names it resolves.
 
-    Each article is resolved alone: a gold speaker is named in its own article, never by another's.
+    Each article is resolved alone: a gold speaker is named in its own article, never by another's. `judge`
+    is the learned model's stand-in (extract_quotes), for training.
     """
     batch = resolve([link_article(parsed)], rules=rules)
-    return extract_batch([parsed], batch.mentions, batch.entities), {e.entity_id: e for e in batch.entities}
+    entities = {e.entity_id: e for e in batch.entities}
+    if parsed.doc is None:
+        return [], entities
+    return extract_quotes(parsed.doc, parsed.article, batch.mentions, entities, judge), entities
 
 
 def _match(gold: Sequence[dict[str, Any]], predicted: Sequence[Quote]) -> dict[int, int]:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 PLACE_LABELS = frozenset({"GPE", "LOC"})
 PROPER_NOUN = "PROPN"
+OUTSIDE = "O"  # spaCy's IOB tag of a token in no entity
 # Weight of a PERSON vote for a one-word name never given in full in its article.
 UNANCHORED_PERSON_WEIGHT = 0.5
 # How far before a span a title may sit ("Deputy Minister of Russia Igor Morgulov").
@@ -152,7 +153,42 @@ def article_mentions(doc: Doc, text: str) -> list[Mention]:
         first, last = cleaned
         sentence = bisect_right(sentence_starts, start) - 1
         mentions.append(Mention(first, last, text[first:last], label, sentence))
-    return mentions
+    return sorted([*mentions, *repeated_names(doc, text, mentions, sentence_starts)], key=lambda m: m.start_char)
+
+
+def repeated_names(doc: Doc, text: str, mentions: Sequence[Mention], sentence_starts: Sequence[int]) -> list[Mention]:
+    """Occurrences NER missed of a person it named in full in the same article: "Mike Rathbun" tagged, then
+    "Rathbun" or "Mike Rathbun" left untagged a few sentences on.
+
+    An article introduces a person by full name and then repeats the full name or the surname alone (one sense
+    per discourse), so an untagged run of proper nouns spelling either is that person. Only people: a place or
+    organisation name changes type with its use (a country as a place, a team or a government), and repeating
+    NER's label where it stayed silent would spread its type errors; a one-word "person" (NER's "Twitter")
+    names no one in full. One pass over the tokens: the cost does not grow with the number of names.
+    """
+    full_names = {m.text for m in mentions if m.label == PERSON and is_full_name(m.text)}
+    surnames = Counter(name.split()[-1] for name in full_names)
+    people = full_names | {surname for surname, count in surnames.items() if count == 1}
+    found: list[Mention] = []
+    i = 0
+    while i < len(doc):
+        if not _untagged_proper_noun(doc[i]):
+            i += 1
+            continue
+        end = i
+        while end < len(doc) and _untagged_proper_noun(doc[end]):
+            end += 1
+        start_char, end_char = doc[i].idx, doc[end - 1].idx + len(doc[end - 1].text)
+        if text[start_char:end_char] in people:
+            found.append(
+                Mention(start_char, end_char, text[start_char:end_char], PERSON, bisect_right(sentence_starts, i) - 1)
+            )
+        i = end
+    return found
+
+
+def _untagged_proper_noun(token: Token) -> bool:
+    return token.pos_ == PROPER_NOUN and token.ent_iob_ == OUTSIDE
 
 
 def press_names(doc: Doc, text: str) -> list[tuple[int, int, str]]:

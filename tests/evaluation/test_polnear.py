@@ -132,7 +132,7 @@ def test_an_extracted_quote_twice_the_gold_does_not_find_it() -> None:
 
 def polnear_folder(root: Path) -> Path:
     """A one-article PolNeAR-format folder made of TEXT and ROWS."""
-    (root / "text").mkdir()
+    (root / "text").mkdir(parents=True)
     (root / "text" / "a.txt").write_text(TEXT, encoding="utf-8")
     rows = [{"article": "a", **row} for row in ROWS]
     (root / "attributions.jsonl").write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
@@ -179,3 +179,25 @@ def test_polnear_dev_meets_the_issue_goals(shared_dir: Path) -> None:
     assert scores.articles == 84 and scores.gold_segments == 651
     reached = {"recall": scores.recall, "precision": scores.precision, "speaker": scores.speaker}
     assert all(reached[name] >= floor for name, floor in POLNEAR_FLOORS.items()), format_polnear(scores, misses=True)
+
+
+def test_compare_prints_two_folders_side_by_side_with_the_spread(tmp_path: Path) -> None:
+    dev = polnear_folder(tmp_path / "polnear-dev")
+    train = polnear_folder(tmp_path / "polnear-train")
+    rows = [json.loads(line) for line in (train / "attributions.jsonl").read_text(encoding="utf-8").splitlines()]
+    kept = [r for r in rows if "We will rebuild" not in r["content"]]  # train's gold lacks one attribution
+    (train / "attributions.jsonl").write_text("\n".join(json.dumps(r) for r in kept), encoding="utf-8")
+    args = [*NEWSFLOW, "eval", "quotes", "--polnear", str(dev), "--compare", str(train)]
+    shown = subprocess.run(args, capture_output=True, text=True, timeout=600)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert lines[0].split() == ["polnear-dev", "polnear-train", "spread"]
+    assert lines[lines.index(next(x for x in lines if x.startswith("gold segments")))].split()[-2:] == ["4", "3"]
+    precision = next(x for x in lines if x.startswith("precision")).split()
+    assert precision[1:] == ["1.000", "0.750", "+0.250"]  # the quote train's gold lacks counts against it there
+    as_json = json.loads(subprocess.run([*args, "--json"], capture_output=True, text=True, timeout=600).stdout)
+    assert set(as_json["folders"]) == {"polnear-dev", "polnear-train"} and as_json["spread"]["precision"] == 0.25
+    misused = subprocess.run(
+        [*NEWSFLOW, "eval", "quotes", "--gold", str(dev), "--compare", str(train)], capture_output=True, text=True
+    )
+    assert misused.returncode == 2 and "--compare goes only with --polnear" in misused.stderr

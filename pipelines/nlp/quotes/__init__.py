@@ -1,9 +1,14 @@
-"""Quotations and their speakers, by rules over the spaCy parse the entity stage already made.
+"""Quotations and their speakers, by rules over the spaCy parse the entity stage already made, with a small
+learned second opinion on the quotations the rules leave.
 
-Three steps, each in its own module and small enough to test alone, put together by `extract`:
+The steps, each in its own module and small enough to test alone, put together by `extract`:
 1. `marks`: quote marks paired in the raw text (`find_quote_spans`) and located among the tokens.
-2. `attribution`: whether a span is speech, its cue and the speaker phrase (`"…," Lavrov said.`).
-3. `speakers`: the speaker phrase linked to an entity of the article, or left unresolved with low confidence.
+2. `regions`: the clause before and after each quotation, and what its form says (a name, a quoted clause).
+3. `attribution`: whether a span is speech, its cue and the speaker phrase (`"…," Lavrov said.`), with the
+   word-level helpers of `phrases` and the cue lexicon of `cues`.
+4. `learned`: for a quotation no rule attributed, a logistic model over its form decides whether it is
+   speech; it is kept when a person of the article is the subject of its sentence.
+5. `speakers`: the speaker phrase linked to an entity of the article, or left unresolved with low confidence.
 
 Callers import from the submodules: `from pipelines.nlp.quotes.extract import extract_batch`.
 """

@@ -1,33 +1,41 @@
 """Whether a quoted span is speech, and who said it: the speech cue and the speaker phrase around it.
 
 Each span is attributed from its own sentence: a cue after it (`"…," Lavrov said.`, `— said Putin.`,
-`", according to X.`, `"…" ― Jane Doe`), a cue before it (`X said: "…"`, `According to X, "…"`), a
+`", according to X.`, `"…" ― Jane Doe`), any verb of a short clause after a quotation that opens its sentence
+(`"…," Trump barked.`: the construction reports speech, whatever the lexicon lists), a cue before it (`X said:
+"…"`, `According to X, "…"`), a name alone before a colon (`Rep. Gowdy: "…"`, `From the report: "…"`), a
 reporting or characterizing verb or statement noun whose clause holds it (`X vowed to "…"`, `X called
 the plan "…"`, `X's claim that "…"`), a statement announced before a colon (`X issued a statement: "…"`), a closing
 `…, X said.` for a quoted clause, the attributed quote right before it (`"…," he said. "…"`) or the
 reported statement right before it (`Ortiz noted … . "…"`). Cue words come from schemas/cue_verbs.yaml
 (cues.py). A quoted fragment with no speech context, a title-cased name or a term introduced by
-"so-called"/"dubbed"/"known as" is not a quote. The phrase found is handed to speakers.py to resolve."""
+"so-called"/"dubbed"/"known as" is not a quote (regions.py). The phrase found is handed to speakers.py to
+resolve; what no rule takes, learned.py may."""
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pipelines.nlp.quotes.marks import PARAGRAPH_BREAK, TERMINATORS, Layout
+from pipelines.nlp.quotes.marks import Layout
 from pipelines.nlp.quotes.phrases import (
     ADJACENT_ONLY_CUES,
     CALL_FORMS,
     DASHES,
     DOCUMENT_VERB_FORMS,
+    FINITE_TAGS,
+    INVERTED_TAGS,
+    NOT_SPEAKER_SUBJECTS,
     OBJECT_DEPS,
+    RELATIVE_PRONOUNS,
     SPEAKER_INNER_POS,
     SPEECH_FORMS,
     STATEMENT_NOUNS,
     according_to,
+    adjacent,
     is_characterizing,
     is_cue,
     named_source_at,
@@ -38,8 +46,20 @@ from pipelines.nlp.quotes.phrases import (
     statement_owner,
     subject_of,
 )
+from pipelines.nlp.quotes.regions import (
+    COLON_OR_COMMA,
+    DIRECT,
+    VERBAL_POS,
+    breaks_clause,
+    head_region,
+    is_named_term,
+    looks_like_name,
+    quote_kind,
+    quotes_a_clause,
+    tail_region,
+    words_of,
+)
 from pipelines.nlp.quotes.speakers import (
-    SUBJECT_DEPS,
     WORD_RE,
     Context,
     Speaker,
@@ -50,42 +70,18 @@ from pipelines.nlp.quotes.speakers import (
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Token
 
-DIRECT = "direct"  # a full quoted statement
-PARTIAL = "partial"  # a quoted fragment inside a reported sentence
 
 ACCORDING_CUE = "according to"
 MAX_TAIL_CUE_WORDS = 20  # `"…," Khaled Al-Maeena, editor at large at the Saudi Gazette, said.`
 BETWEEN_PARTS = " \t\n.,;"  # what may separate two parts of one quotation
-COLON_OR_COMMA = frozenset({":", ",", "—", "–"})
 
 # fragments that are names or scare quotes, not speech
 MIN_EMBEDDED_WORDS = 3  # `vowed efforts to "overcome the differences …"`, not `called it "unacceptable"`
-MAX_NAME_WORDS = 8
-NAMING_WORDS = frozenset(
-    {
-        "so-called",
-        "dubbed",
-        "named",
-        "titled",
-        "entitled",
-        "labelled",
-        "labeled",
-        "called",
-        "nicknamed",
-        "termed",
-        "branded",
-        "coined",
-        "codenamed",
-        "code-named",
-    }
-)
-KNOWN_AS = ("known", "as")  # `a group known as "…"` names it
-NAME_FUNCTION_WORDS = frozenset({"of", "the", "and", "for", "in", "on", "a", "an", "to", "at", "de", "la", "vs"})
-_ENDS_LIKE_SPEECH = re.compile(r"[,.!?;:…]\s*$")
 
 # how direct each attribution method is: a quote's confidence is its speaker's times this
 ATTRIBUTION_FACTOR: Mapping[str, float] = {
     "post-cue": 1.0,
+    "post-verb": 0.9,
     "pre-cue": 1.0,
     "according-to": 1.0,
     "embedded": 0.9,
@@ -94,12 +90,19 @@ ATTRIBUTION_FACTOR: Mapping[str, float] = {
     "dash": 0.9,
     "sentence-end": 0.9,
     "colon": 0.8,
+    "learned": 0.8,
 }
-INSIDE_METHODS = frozenset({"embedded", "sentence-end"})  # the quote is a fragment of a reported sentence
-VERBAL_POS = frozenset({"VERB", "AUX"})
-MODIFIER_DEPS = frozenset({"amod", "compound"})  # "the forgotten corner": a participle describing a noun
+SPEECH_ENDINGS = frozenset(",?!")  # a quotation ending in one of these leaves its sentence open for the attribution
+SPEAKER_HEAD_POS = frozenset({"PROPN", "PRON", "NOUN"})
+NOT_SPEAKERS = NOT_SPEAKER_SUBJECTS | RELATIVE_PRONOUNS  # "which led to", "that was"
+SOURCE_OPENERS = frozenset({"from"})  # `From the report: "…"`
+LINKING_POS = frozenset({"ADV", "CCONJ", "SCONJ", "INTJ"})  # "Instead,", "And then", "But"
 INLINE_SPACE = " \t\u00a0"
 _INLINE_SPACE_RUN = re.compile(f"[{INLINE_SPACE}]*")
+# a paragraph that is only a dash and a name of a few words, right after a quotation's paragraph
+_SIGNATURE_BELOW = re.compile(
+    rf"\n\s*(?P<dash>[―—–-])[{INLINE_SPACE}]*(?P<name>[^\W\d_][^\n]{{0,60}}?)[{INLINE_SPACE}.]*(?:\n|$)"
+)
 SENTENCE_END = "sentence-end"
 Found = tuple[list["Token"], str, str]  # speaker phrase, cue text, method
 
@@ -113,61 +116,6 @@ class Attribution:
     method: str
     kind: str
     region_end: int  # char index where the quote and its attribution end; a following quote may continue it
-
-
-def _breaks_clause(token: Token) -> bool:
-    return token.text in TERMINATORS or (token.is_space and PARAGRAPH_BREAK in token.text)
-
-
-def _head_region(layout: Layout, k: int) -> list[Token]:
-    """The clause before quote k, back to the sentence start; an earlier quote inside the clause is skipped.
-
-    A paragraph ending in a colon ("Ellison wrote:") introduces the quote that opens the next paragraph.
-    """
-    doc, owner = layout.doc, layout.owner
-    region: list[Token] = []
-    i = layout.first[k] - 1
-    while i >= 0:
-        token = doc[i]
-        other = owner[token.i]
-        if other >= 0:
-            if layout.ends_sentence(other):
-                break
-            i = layout.first[other] - 1
-            continue
-        if _breaks_clause(token):
-            if not (token.is_space and not _words(region) and i > 0 and doc[i - 1].text == ":"):
-                break
-        elif not token.is_space:
-            region.append(token)
-        i -= 1
-    return region[::-1]
-
-
-def _tail_region(layout: Layout, k: int) -> list[Token]:
-    """Tokens after quote k up to the end of its sentence, a paragraph break or the next quotation."""
-    doc, owner = layout.doc, layout.owner
-    region: list[Token] = []
-    titles: dict[int, bool] = {}  # per quotation, not per token
-    for i in range(layout.last[k] + 1, len(doc)):  # indexing, not a slice: an empty Doc slice rebuilds doc.text
-        token = doc[i]
-        if owner[i] >= 0 and owner[i] not in titles:
-            titles[owner[i]] = _is_title(layout, owner[i])  # Ana "Pixie" Ruiz, on "Meet the Press."
-        if (owner[i] >= 0 and not titles[owner[i]]) or (_breaks_clause(token) and owner[i] < 0):
-            break
-        if not token.is_space:
-            region.append(token)
-    return region
-
-
-def _is_title(layout: Layout, k: int) -> bool:
-    """A short title-cased quotation (a nickname, a show's name) that reads as part of the text around it."""
-    span = layout.spans[k]
-    return _title_cased(layout.text[span.start : span.end])
-
-
-def _words(tokens: Iterable[Token]) -> list[Token]:
-    return [t for t in tokens if not t.is_punct and not t.is_space]
 
 
 def _reports_own_clause(cue: Token, owner: Sequence[int]) -> bool:
@@ -195,46 +143,6 @@ def _cue_introduces(cue: Token, head: Sequence[Token]) -> bool:
         return False
     between = [t for t in head if cue.i < t.i < head[-1].i]
     return all(t.pos_ in SPEAKER_INNER_POS or t.pos_ == "ADP" for t in between)
-
-
-def _is_named_term(head: Sequence[Token]) -> bool:
-    """`the so-called "green corridor"`, `a plan called "…"`, `a group known as "…"`: a name, not speech.
-
-    A call verb with a subject of its own (`what the ministry calls "…"`) characterizes in someone's words instead.
-    """
-    if tuple(t.lower_ for t in head[-len(KNOWN_AS) :]) == KNOWN_AS:
-        return True
-    if not head or head[-1].lower_ not in NAMING_WORDS:
-        return False
-    return not (head[-1].lower_ in CALL_FORMS and any(c.dep_ in SUBJECT_DEPS for c in head[-1].children))
-
-
-def _title_cased(quote_text: str) -> bool:
-    """At most MAX_NAME_WORDS words, every one but function words capitalized: "Meet the Press", "Pixie"."""
-    words = WORD_RE.findall(quote_text)
-    content = [w for w in words if w.lower() not in NAME_FUNCTION_WORDS]
-    return bool(content) and len(words) <= MAX_NAME_WORDS and all(w[0].isupper() or w[0].isdigit() for w in content)
-
-
-def _looks_like_name(quote_text: str, head: Sequence[Token]) -> bool:
-    """A short title-cased fragment is a name ("Bastion", "The Internet Explorer 6 Countdown"), not speech.
-
-    Closing punctuation inside the marks ("named “Better Idea of Afghan Girls,” scored") only argues for
-    speech when the quote opens its clause or follows a cue ("“No,” he said", `said "Yes."`).
-    """
-    if not _title_cased(quote_text):
-        return False
-    mid_clause = bool(head) and head[-1].text not in COLON_OR_COMMA and not is_cue(head[-1])
-    return mid_clause or not _ENDS_LIKE_SPEECH.search(quote_text)
-
-
-def _kind(head: Sequence[Token], method: str) -> str:
-    """Partial when the quote sits inside a reported sentence ("vowed to “…”"), direct when it opens its clause.
-
-    The second part of an interrupted quote (`“…,” he said, “and …”`) opens its clause too: it is direct.
-    """
-    opens_clause = not _words(head) or head[-1].text in COLON_OR_COMMA or is_cue(head[-1])
-    return DIRECT if opens_clause and method not in INSIDE_METHODS else PARTIAL
 
 
 @functools.cache
@@ -278,11 +186,18 @@ def _opens_tail(phrase: list[Token], cue: Token, tail: Sequence[Token]) -> list[
     Capitalized words the parser left out before the phrase ("Denver fire Chief Ana Ruiz") belong to it; the
     cue's own "as" (`"…," as one engineer put it`) opens the attribution.
     """
-    before = _words(t for t in tail if t.i < min(phrase[0].i, cue.i) and not (t.dep_ == "mark" and t.head.i == cue.i))
+    before = words_of(t for t in tail if t.i < min(phrase[0].i, cue.i) and not (t.dep_ == "mark" and t.head.i == cue.i))
     if not before:
         return phrase
-    joined = phrase[0].i < cue.i and before[-1].i + 1 == phrase[0].i and before[-1].i - before[0].i < len(before)
-    return [*before, *phrase] if joined and all(t.text[:1].isupper() for t in before) else None
+    if phrase[0].i > cue.i:
+        return None
+    # words the parse hung under the speaker's head: "the bespectacled, 71-year-old diplomat"
+    if phrase[-1].left_edge.i <= before[0].i:
+        return [*(t for t in tail if before[0].i <= t.i < phrase[0].i and not t.is_space), *phrase]
+    chained = all(adjacent(a, b) for a, b in zip(before, [*before[1:], phrase[0]], strict=True))
+    # "Denver fire Chief Ana Ruiz", "screenwriter Cole Haddon": a title or name run straight into the phrase
+    nominal = all(t.text[:1].isupper() or t.pos_ in SPEAKER_INNER_POS for t in before)
+    return [*before, *phrase] if chained and nominal else None
 
 
 def _opening_name(tail: Sequence[Token], cue: Token) -> list[Token]:
@@ -304,20 +219,28 @@ def _closes_sentence(phrase: list[Token], cue: Token, tail: Sequence[Token]) -> 
 
 
 def _signed(layout: Layout, k: int, tail: Sequence[Token]) -> Found | None:
-    """`"…" ― Jane Doe` (the tokenizer may glue the dash to the closing mark): the name after the dash signs it."""
+    """`"…" ― Jane Doe` (the tokenizer may glue the dash to the closing mark): the name after the dash signs it.
+
+    A quotation that is its own paragraph may be signed by the next one, a dash and a name alone (the
+    fact-check's `"…"` ¶ `- Bernie Sanders.`).
+    """
     closed = layout.spans[k].close_end
     spaces = _INLINE_SPACE_RUN.match(layout.text, closed)  # matched in place: not a copy of the text's rest
     after = spaces.end() if spaces else closed
     dash = layout.text[after : after + 1]
+    if not tail and (below := _SIGNATURE_BELOW.match(layout.text, after)) is not None:
+        line = layout.doc.char_span(below.start("name"), below.end("name"), alignment_mode="expand")
+        name = signature([t for t in line if t.text.strip(DASHES)]) if line is not None else []
+        return (name, below["dash"], "dash") if name else None
     if not dash or dash not in DASHES:
         return None
     name = signature([t for t in tail if t.text.strip(DASHES)])
     return (name, dash, "dash") if name else None
 
 
-def _after(layout: Layout, k: int, tail: Sequence[Token]) -> Found | None:
+def _after(layout: Layout, k: int, head: Sequence[Token], tail: Sequence[Token]) -> Found | None:
     """`"…," Lavrov said` / `"…," said Putin` / `"…", according to X` / `"…" ― Jane Doe`, or `"…" …, X said.`."""
-    words = _words(tail)
+    words = words_of(tail)
     according = named_source_at(words, 0)
     if according:
         return according, ACCORDING_CUE, "post-cue"
@@ -325,7 +248,7 @@ def _after(layout: Layout, k: int, tail: Sequence[Token]) -> Found | None:
     # is looked for in the narration around it.
     cue = next((t for t in words[:MAX_TAIL_CUE_WORDS] if is_cue(t) and layout.owner[t.i] < 0), None)
     if cue is None:
-        return _signed(layout, k, tail)
+        return _signed(layout, k, tail) or (None if words_of(head) else _reporting_clause(layout, k, tail))
     if _reports_own_clause(cue, layout.owner):
         return None
     narrated = [t for t in tail if layout.owner[t.i] < 0]
@@ -336,6 +259,30 @@ def _after(layout: Layout, k: int, tail: Sequence[Token]) -> Found | None:
     if opening is not None:
         return opening, cue.text, "post-cue"
     return (phrase, cue.text, SENTENCE_END) if _closes_sentence(phrase, cue, tail) else None
+
+
+def _reporting_clause(layout: Layout, k: int, tail: Sequence[Token]) -> Found | None:
+    """`"…," Trump barked.`, `"…?" a staffer wondered`: after a quote opening its sentence and ending in a comma,
+    ? or !, a clause whose verb governs the quote and whose subject opens it (or follows it) attributes the quote,
+    whatever the verb: the construction says it reports speech, so the cue lexicon need not list every verb of
+    saying. Where the parse gives the verb no subject, word order does: a noun phrase, then the verb."""
+    span = layout.spans[k]
+    if layout.text[span.end - 1] not in SPEECH_ENDINGS and not (tail and tail[0].text == ","):
+        return None
+    owner = layout.owner
+    words = words_of(tail)[:MAX_TAIL_CUE_WORDS]
+    verb = next((t for t in words if t.pos_ in VERBAL_POS and t.tag_ in INVERTED_TAGS), None)
+    if verb is None or not (verb.head.i == verb.i or owner[verb.head.i] == k) or _reports_own_clause(verb, owner):
+        return None
+    narrated = [t for t in tail if owner[t.i] < 0]
+    phrase = speaker_tokens(verb, narrated) if verb.tag_ in FINITE_TAGS else []
+    opening = _opens_tail(phrase, verb, tail) if phrase else None
+    if opening is None:  # `"…," Trump barked`, with "Trump" parsed as a compound of a participle
+        named = nominal_after(words, 0)
+        opening = named if named and words[len(named)].i == verb.i else None
+    if not opening or opening[-1].pos_ not in SPEAKER_HEAD_POS or opening[-1].lower_ in NOT_SPEAKERS:
+        return None
+    return opening, verb.text, "post-verb"
 
 
 def _colon_statement(head: Sequence[Token], authored_only: bool = False) -> list[Token]:
@@ -358,6 +305,16 @@ def _colon_statement(head: Sequence[Token], authored_only: bool = False) -> list
     return []
 
 
+def _labelled(head: Sequence[Token]) -> list[Token]:
+    """`Rep. Trey Gowdy: "…"` (a transcript's turn) or `From the report: "…"`: a name alone before the colon."""
+    if len(head) < 2 or head[-1].text != ":":
+        return []
+    start = 1 if head[0].lower_ in SOURCE_OPENERS else 0
+    name = nominal_after(head, start)
+    whole = start + len(name) == len(head) - 1
+    return name if whole and (start or any(t.pos_ == "PROPN" for t in name)) else []
+
+
 def _statement_author(noun: Token, allowed: set[int]) -> Token | None:
     """Whose statement it is when the noun says so: `rated Lee's statement: "…"`, `read a statement by Lee: "…"`."""
     for child in noun.children:
@@ -368,19 +325,13 @@ def _statement_author(noun: Token, allowed: set[int]) -> Token | None:
     return None
 
 
-def _quotes_a_clause(layout: Layout, k: int) -> bool:
-    """The quotation holds a verb of its own ("would gut the budget"), not just a noun phrase ("the next big thing")."""
-    tokens = (layout.doc[i] for i in range(layout.first[k], layout.last[k] + 1))
-    return any(t.pos_ in VERBAL_POS and t.dep_ not in MODIFIER_DEPS for t in tokens)
-
-
 def _before(quote_text: str, head: Sequence[Token], quote_first: int) -> Found | None:
     """`According to X, "…"`, `X said: "…"`, a fragment inside a reported or characterizing sentence
     (`X vowed to "…"`, `X called the plan "…"`, `X's claim that "…"`), or `X issued a statement: "…"`."""
     according = according_to(head)
     if according:
         return according, ACCORDING_CUE, "according-to"
-    authored = _colon_statement(head, authored_only=True)  # the statement's author, not who handled it
+    authored = _colon_statement(head, authored_only=True) or _labelled(head)  # the author, not who handled it
     if authored:
         return authored, ":", "colon"
     long_enough = len(WORD_RE.findall(quote_text)) >= MIN_EMBEDDED_WORDS
@@ -410,7 +361,7 @@ def _previous_sentence_event(layout: Layout, k: int, events: Sequence[Event]) ->
     if i < 0 or owner[i] >= 0:
         return None
     start = i - 1
-    while start >= 0 and owner[start] < 0 and not _breaks_clause(doc[start]):
+    while start >= 0 and owner[start] < 0 and not breaks_clause(doc[start]):
         start -= 1
     return next((e for e in reversed(events) if start < e.cue < i), None)
 
@@ -421,14 +372,24 @@ def _found(layout: Layout, k: int, quote_text: str, head: Sequence[Token], tail:
 
     A fragment closing its sentence (`Peru branded it "a rogue state." Chile insisted …`) takes no cue after it.
     """
-    closed = bool(_words(head)) and layout.ends_sentence(k)
-    beside = _signed(layout, k, tail) if closed else _after(layout, k, tail)
+    closed = bool(words_of(head)) and layout.ends_sentence(k)
+    beside = _signed(layout, k, tail) if closed else _after(layout, k, head, tail)
     if beside is not None and beside[2] != SENTENCE_END:
         return beside
     found = _before(quote_text, head, layout.first[k])
-    if found is None and beside is not None and _quotes_a_clause(layout, k):
+    if found is None and beside is not None and quotes_a_clause(layout, k):
         return beside
     return found
+
+
+def _narrates(head: Sequence[Token]) -> bool:
+    """The clause before a quote says something of its own; `Instead, "…"` or `Then, "…"` only links it."""
+    return any(t.pos_ not in LINKING_POS for t in words_of(head))
+
+
+def _own_sentence(layout: Layout, k: int, tail: Sequence[Token]) -> Sequence[Token]:
+    """The tail that is still quote k's sentence: none when the quote ends its sentence and a new one starts."""
+    return [] if layout.ends_sentence(k) and tail and tail[0].text[:1].isupper() else tail
 
 
 def attribute(
@@ -442,18 +403,21 @@ def attribute(
     """Attribute quote k: the clause after it, the clause before it, then the quote or statement it follows."""
     doc, span = layout.doc, layout.spans[k]
     quote_text = layout.text[span.start : span.end]
-    head, tail = _head_region(layout, k), _tail_region(layout, k)
-    if _is_named_term(head) or _looks_like_name(quote_text, head):
+    head, tail = head_region(layout, k), tail_region(layout, k)
+    if is_named_term(head) or looks_like_name(quote_text, head):
         return None
     region_end = tail[-1].idx + len(tail[-1].text) if tail else span.close_end
     speakers = [*earlier, *(e.speaker for e in events if e.speaker.start_char < span.open_start)]
     found = _found(layout, k, quote_text, head, tail)
     if found is not None:
         phrase, cue, method = found
-        return Attribution(resolve_speaker(phrase, speakers, context), cue, method, _kind(head, method), region_end)
-    if _words(head) or _words(tail):
+        return Attribution(
+            resolve_speaker(phrase, speakers, context), cue, method, quote_kind(head, method), region_end
+        )
+    if _narrates(head) or words_of(_own_sentence(layout, k, tail)):
         return None
-    if previous is not None and not layout.text[previous.region_end : span.open_start].strip(BETWEEN_PARTS):
+    linked_from = head[0].idx if head else span.open_start  # a head here only links ("Instead,")
+    if previous is not None and not layout.text[previous.region_end : linked_from].strip(BETWEEN_PARTS):
         return Attribution(previous.speaker, previous.cue, "continuation", DIRECT, span.close_end)
     event = _previous_sentence_event(layout, k, events)
     if event is not None:

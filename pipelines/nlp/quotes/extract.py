@@ -1,8 +1,8 @@
 """Quotes of an article from the parse the entity stage already made: marks, then attribution, then speakers.
 
-Rows carry `method` = "rules-v1:<how>" (post-cue, pre-cue, according-to, embedded, sentence-end, dash,
-colon, continuation, after-statement) and a confidence: the speaker evidence (mention 0.9 … unresolved 0.3)
-times how direct the attribution was.
+Rows carry `method` = "rules-v1:<how>" (post-cue, post-verb, pre-cue, according-to, embedded, sentence-end,
+dash, colon, continuation, after-statement, or learned: the quote model's second opinion, learned.py) and a
+confidence: the speaker evidence (mention 0.9 … unresolved 0.3) times how direct the attribution was.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pipelines.nlp.quotes.attribution import (
     attribute,
     reported_speech,
 )
+from pipelines.nlp.quotes.learned import SpanJudge, quote_model, rescue
 from pipelines.nlp.quotes.marks import QuoteSpan, locate_quotes
 from pipelines.nlp.quotes.speakers import LOOKBACK_CHARS, SpeakerLog, build_context
 from pipelines.records import ArticleText, Entity, EntityMention, Quote
@@ -47,11 +48,13 @@ def extract_quotes(
     article: ArticleText,
     mentions: Sequence[EntityMention],
     entities: Mapping[str, Entity],
+    judge: SpanJudge | None = None,
 ) -> list[Quote]:
     """Quotes of one article from its existing parse; `doc.text` must be `article.body_text`.
 
     `mentions` are the article's entity mentions (offsets into body_text) and `entities` maps their ids to
-    canonical entities; a speaker is linked only through them.
+    canonical entities; a speaker is linked only through them. `judge` decides on the quotations no rule
+    attributed: the committed model (learned.py) when None; training passes one that records them.
     """
     text = article.body_text
     if not _is_parse_of(doc, text):
@@ -61,9 +64,11 @@ def extract_quotes(
     events = reported_speech(doc, layout.owner, context)
     # Reading order: by cue, and so by the start of the cue's sentence, where its speaker is.
     event_cues, event_sentences = [doc[e.cue].idx for e in events], [doc[e.cue].sent.start_char for e in events]
+    judge = quote_model() if judge is None else judge
     quotes: list[Quote] = []
     attributed = SpeakerLog()  # the speakers of the quotes attributed so far
     previous: Attribution | None = None
+    previous_ruled = False  # whether the rules attributed the quotation before this one
     for k, span in enumerate(layout.spans):
         if k not in layout.first:
             continue
@@ -72,7 +77,13 @@ def extract_quotes(
         near = events[
             bisect_left(event_cues, span.open_start - LOOKBACK_CHARS) : bisect_left(event_sentences, span.open_start)
         ]
-        found = attribute(layout, k, previous, attributed.near(span.open_start), near, context)
+        earlier = attributed.near(span.open_start)
+        found = attribute(layout, k, previous, earlier, near, context)
+        ruled = found is not None
+        if found is None:
+            speakers = [*earlier, *(e.speaker for e in near if e.speaker.start_char < span.open_start)]
+            found = rescue(layout, k, judge, previous_ruled, speakers, event_cues, context)
+        previous_ruled = ruled
         if found is not None:
             attributed.add(found.speaker, span.open_start)
             quotes.append(_to_quote(article.article_id, span, text[span.start : span.end], found))

@@ -82,6 +82,15 @@ def _paragraph_reopens(text: str, j: int, opener: str) -> int | None:
     return k + 1 if k < len(text) and text[k] == opener else None
 
 
+def _next_quote_opens_first(text: str, j: int, opener: str, limit: int) -> bool:
+    """After an other-style close at `j`, a new quote opens (its own style) before this style closes anywhere."""
+    opens = text.find(opener, j + 1, limit)
+    if opens < 0:
+        return False
+    closers = QUOTE_PAIRS[opener]
+    return not any(text.find(closer, j + 1, opens) >= 0 for closer in closers)
+
+
 def _find_close(text: str, i: int) -> tuple[int, int] | None:
     """Where the quote opened at `i` ends: (end of the quoted text, index after the closing mark).
 
@@ -107,6 +116,8 @@ def _find_close(text: str, i: int) -> tuple[int, int] | None:
         if text[j] in OTHER_STYLE.get(opener, ""):
             step = _other_style(text, j)
             if step < 0 and nested == 0 and mixed is None:
+                if _next_quote_opens_first(text, j, opener, limit):
+                    return j, j + 1  # `“… so much," Trump said, then “…”`: the later ” is the next quote's
                 mixed = j
             nested = max(0, nested + step)
         j += 1

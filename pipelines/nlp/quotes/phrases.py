@@ -28,11 +28,15 @@ NOT_SPEAKER_ENTS = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "PERCENT", 
 RELATIVE_PRONOUNS = frozenset({"who", "which", "that"})
 NOT_SPEAKER_SUBJECTS = frozenset({"that", "this", "these", "those", "what", "there"})  # "that was not her view"
 SPEAKER_INNER_POS = frozenset({"DET", "ADJ", "PROPN", "NOUN", "NUM", "PART", "PRON"})
+MISTAGGED_NAME_POS = frozenset({"ADV", "VERB", "X", "INTJ"})
 NOT_A_VERB_POS = frozenset({"NOUN", "PROPN", "ADJ", "NUM"})
 POSSESSIVE_TAGS = frozenset({"POS", "PRP$"})  # "'s" and "his" come before nouns, not verbs
 ARTICLES = frozenset({"the", "a", "an"})
+QUANTIFIER_HEADS = frozenset({"one", "some", "many", "most", "several", "few", "none", "each", "all", "both", "any"})
 SKIPPABLE_BEFORE_CUE = frozenset({"AUX", "ADV", "PART"})  # "Lavrov has also said"
 MAX_SUBJECT_HOPS = 2  # "X said …, adding" -> the subject of "said"
+MAX_REPORT_HOPS = 4  # from a participle cue ("adding") up to the reporting verb it continues
+PARTICIPLE_TAG = "VBG"
 HYPHEN_TAG = "HYPH"
 CUES = cue_lexicon()
 SPEECH_FORMS = CUES.speech
@@ -84,6 +88,11 @@ def is_characterizing(token: Token) -> bool:
     return token.lower_ in CHARACTERIZE_FORMS and _verb_like(token) and not _generic_subject(token)
 
 
+def states_usage(tokens: Sequence[Token]) -> bool:
+    """A characterizing verb with a generic plural subject: `researchers call such attacks "…"` names a usage."""
+    return any(t.lower_ in CHARACTERIZE_FORMS and _verb_like(t) and _generic_subject(t) for t in tokens)
+
+
 def _generic_subject(verb: Token) -> bool:
     """A bare plural ("experts") is the verb's subject, directly or through "who" of a relative clause."""
     subjects = [c for c in verb.children if c.dep_ in SUBJECT_DEPS]
@@ -120,16 +129,25 @@ def signature(tokens: Sequence[Token]) -> list[Token]:
     return phrase if named and all(t.is_punct for t in rest) else []
 
 
+def _mistagged_name(token: Token) -> bool:
+    """A capitalized word inside a sentence that the tagger read as an adverb or verb: "said Skelly", rare names."""
+    return token.pos_ in MISTAGGED_NAME_POS and token.text[:1].isupper() and not token.is_sent_start
+
+
 def nominal_after(tokens: Sequence[Token], i: int) -> list[Token]:
     """The noun phrase starting at `tokens[i]` ("said Japanese Prime Minister"), or [] when none starts there."""
     phrase: list[Token] = []
     for token in tokens[i:]:
-        if token.pos_ not in SPEAKER_INNER_POS or token.ent_type_ in NOT_SPEAKER_ENTS:  # "said Monday"
+        if token.ent_type_ in NOT_SPEAKER_ENTS:  # "said Monday"
+            break
+        if token.pos_ not in SPEAKER_INNER_POS and not _mistagged_name(token):
             break
         phrase.append(token)
         if token.pos_ == "PRON" and token.tag_ not in POSSESSIVE_TAGS:  # "their attorneys" goes on
             break
-    while phrase and (phrase[-1].pos_ not in NOMINAL_POS or phrase[-1].tag_ in POSSESSIVE_TAGS):
+    while phrase and (
+        (phrase[-1].pos_ not in NOMINAL_POS and not _mistagged_name(phrase[-1])) or phrase[-1].tag_ in POSSESSIVE_TAGS
+    ):
         phrase.pop()
     return phrase
 
@@ -150,15 +168,32 @@ def phrase_of(head: Token, allowed: set[int]) -> list[Token]:
     """The speaker phrase headed by `head`: its left modifiers and name parts, without relative clauses."""
     left = [t for t in head.subtree if t.i < head.i and t.i in allowed]
     right = [t for t in head.rights if t.dep_ in ("flat", "compound") and t.i in allowed]
+    if head.lower_ in QUANTIFIER_HEADS or head.pos_ == "NUM":  # "one of her ads", "two of the senators"
+        part = next((c for c in head.rights if c.dep_ == "prep" and c.lower_ == "of"), None)
+        if part is not None and all(t.i in allowed for t in part.subtree):
+            right += list(part.subtree)
     tokens = sorted({*left, head, *right}, key=lambda t: t.i)
     # keep only the contiguous run that ends at the head: "Morgulov, who …" or a stray left edge is cut
     run = [head]
     for token in reversed([t for t in tokens if t.i < head.i]):
-        if token.i != run[0].i - 1 or (token.is_punct and token.tag_ != HYPHEN_TAG):  # "Al-Maeena" stays whole
+        if not adjacent(token, run[0]) or (token.is_punct and not _inside_word(token)):  # "Al-Maeena" stays whole
             break
         run.insert(0, token)
     run.extend(t for t in tokens if t.i > head.i)
     return run
+
+
+def adjacent(left: Token, right: Token) -> bool:
+    """`left` comes right before `right`, or only whitespace tokens (a non-breaking space) stand between them."""
+    doc = left.doc
+    return left.i < right.i and all(doc[i].is_space for i in range(left.i + 1, right.i))
+
+
+def _inside_word(token: Token) -> bool:
+    """A hyphen joining two parts of one word ("Al-Maeena", "co-founder"), however the tagger tagged it."""
+    return token.tag_ == HYPHEN_TAG or (
+        token.text in DASHES and not token.whitespace_ and token.i > 0 and not token.nbor(-1).whitespace_
+    )
 
 
 def subject_of(cue: Token, allowed: Collection[int] = ()) -> Token | None:
@@ -172,7 +207,8 @@ def subject_of(cue: Token, allowed: Collection[int] = ()) -> Token | None:
             found = next((c for c in quoted.children if c.dep_ in dep_set), None)
             if found is not None:
                 return found
-    verb = cue
+    reporter = _reporting_ancestor(cue) if cue.tag_ == PARTICIPLE_TAG else None
+    verb = cue if reporter is None else reporter
     for _ in range(MAX_SUBJECT_HOPS + 1):
         # two subjects ("Malaysia's Prime Minister, Najib Razak said") is a misparsed apposition: the nearer name
         subjects = [
@@ -188,6 +224,25 @@ def subject_of(cue: Token, allowed: Collection[int] = ()) -> Token | None:
         if verb.head is verb:
             break
         verb = verb.head
+    return None
+
+
+def _reporting_ancestor(participle: Token) -> Token | None:
+    """`Sanders said the process could be "messy," adding, "…"`: a participle cue with no subject of its own
+    continues the report of the nearest reporting verb above it, whatever clause the parser hung it on."""
+    if any(c.dep_ in SUBJECT_DEPS for c in participle.children):
+        return None
+    token = participle
+    for _ in range(MAX_REPORT_HOPS):
+        if token.head.i == token.i:
+            return None
+        token = token.head
+        if (
+            token.lower_ in SPEECH_FORMS
+            and token.tag_ in FINITE_TAGS
+            and any(c.dep_ in SUBJECT_DEPS for c in token.children)
+        ):
+            return token
     return None
 
 

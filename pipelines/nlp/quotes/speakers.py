@@ -105,7 +105,7 @@ class SpeakerLog:
         return self.speakers[bisect_left(self.found_at, at - 2 * LOOKBACK_CHARS) :]
 
 
-def _entity_type(entity: Entity | None) -> str:
+def entity_type(entity: Entity | None) -> str:
     return ENTITY_TYPE_ALIASES.get(entity.type.upper(), entity.type.upper()) if entity else ""
 
 
@@ -184,7 +184,7 @@ def _title(doc: Doc, span: Span, mention: EntityMention, entity: Entity) -> _Tit
         heads.append(head)
     keys = {_word_key(t) for t in words}
     head_keys = {t.lower_ for t in heads}
-    if _entity_type(entity) == "ORG":
+    if entity_type(entity) == "ORG":
         keys |= {_word_key(t) for t in span} | {w.lower() for w in WORD_RE.findall(entity.name)}
         head_keys.add(span.root.lower_)
     return _Title(mention.start_char, mention.entity_id, frozenset(keys), frozenset(head_keys))
@@ -205,7 +205,7 @@ def build_context(layout: Layout, mentions: Sequence[EntityMention], entities: M
             if span.root.dep_ in SUBJECT_DEPS:
                 subjects.append((mention.start_char, mention.entity_id))
         entity = entities.get(mention.entity_id)
-        if entity is not None and _entity_type(entity) in ("PERSON", "ORG"):
+        if entity is not None and entity_type(entity) in ("PERSON", "ORG"):
             titles.append(_title(layout.doc, span, mention, entity))
     name_words = {
         m.entity_id: frozenset(w.lower() for w in WORD_RE.findall(entities[m.entity_id].name))
@@ -336,7 +336,7 @@ def _latest_of_type(
     ]
     for pool in (strong, weak):  # a bare mention decides only when no speaker or subject fits
         for offset, entity_id, confidence in sorted(pool, reverse=True):
-            fits = _entity_type(context.entities.get(entity_id or "")) in types and entity_id not in excluded
+            fits = entity_type(context.entities.get(entity_id or "")) in types and entity_id not in excluded
             if unnamed < offset < before and fits:
                 return entity_id, confidence
     return None, CONF_UNRESOLVED

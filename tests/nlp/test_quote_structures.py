@@ -1,0 +1,186 @@
+"""Attribution by construction rather than by lexicon, and the learned second opinion (issue 28).
+
+Each case runs the pipeline's own parse, entity linking and quote extraction on a short article, as
+`newsflow eval quotes` does, so a speaker is checked by the text and entity the pipeline gives it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import Settings
+from pipelines.evaluation.quotes import article_quotes
+from pipelines.nlp.entities import load_alias_rules
+from pipelines.nlp.model import load_pipeline, parse
+from pipelines.nlp.quotes.learned import MODEL_FILE, QuoteModel, quote_model
+from pipelines.nlp.quotes.marks import QuoteSpan
+from pipelines.records import ArticleText, Quote
+
+SETTINGS = Settings.from_env()
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return load_pipeline(SETTINGS.spacy_model)
+
+
+class _Everything:
+    """A judge that takes every quotation it is asked about for speech."""
+
+    def accepts(self, span: QuoteSpan, features: object) -> bool:
+        return True
+
+
+class _Nothing:
+    def accepts(self, span: QuoteSpan, features: object) -> bool:
+        return False
+
+
+def quotes_of(nlp, text: str, judge=None) -> list[Quote]:
+    parsed = next(parse(nlp, [ArticleText("a", text, "en")]))
+    return article_quotes(parsed, load_alias_rules(SETTINGS.alias_file), judge)[0]
+
+
+def speaker_of(nlp, text: str, quote: str) -> Quote:
+    found = [q for q in quotes_of(nlp, text) if q.quote_text == quote]
+    assert len(found) == 1, [q.quote_text for q in quotes_of(nlp, text)]
+    return found[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "quote", "speaker", "method"),
+    [
+        # a clause after the quote reports it whatever its verb: no lexicon entry for "surmised" or "wondered"
+        (
+            '"People are afraid of wasting their votes," he surmised after the rally in Concord.',
+            "People are afraid of wasting their votes,",
+            "he",
+            "post-verb",
+        ),
+        (
+            '"Will he be the next attorney general?" a Democratic staffer in the room wondered.',
+            "Will he be the next attorney general?",
+            "a Democratic staffer",
+            "post-verb",
+        ),
+        # a hyphen inside a word and the title before a name stay in the speaker phrase
+        (
+            '"You may never be able to prove a negative," CrowdStrike co-founder Dmitri Alperovitch told reporters.',
+            "You may never be able to prove a negative,",
+            "CrowdStrike co-founder Dmitri Alperovitch",
+            "post-cue",
+        ),
+        # the parse hangs the adjectives under the speaker's head: they are part of the phrase
+        (
+            '"Climate change was the top priority," the bespectacled, 71-year-old diplomat said on Monday.',
+            "Climate change was the top priority,",
+            "the bespectacled, 71-year-old diplomat",
+            "post-cue",
+        ),
+        # "one" of a group speaks as the whole phrase, so the group is named
+        (
+            'The senators met on Tuesday. "There will be no deal this year," said one of the senators.',
+            "There will be no deal this year,",
+            "one of the senators",
+            "post-cue",
+        ),
+        # a transcript's turn and a source announced by "From"
+        (
+            'Rep. Trey Gowdy: "Who told you that ninety percent of your emails were in the system?"',
+            "Who told you that ninety percent of your emails were in the system?",
+            "Rep. Trey Gowdy",
+            "colon",
+        ),
+        (
+            'The board published its findings on Friday. From the report: "Costs rose by a third in two years."',
+            "Costs rose by a third in two years.",
+            "the report",
+            "colon",
+        ),
+    ],
+)
+def test_constructions_attribute_without_the_lexicon(nlp, text: str, quote: str, speaker: str, method: str) -> None:
+    found = speaker_of(nlp, text, quote)
+    assert (found.speaker_text, found.method) == (speaker, f"rules-v1:{method}")
+
+
+def test_a_participle_cue_continues_the_reporting_verb_above_it(nlp) -> None:
+    """ "adding" was parsed under "be", whose subject ("the process") said nothing."""
+    text = (
+        'Bernie Sanders said the process of writing the platform could be "messy and loud," adding, '
+        '"Democracy is messy."'
+    )
+    assert speaker_of(nlp, text, "Democracy is messy.").speaker_text == "Bernie Sanders"
+
+
+def test_a_linking_word_before_a_quote_leaves_it_to_the_speaker_before(nlp) -> None:
+    text = '"He is supposed to be a cheerleader for this country," Trump said. Instead, "he acts like a defeated man."'
+    assert speaker_of(nlp, text, "he acts like a defeated man.").speaker_text == "Trump"
+
+
+def test_a_quote_ending_its_sentence_is_continued_past_the_next_one(nlp) -> None:
+    """The sentence after a quote that ends in a period is not its attribution, nor does it hide the quote."""
+    text = (
+        '"This is the moment they told us would never happen," Marco Rubio said Monday night. '
+        '"They told me we had no chance." His campaign manager struck a similar tune.'
+    )
+    found = speaker_of(nlp, text, "They told me we had no chance.")
+    assert (found.speaker_text, found.method) == ("Marco Rubio", "rules-v1:continuation")
+
+
+# --- the learned second opinion --------------------------------------------------------------------------------
+
+PERSON_SUBJECT = (
+    "Paul Ryan spoke in Janesville on Monday. Ryan worried that the safety net was becoming "
+    '"a hammock that lulls able-bodied people to lives of dependency."'
+)
+
+
+def test_a_quotation_no_rule_attributes_is_kept_for_the_person_the_sentence_is_about(nlp) -> None:
+    found = speaker_of(nlp, PERSON_SUBJECT, "a hammock that lulls able-bodied people to lives of dependency.")
+    assert (found.speaker_text, found.method, found.cue, found.kind) == (
+        "Ryan",
+        "rules-v1:learned",
+        "worried",
+        "partial",
+    )
+    assert found.speaker_entity_id is not None and found.confidence < 0.9
+    assert quotes_of(nlp, PERSON_SUBJECT, _Nothing()) == []  # the rules alone do not take it
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        'Security researchers call such attacks "living off the land techniques".',  # a usage
+        'The campaign sold hats reading "Make America Great Again" all summer.',  # a title-cased slogan
+        'The menu lists three dishes: "chicken with rice and beans."',  # no person speaks
+        'The group is known as "the friends of the earth and sky".',  # a name
+    ],
+)
+def test_what_the_model_may_never_take_even_when_it_accepts_everything(nlp, text: str) -> None:
+    assert quotes_of(nlp, text, _Everything()) == []
+
+
+def test_the_committed_model_is_small_and_well_formed() -> None:
+    spec = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    assert MODEL_FILE.stat().st_size < 64 * 1024 and 0 < spec["threshold"] < 1
+    model = quote_model()
+    assert model.weights and all(math.isfinite(w) for w in model.weights.values())
+    assert model.probability(["qpersonal=True", "qclause=True"]) > model.probability([])
+
+
+def test_a_broken_model_file_names_the_command_that_rebuilds_it(tmp_path: Path) -> None:
+    broken = tmp_path / "model.json"
+    broken.write_text('{"weights": {}}', encoding="utf-8")
+    with pytest.raises(ValueError, match="make quote-model"):
+        quote_model(broken)
+
+
+def test_the_model_weighs_each_feature_once() -> None:
+    model = QuoteModel({"a": 1.0}, 0.0, 0.6)
+    assert model.probability(["a", "a"]) == model.probability(["a"]) == 1 / (1 + math.exp(-1))
+    assert model.accepts(QuoteSpan(0, 1, 2, 3), ["a"]) and not model.accepts(QuoteSpan(0, 1, 2, 3), [])
