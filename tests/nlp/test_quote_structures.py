@@ -117,6 +117,15 @@ def test_a_participle_cue_continues_the_reporting_verb_above_it(nlp) -> None:
     assert speaker_of(nlp, text, "Democracy is messy.").speaker_text == "Bernie Sanders"
 
 
+def test_a_partial_quote_whose_cue_has_a_thing_for_subject_is_the_named_subject_s(nlp) -> None:
+    """The parse gives "described" the subject "the past"; the person the sentence is about reports it."""
+    text = (
+        "Glenn Beck spoke in Iowa on Friday. Beck, who has in the past described Trump as "
+        '"a pathological narcissistic sociopath" and worse, cleared his throat.'
+    )
+    assert speaker_of(nlp, text, "a pathological narcissistic sociopath").speaker_text == "Beck"
+
+
 def test_a_linking_word_before_a_quote_leaves_it_to_the_speaker_before(nlp) -> None:
     text = '"He is supposed to be a cheerleader for this country," Trump said. Instead, "he acts like a defeated man."'
     assert speaker_of(nlp, text, "he acts like a defeated man.").speaker_text == "Trump"
@@ -130,6 +139,18 @@ def test_a_quote_ending_its_sentence_is_continued_past_the_next_one(nlp) -> None
     )
     found = speaker_of(nlp, text, "They told me we had no chance.")
     assert (found.speaker_text, found.method) == ("Marco Rubio", "rules-v1:continuation")
+
+
+def test_narration_finishing_a_continued_quote_s_sentence_keeps_its_speaker(nlp) -> None:
+    text = (
+        '"There are a lot of undercover Trump voters," said Kellyanne Conway, a pollster. '
+        '"They agree with him on issues, but they aren\'t there yet" to support him as a candidate.'
+    )
+    found = speaker_of(nlp, text, "They agree with him on issues, but they aren't there yet")
+    assert (found.speaker_text, found.method) == ("Kellyanne Conway", "rules-v1:continuation")
+    # narration with a clause of its own is not the quote's: "That quote … appeared" says who printed it
+    other = '"I would rather have a sister in jail than a brother there." That quote appeared on the front page.'
+    assert quotes_of(nlp, other) == []
 
 
 # --- the learned second opinion --------------------------------------------------------------------------------

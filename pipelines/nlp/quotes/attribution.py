@@ -28,6 +28,7 @@ from pipelines.nlp.quotes.phrases import (
     DOCUMENT_VERB_FORMS,
     FINITE_TAGS,
     INVERTED_TAGS,
+    NAMED_POS,
     NOT_SPEAKER_SUBJECTS,
     OBJECT_DEPS,
     RELATIVE_PRONOUNS,
@@ -40,6 +41,7 @@ from pipelines.nlp.quotes.phrases import (
     is_cue,
     named_source_at,
     nominal_after,
+    outermost_subject,
     phrase_of,
     signature,
     speaker_tokens,
@@ -60,6 +62,7 @@ from pipelines.nlp.quotes.regions import (
     words_of,
 )
 from pipelines.nlp.quotes.speakers import (
+    SUBJECT_DEPS,
     WORD_RE,
     Context,
     Speaker,
@@ -94,7 +97,7 @@ ATTRIBUTION_FACTOR: Mapping[str, float] = {
 }
 SPEECH_ENDINGS = frozenset(",?!")  # a quotation ending in one of these leaves its sentence open for the attribution
 SPEAKER_HEAD_POS = frozenset({"PROPN", "PRON", "NOUN"})
-NOT_SPEAKERS = NOT_SPEAKER_SUBJECTS | RELATIVE_PRONOUNS  # "which led to", "that was"
+NOT_TAIL_SPEAKERS = NOT_SPEAKER_SUBJECTS | RELATIVE_PRONOUNS  # "which led to"; "it" warned may be a company
 SOURCE_OPENERS = frozenset({"from"})  # `From the report: "…"`
 LINKING_POS = frozenset({"ADV", "CCONJ", "SCONJ", "INTJ"})  # "Instead,", "And then", "But"
 INLINE_SPACE = " \t\u00a0"
@@ -280,7 +283,7 @@ def _reporting_clause(layout: Layout, k: int, tail: Sequence[Token]) -> Found | 
     if opening is None:  # `"…," Trump barked`, with "Trump" parsed as a compound of a participle
         named = nominal_after(words, 0)
         opening = named if named and words[len(named)].i == verb.i else None
-    if not opening or opening[-1].pos_ not in SPEAKER_HEAD_POS or opening[-1].lower_ in NOT_SPEAKERS:
+    if not opening or opening[-1].pos_ not in SPEAKER_HEAD_POS or opening[-1].lower_ in NOT_TAIL_SPEAKERS:
         return None
     return opening, verb.text, "post-verb"
 
@@ -349,7 +352,14 @@ def _before(quote_text: str, head: Sequence[Token], quote_first: int) -> Found |
     if not long_enough or cue.lower_ in ADJACENT_ONLY_CUES:
         return None
     # the nearest cue whose speaker the parse finds: "Ortiz said, going on to say that … "…""
-    return next(((phrase, c.text, "embedded") for c in cues if (phrase := speaker_tokens(c, head))), None)
+    found = next(((phrase, c) for c in cues if (phrase := speaker_tokens(c, head))), None)
+    if found is None:
+        return None
+    phrase, cue = found
+    if phrase[-1].pos_ not in NAMED_POS:  # "the agreement goes "…""
+        named = outermost_subject(cue, {t.i for t in head}, named_only=True)
+        phrase = phrase_of(named, {t.i for t in head}) if named is not None else phrase
+    return phrase, cue.text, "embedded"
 
 
 def _previous_sentence_event(layout: Layout, k: int, events: Sequence[Event]) -> Event | None:
@@ -387,6 +397,12 @@ def _narrates(head: Sequence[Token]) -> bool:
     return any(t.pos_ not in LINKING_POS for t in words_of(head))
 
 
+def _clause_of_its_own(words: Sequence[Token]) -> bool:
+    """Narration after a quote that says something of its own (a verb with its subject), not one finishing the
+    quote's sentence (`… yet" to support him as a candidate`, `… go after" Osama bin Laden`)."""
+    return any(t.pos_ in VERBAL_POS and any(c.dep_ in SUBJECT_DEPS for c in t.children) for t in words)
+
+
 def _own_sentence(layout: Layout, k: int, tail: Sequence[Token]) -> Sequence[Token]:
     """The tail that is still quote k's sentence: none when the quote ends its sentence and a new one starts."""
     return [] if layout.ends_sentence(k) and tail and tail[0].text[:1].isupper() else tail
@@ -414,11 +430,15 @@ def attribute(
         return Attribution(
             resolve_speaker(phrase, speakers, context), cue, method, quote_kind(head, method), region_end
         )
-    if _narrates(head) or words_of(_own_sentence(layout, k, tail)):
+    completion = words_of(_own_sentence(layout, k, tail))
+    if _narrates(head) or _clause_of_its_own(completion):
         return None
     linked_from = head[0].idx if head else span.open_start  # a head here only links ("Instead,")
     if previous is not None and not layout.text[previous.region_end : linked_from].strip(BETWEEN_PARTS):
+        # `"…," Conway said. "They aren't there yet" to support him.`: narration may finish the sentence
         return Attribution(previous.speaker, previous.cue, "continuation", DIRECT, span.close_end)
+    if completion:
+        return None
     event = _previous_sentence_event(layout, k, events)
     if event is not None:
         return Attribution(event.speaker, doc[event.cue].text, "after-statement", DIRECT, span.close_end)

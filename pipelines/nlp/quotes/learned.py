@@ -25,14 +25,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from pipelines.nlp.quotes.attribution import Attribution
 from pipelines.nlp.quotes.marks import PARAGRAPH_BREAK, Layout, QuoteSpan
-from pipelines.nlp.quotes.phrases import (
-    NOT_SPEAKER_SUBJECTS,
-    RELATIVE_PRONOUNS,
-    is_characterizing,
-    is_cue,
-    phrase_of,
-    states_usage,
-)
+from pipelines.nlp.quotes.phrases import is_characterizing, is_cue, outermost_subject, phrase_of, states_usage
 from pipelines.nlp.quotes.regions import (
     head_region,
     is_named_term,
@@ -43,7 +36,7 @@ from pipelines.nlp.quotes.regions import (
     title_cased,
     words_of,
 )
-from pipelines.nlp.quotes.speakers import SUBJECT_DEPS, WORD_RE, Context, Speaker, entity_type, resolve_speaker
+from pipelines.nlp.quotes.speakers import WORD_RE, Context, Speaker, entity_type, resolve_speaker
 
 if TYPE_CHECKING:
     from spacy.tokens import Token
@@ -57,9 +50,6 @@ ENDINGS: Mapping[str, str] = {".": "stop", "…": "stop", "?": "ask", "!": "ask"
 QUOTE_WORD_BUCKETS = (3, 4, 6, 10, 20, 40)
 REGION_WORD_BUCKETS = (0, 1, 2, 4, 8, 16)
 REGION_TOKENS = 2  # the last tokens of the clause before and the first after the quotation
-MAX_CLAUSE_DEPTH = 12  # head links climbed from the quotation to its sentence's root
-NOT_SPEAKERS = NOT_SPEAKER_SUBJECTS | RELATIVE_PRONOUNS | {"it"}  # "it seems", "which is", "there's"
-NAMED_POS = frozenset({"PROPN", "PRON"})
 PERSON = "PERSON"
 
 
@@ -148,25 +138,6 @@ def _attachment(layout: Layout, k: int) -> Token | None:
     return next((doc[i].head for i in range(layout.first[k], layout.last[k] + 1) if owner[doc[i].head.i] != k), None)
 
 
-def _outermost_subject(token: Token, allowed: set[int]) -> Token | None:
-    """The subject of the outermost clause above `token`: `Cruz said he's certain Rubio will be "…"` -> Cruz.
-
-    Reported speech nests (the quote's own clause has a subject too); its speaker is the one who reports it.
-    A name or pronoun is preferred to a common noun ("the use", "state policies") at any depth.
-    """
-    subjects: list[Token] = []
-    seen = 0
-    while seen <= MAX_CLAUSE_DEPTH:
-        subjects += [
-            c for c in token.children if c.dep_ in SUBJECT_DEPS and c.i in allowed and c.lower_ not in NOT_SPEAKERS
-        ]
-        if token.head.i == token.i:
-            break
-        token, seen = token.head, seen + 1
-    chosen = [s for s in subjects if s.pos_ in NAMED_POS] or subjects
-    return chosen[-1] if chosen else None
-
-
 def clause_speaker(
     layout: Layout, k: int, head: Sequence[Token], tail: Sequence[Token], speakers: Sequence[Speaker], context: Context
 ) -> tuple[Speaker, str] | None:
@@ -180,7 +151,7 @@ def clause_speaker(
     attached = _attachment(layout, k)
     if (attached is None or attached.i not in allowed) and len(head) > 1 and head[-1].text == ":":
         attached = head[-2]  # `Trump leaned in and boomed: "…"`, the quote parsed as a sentence of its own
-    subject = _outermost_subject(attached, allowed) if attached is not None and attached.i in allowed else None
+    subject = outermost_subject(attached, allowed) if attached is not None and attached.i in allowed else None
     if subject is None:
         return None
     speaker = resolve_speaker(phrase_of(subject, allowed), speakers, context)

@@ -31,12 +31,16 @@ SPEAKER_INNER_POS = frozenset({"DET", "ADJ", "PROPN", "NOUN", "NUM", "PART", "PR
 MISTAGGED_NAME_POS = frozenset({"ADV", "VERB", "X", "INTJ"})
 NOT_A_VERB_POS = frozenset({"NOUN", "PROPN", "ADJ", "NUM"})
 POSSESSIVE_TAGS = frozenset({"POS", "PRP$"})  # "'s" and "his" come before nouns, not verbs
+DEMONSTRATIVES = frozenset({"this", "that", "these", "those"})  # "that quote": a noun ("another said" is a verb)
 ARTICLES = frozenset({"the", "a", "an"})
 QUANTIFIER_HEADS = frozenset({"one", "some", "many", "most", "several", "few", "none", "each", "all", "both", "any"})
 SKIPPABLE_BEFORE_CUE = frozenset({"AUX", "ADV", "PART"})  # "Lavrov has also said"
 MAX_SUBJECT_HOPS = 2  # "X said …, adding" -> the subject of "said"
 MAX_REPORT_HOPS = 4  # from a participle cue ("adding") up to the reporting verb it continues
 PARTICIPLE_TAG = "VBG"
+MAX_CLAUSE_DEPTH = 12  # head links climbed from a quotation or cue to its sentence's root
+NOT_SPEAKERS = NOT_SPEAKER_SUBJECTS | RELATIVE_PRONOUNS | {"it"}  # "it seems", "which is", "there's"
+NAMED_POS = frozenset({"PROPN", "PRON"})
 HYPHEN_TAG = "HYPH"
 CUES = cue_lexicon()
 SPEECH_FORMS = CUES.speech
@@ -55,7 +59,11 @@ DASHES = "―—–-"  # a dash before a name signs a quote: `"…" ― Jane Doe
 def _verb_like(token: Token) -> bool:
     """Not a noun the tagger took for a verb: "his client's answers", "the report"."""
     before = token.nbor(-1) if token.i > 0 else None
-    noun_context = before is not None and (before.tag_ in POSSESSIVE_TAGS or before.lower_ in ARTICLES)
+    noun_context = before is not None and (
+        before.tag_ in POSSESSIVE_TAGS
+        or before.lower_ in ARTICLES
+        or (before.tag_ == "DT" and before.lower_ in DEMONSTRATIVES)
+    )
     return token.pos_ not in NOT_A_VERB_POS and not noun_context
 
 
@@ -244,6 +252,26 @@ def _reporting_ancestor(participle: Token) -> Token | None:
         ):
             return token
     return None
+
+
+def outermost_subject(token: Token, allowed: Collection[int], named_only: bool = False) -> Token | None:
+    """The subject of the outermost clause above `token`: `Cruz said he's certain Rubio will be "…"` -> Cruz.
+
+    Reported speech nests (the quote's own clause has a subject too); its speaker is the one who reports it.
+    A name or pronoun is preferred to a common noun ("the use", "state policies") at any depth; with
+    `named_only`, a common noun is never the answer.
+    """
+    subjects: list[Token] = []
+    for _ in range(MAX_CLAUSE_DEPTH + 1):
+        subjects += [
+            c for c in token.children if c.dep_ in SUBJECT_DEPS and c.i in allowed and c.lower_ not in NOT_SPEAKERS
+        ]
+        if token.head.i == token.i:
+            break
+        token = token.head
+    named = [s for s in subjects if s.pos_ in NAMED_POS]
+    chosen = named if named or named_only else subjects
+    return chosen[-1] if chosen else None
 
 
 def speaker_tokens(cue: Token, region: Sequence[Token]) -> list[Token]:
