@@ -9,7 +9,7 @@ are learned from PolNeAR's training split by `newsflow train quotes` (pipelines/
 kept beside this module (quote_model.json, a few kilobytes); nothing is trained at run time.
 
 A quotation the model accepts is kept only when a person of the article is the subject of the sentence it sits
-in (`clause_speaker`), who is then its speaker: `Sanders credited Clinton's victory to "a closed primary, …"`.
+in (`clause_speaker`), who is then its speaker: `Ryan worried that the safety net was becoming "a hammock …"`.
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ QUOTE_WORD_BUCKETS = (3, 4, 6, 10, 20, 40)
 REGION_WORD_BUCKETS = (0, 1, 2, 4, 8, 16)
 REGION_TOKENS = 2  # the last tokens of the clause before and the first after the quotation
 PERSON = "PERSON"
+MAX_SCORE = 50.0  # a logit beyond this is certainty either way; math.exp would overflow on a hand-edited file
 
 
 class SpanJudge(Protocol):
@@ -69,7 +70,7 @@ class QuoteModel:
 
     def probability(self, features: Sequence[str]) -> float:
         score = self.bias + sum(self.weights.get(feature, 0.0) for feature in set(features))
-        return 1.0 / (1.0 + math.exp(-score))
+        return 1.0 / (1.0 + math.exp(-max(-MAX_SCORE, min(MAX_SCORE, score))))
 
     def accepts(self, span: QuoteSpan, features: Sequence[str]) -> bool:
         return self.probability(features) >= self.threshold
@@ -113,7 +114,6 @@ def span_features(
         f"headcue={any(is_cue(t) for t in head)}",
         f"headchar={any(is_characterizing(t) for t in head)}",
         f"tailcue={any(is_cue(t) for t in tail)}",
-        f"namedterm={is_named_term(head)}",
         f"paraevent={events_before > 0}",
         f"prevfound={previous_ruled}",
         f"paraopen={not text[paragraph_start : span.open_start].strip()}",
