@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -224,7 +224,7 @@ def _closes_sentence(phrase: list[Token], cue: Token, tail: Sequence[Token]) -> 
 def _signed(layout: Layout, k: int, tail: Sequence[Token]) -> Found | None:
     """`"…" ― Jane Doe` (the tokenizer may glue the dash to the closing mark): the name after the dash signs it.
 
-    A quotation that is its own paragraph may be signed by the next one, a dash and a name alone (the
+    A quotation that ends its paragraph may be signed by the next one, a dash and a name alone (the
     fact-check's `"…"` ¶ `- Bernie Sanders.`).
     """
     closed = layout.spans[k].close_end
@@ -408,6 +408,10 @@ def _own_sentence(layout: Layout, k: int, tail: Sequence[Token]) -> Sequence[Tok
     return [] if layout.ends_sentence(k) and tail and tail[0].text[:1].isupper() else tail
 
 
+# What extraction asks when no rule attributed a quotation: (head, tail, speakers, region_end) -> an attribution
+SecondOpinion = Callable[[Sequence["Token"], Sequence["Token"], Sequence[Speaker], int], "Attribution | None"]
+
+
 def attribute(
     layout: Layout,
     k: int,
@@ -415,15 +419,37 @@ def attribute(
     earlier: Sequence[Speaker],
     events: Sequence[Event],
     context: Context,
+    second_opinion: SecondOpinion | None = None,
 ) -> Attribution | None:
-    """Attribute quote k: the clause after it, the clause before it, then the quote or statement it follows."""
-    doc, span = layout.doc, layout.spans[k]
+    """Attribute quote k: the clause after it, the clause before it, then the quote or statement it follows;
+    where no rule does, `second_opinion` (learned.py) may, with the regions and speakers found here. Names and
+    titles in quote marks go to neither."""
+    span = layout.spans[k]
     quote_text = layout.text[span.start : span.end]
     head, tail = head_region(layout, k), tail_region(layout, k)
     if is_named_term(head) or looks_like_name(quote_text, head):
         return None
     region_end = tail[-1].idx + len(tail[-1].text) if tail else span.close_end
     speakers = [*earlier, *(e.speaker for e in events if e.speaker.start_char < span.open_start)]
+    ruled = _by_rules(layout, k, quote_text, previous, head, tail, speakers, region_end, events, context)
+    if ruled is not None or second_opinion is None:
+        return ruled
+    return second_opinion(head, tail, speakers, region_end)
+
+
+def _by_rules(
+    layout: Layout,
+    k: int,
+    quote_text: str,
+    previous: Attribution | None,
+    head: Sequence[Token],
+    tail: Sequence[Token],
+    speakers: Sequence[Speaker],
+    region_end: int,
+    events: Sequence[Event],
+    context: Context,
+) -> Attribution | None:
+    doc, span = layout.doc, layout.spans[k]
     found = _found(layout, k, quote_text, head, tail)
     if found is not None:
         phrase, cue, method = found

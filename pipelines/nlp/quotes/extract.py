@@ -7,6 +7,7 @@ confidence: the speaker evidence (mention 0.9 … unresolved 0.3) times how dire
 
 from __future__ import annotations
 
+import functools
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -19,6 +20,7 @@ from pipelines.nlp.quotes.attribution import (
     attribute,
     reported_speech,
 )
+from pipelines.nlp.quotes.learned import METHOD as LEARNED
 from pipelines.nlp.quotes.learned import SpanJudge, quote_model, rescue
 from pipelines.nlp.quotes.marks import QuoteSpan, locate_quotes
 from pipelines.nlp.quotes.speakers import LOOKBACK_CHARS, SpeakerLog, build_context
@@ -77,13 +79,11 @@ def extract_quotes(
         near = events[
             bisect_left(event_cues, span.open_start - LOOKBACK_CHARS) : bisect_left(event_sentences, span.open_start)
         ]
-        earlier = attributed.near(span.open_start)
-        found = attribute(layout, k, previous, earlier, near, context)
-        ruled = found is not None
-        if found is None:
-            speakers = [*earlier, *(e.speaker for e in near if e.speaker.start_char < span.open_start)]
-            found = rescue(layout, k, judge, previous_ruled, speakers, event_cues, context)
-        previous_ruled = ruled
+        second_opinion = functools.partial(
+            rescue, layout, k, judge=judge, previous_ruled=previous_ruled, event_offsets=event_cues, context=context
+        )
+        found = attribute(layout, k, previous, attributed.near(span.open_start), near, context, second_opinion)
+        previous_ruled = found is not None and found.method != LEARNED
         if found is not None:
             attributed.add(found.speaker, span.open_start)
             quotes.append(_to_quote(article.article_id, span, text[span.start : span.end], found))

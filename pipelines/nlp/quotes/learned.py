@@ -27,12 +27,8 @@ from pipelines.nlp.quotes.attribution import Attribution
 from pipelines.nlp.quotes.marks import PARAGRAPH_BREAK, Layout, QuoteSpan
 from pipelines.nlp.quotes.phrases import is_characterizing, is_cue, outermost_subject, phrase_of, states_usage
 from pipelines.nlp.quotes.regions import (
-    head_region,
-    is_named_term,
-    looks_like_name,
     quote_kind,
     quotes_a_clause,
-    tail_region,
     title_cased,
     words_of,
 )
@@ -162,21 +158,21 @@ def clause_speaker(
 def rescue(
     layout: Layout,
     k: int,
+    head: Sequence[Token],
+    tail: Sequence[Token],
+    speakers: Sequence[Speaker],
+    region_end: int,
+    *,
     judge: SpanJudge,
     previous_ruled: bool,
-    speakers: Sequence[Speaker],
     event_offsets: Sequence[int],
     context: Context,
 ) -> Attribution | None:
-    """Quotation k, which no rule attributed, when the judge takes it for speech and a person of the article is
-    the subject of its sentence; names, titles and usages (`researchers call such attacks "…"`) never: the rules
-    know those are no one's words."""
+    """Quotation k, which no rule attributed (attribution.py's second opinion, with its regions and speakers),
+    when the judge takes it for speech and a person of the article is the subject of its sentence; a usage
+    (`researchers call such attacks "…"`) never: the rules know it is no one's words."""
     span = layout.spans[k]
-    quote_text = layout.text[span.start : span.end]
-    if len(WORD_RE.findall(quote_text)) < MIN_WORDS:
-        return None
-    head, tail = head_region(layout, k), tail_region(layout, k)
-    if is_named_term(head) or looks_like_name(quote_text, head) or states_usage(head):
+    if len(WORD_RE.findall(layout.text[span.start : span.end])) < MIN_WORDS or states_usage(head):
         return None
     paragraph_start = layout.text.rfind(PARAGRAPH_BREAK, 0, span.open_start) + 1
     events_before = bisect_left(event_offsets, span.open_start) - bisect_left(event_offsets, paragraph_start)
@@ -185,5 +181,4 @@ def rescue(
     found = clause_speaker(layout, k, head, tail, speakers, context)
     if found is None:
         return None
-    region_end = tail[-1].idx + len(tail[-1].text) if tail else span.close_end
     return Attribution(found[0], found[1], METHOD, quote_kind(head, METHOD), region_end)
