@@ -25,14 +25,14 @@ def eval_entities(
     as_json: JsonOption = False,
 ) -> None:
     """Named entities per type (PERSON, ORG, LOC, MISC) against gold annotation."""
-    from pipelines.evaluation.entities import evaluate_entities, format_comparison, format_table
+    from pipelines.evaluation.entities import compare_entities, evaluate_entities, format_comparison, format_table
 
     name = Settings.from_env(spacy_model=model).spacy_model
-    scores = evaluate_entities(gold, name)
     if not baseline:
+        scores = evaluate_entities(gold, name)
         print(json.dumps(scores.as_dict()) if as_json else format_table(scores))
         return
-    spacy = evaluate_entities(gold, name, baseline=True)
+    scores, spacy = compare_entities(gold, name)
     both = {"stage": scores.as_dict(), "spacy": spacy.as_dict()}
     print(json.dumps(both) if as_json else format_comparison(scores, spacy))
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -298,30 +298,40 @@ def add(scores: Iterable[TypeScore]) -> TypeScore:
     )
 
 
-def evaluate_entities(gold_path: Path, model: str, *, baseline: bool = False) -> EntityScores:
+def evaluate_entities(gold_path: Path, model: str) -> EntityScores:
     """Run the entity stage (NER, cleaning, linking, type voting) on the gold texts and score it per type.
 
     The same parse, link and resolve steps the pipeline's annotate runs, without alias rules: the score is
-    the model's and the rules', not the reviewed alias file's. With `baseline`, spaCy's own entity spans of the
-    same parse are scored instead (`doc.ents`, as a user of the bare model gets them): what the stage adds.
+    the model's and the rules', not the reviewed alias file's.
     """
+    return compare_entities(gold_path, model)[0]
+
+
+def compare_entities(gold_path: Path, model: str) -> tuple[EntityScores, EntityScores]:
+    """The entity stage's scores and, from the same parse, those of spaCy's own spans (`doc.ents`, as a user of
+    the bare model gets them): what the stage adds."""
     documents = read_gold(gold_path)
     nlp = load_pipeline(model)
-    articles = [ArticleText(doc.doc_id, doc.text, nlp.lang) for doc in documents]
+    parsed = list(parse(nlp, [ArticleText(doc.doc_id, doc.text, nlp.lang) for doc in documents]))
+    batch = resolve(link_article(item) for item in parsed)
+    types = {entity.entity_id: entity.type for entity in batch.entities}
+    stage = [(m.article_id, types[m.entity_id], m.start_char, m.end_char) for m in batch.mentions]
+    spacy = [
+        (item.article.article_id, ent.label_, ent.start_char, ent.end_char)
+        for item in parsed
+        if item.doc is not None
+        for ent in item.doc.ents
+    ]
+    return _score(documents, model, stage), _score(documents, model, spacy)
+
+
+def _score(documents: Sequence[GoldDocument], model: str, spans: Iterable[tuple[str, str, int, int]]) -> EntityScores:
+    """Per-type scores of predicted (document, spaCy label, start, end) spans against the documents' gold."""
     predicted: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
-    if baseline:
-        for parsed in parse(nlp, articles):
-            for ent in parsed.doc.ents if parsed.doc is not None else ():
-                eval_type = SPACY_TO_EVAL.get(ent.label_)
-                if eval_type:
-                    predicted[(parsed.article.article_id, eval_type)].append((ent.start_char, ent.end_char))
-    else:
-        batch = resolve(link_article(parsed) for parsed in parse(nlp, articles))
-        types = {entity.entity_id: entity.type for entity in batch.entities}
-        for mention in batch.mentions:
-            eval_type = SPACY_TO_EVAL.get(types[mention.entity_id])
-            if eval_type:
-                predicted[(mention.article_id, eval_type)].append((mention.start_char, mention.end_char))
+    for doc_id, label, start, end in spans:
+        eval_type = SPACY_TO_EVAL.get(label)
+        if eval_type:
+            predicted[(doc_id, eval_type)].append((start, end))
     gold: dict[tuple[str, str], list[GoldSpan]] = defaultdict(list)
     for doc in documents:
         for span in doc.spans:

@@ -169,6 +169,8 @@ def repeated_names(doc: Doc, text: str, mentions: Sequence[Mention], sentence_st
     full_names = {m.text for m in mentions if m.label == PERSON and is_full_name(m.text)}
     surnames = Counter(name.split()[-1] for name in full_names)
     people = full_names | {surname for surname, count in surnames.items() if count == 1}
+    if not people:
+        return []  # most texts name nobody in full: no pass over their tokens
     found: list[Mention] = []
     i = 0
     while i < len(doc):
