@@ -162,6 +162,20 @@ class EntityMention:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticleTerms:
+    """One article version's salient terms (pipelines.nlp.terms), heaviest first, weights of unit length:
+    what the load's events step compares articles on."""
+
+    article_id: str
+    raw_id: str
+    terms: list[str]
+    weights: list[float]
+    specifics: list[str]  # its rare words among `terms`, lowercase, sorted: names and places
+    principal: str | None  # the person it names most often (pipelines.nlp.terms.participants)
+    people: list[str]  # the last word of every person it names, lowercase, sorted
+
+
+@dataclass(frozen=True, slots=True)
 class Quote:
     """A quotation and its speaker; offsets index `articles.body_text`, speaker offsets may be None when implicit."""
 

@@ -31,7 +31,7 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from pipelines.config import Settings
+from pipelines.config import EventConfig, Settings
 from pipelines.http.fetcher import Fetcher
 from pipelines.http.outcome import Outcome
 from pipelines.nlp.annotate import PARSE_CHUNK, Annotations, annotate_chunk
@@ -73,12 +73,16 @@ class BuiltChunk:
 
 
 def build_chunk(
-    items: Sequence[ExtractedDraft], rules: BoilerplateRules, spacy_model: str, alias_rules: AliasRules
+    items: Sequence[ExtractedDraft],
+    rules: BoilerplateRules,
+    spacy_model: str,
+    alias_rules: AliasRules,
+    events: EventConfig,
 ) -> BuiltChunk:
     """A worker's second piece of a feed: normalize its pages with the feed's rules, then one parse for the chunk."""
     rows = [finish_article(item, rules) for item in items]
     articles = [row for row in rows if isinstance(row, ArticleRow)]
-    return BuiltChunk(rows, annotate_chunk(articles, spacy_model, alias_rules) if articles else [])
+    return BuiltChunk(rows, annotate_chunk(articles, spacy_model, alias_rules, events) if articles else [])
 
 
 @dataclass(slots=True)
@@ -208,7 +212,14 @@ class PollRound:
         work.chunks = [None] * len(chunks)
         work.pending = len(chunks)
         for index, chunk in enumerate(chunks):
-            future = self.pool.submit(build_chunk, chunk, rules, self.settings.spacy_model, self.alias_rules)
+            future = self.pool.submit(
+                build_chunk,
+                chunk,
+                rules,
+                self.settings.spacy_model,
+                self.alias_rules,
+                self.settings.events,
+            )
             self.running[future] = partial(self.built, work, index)
 
     def built(self, work: FeedWork, index: int, chunk: BuiltChunk) -> None:
@@ -223,12 +234,9 @@ class PollRound:
         assert poll is not None
         chunks = [chunk for chunk in work.chunks if chunk is not None]
         rows = [row for chunk in chunks for row in chunk.rows]
-        annotated = [part for chunk in chunks for part in chunk.annotations]
-        articles = [row for part in annotated for row in part.articles]
-        refused = [
-            *(row for row in rows if isinstance(row, Rejection)),
-            *(r for part in annotated for r in part.rejections),
-        ]
+        annotated = Annotations.joined([part for chunk in chunks for part in chunk.annotations])
+        articles = annotated.articles
+        refused = [*(row for row in rows if isinstance(row, Rejection)), *annotated.rejections]
         rejections = [
             rejection for rejection in [*poll.batch.rejections, *refused] if rejection.raw_id not in work.known
         ]
@@ -240,10 +248,7 @@ class PollRound:
             "articles": articles,
             "quarantine": rejections,
             "source_documents": documents,
-            "entities": [entity for part in annotated for entity in part.entities],
-            "entity_aliases": [alias for part in annotated for alias in part.aliases],
-            "entity_mentions": [mention for part in annotated for mention in part.mentions],
-            "quotes": [quote for part in annotated for quote in part.quotes],
+            **annotated.tables(),
             "feed_state": [poll.state],
             "fetch_events": poll.events,
             "feed_items": feed_items(poll, articles, rejections),

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pipelines.records import (
     ArticleRow,
+    ArticleTerms,
     Entity,
     EntityAlias,
     EntityMention,
@@ -85,9 +86,14 @@ TABLES = (
     ),
     Table("quotes", Quote, staged=True, annotation=True, ids=("quote_id",), article_child=True),
     Table("source_documents", SourceDocument, staged=True),
+    Table("article_terms", ArticleTerms, staged=True, annotation=True),
+    Table("event_keys"),
+    Table("article_events"),
+    Table("events"),
     Table("robots_cache", staged=True, published="whole"),
     Table("schema_migrations", published="whole", queried=False),
     Table("dedup_state", published="whole", queried=False),
+    Table("event_state", published="whole", queried=False),
     # What the writer knows of the published segments (pipelines.storage.segments and marks).
     Table("published_segments", published="never", queried=False),
     Table("lost_segments", published="never", queried=False),

@@ -20,6 +20,7 @@ LAYERS = (
     {"text"},
     {"nlp"},
     {"dedup"},
+    {"events"},
     {"quality"},
     {"storage"},
     {"reporting"},

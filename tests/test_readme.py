@@ -50,6 +50,9 @@ COVERED_ELSEWHERE = {
     ".venv/bin/newsflow eval entities --gold ../shared/corpora/gum-news": (
         "tests/evaluation/test_accuracy_figures.py (needs ../shared; checks the README's figures)"
     ),
+    ".venv/bin/newsflow eval events --gold ../shared/corpora/ecbplus-events-dev": (
+        "tests/evaluation/test_accuracy_figures.py (needs ../shared; checks the README's figures)"
+    ),
     ".venv/bin/newsflow feeds add https://www.example.com/": (
         "tests/sources/test_discovery.py (a real site on 127.0.0.1)"
     ),

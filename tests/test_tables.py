@@ -8,7 +8,7 @@ import pytest
 
 from pipelines.config import SCHEMAS_DIR
 from pipelines.nlp.annotate import Annotations
-from pipelines.records import Entity, EntityAlias, EntityMention, Quote
+from pipelines.records import ArticleTerms, Entity, EntityAlias, EntityMention, Quote
 from pipelines.storage.store import Store
 from pipelines.tables import (
     ANNOTATION_TABLES,
@@ -68,6 +68,13 @@ def test_annotations_are_sorted_into_their_tables_by_record_type() -> None:
     alias = EntityAlias("e1", "Lavrov")
     mention = EntityMention("a1", "e1", "Lavrov", 0, 6, 0, "PERSON")
     quote = Quote("q1", "a1", "We will talk.", 10, 23, "Lavrov", 0, 6, "e1", "said", "direct", 0.9, "rules-v1:post-cue")
-    tables = Annotations([], [entity], [alias], [mention], [quote]).tables()
-    assert tables == {"entities": [entity], "entity_aliases": [alias], "entity_mentions": [mention], "quotes": [quote]}
+    terms = ArticleTerms("a1", "r1", ["Lavrov", "talk"], [0.8, 0.6], ["lavrov"], "lavrov", ["lavrov"])
+    tables = Annotations([], [entity], [alias], [mention], [quote], [terms]).tables()
+    assert tables == {
+        "entities": [entity],
+        "entity_aliases": [alias],
+        "entity_mentions": [mention],
+        "quotes": [quote],
+        "article_terms": [terms],
+    }
     assert Annotations([]).tables() == {table.name: [] for table in ANNOTATION_TABLES}

@@ -105,6 +105,22 @@ def eval_quotes(
     print(scores.to_json() if as_json else format_table(scores))
 
 
+@eval_app.command("events")
+def eval_events(
+    gold: Annotated[Path, typer.Option("--gold", help="JSON lines with doc, event and text (one article a line).")],
+    batches: Annotated[
+        int, typer.Option("--batches", min=1, help="Load the articles in this many runs, the file's last part first.")
+    ] = 1,
+    model: ModelOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Event grouping: B-cubed precision, recall and F1 of the events the pipeline assigns, against gold events."""
+    from pipelines.evaluation.events import evaluate_events, format_scores
+
+    scores = evaluate_events(gold, Settings.from_env(spacy_model=model), batches=batches)
+    print(scores.to_json() if as_json else format_scores(scores))
+
+
 @eval_app.command("dedup")
 def eval_dedup(
     shared: Annotated[

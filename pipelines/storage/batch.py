@@ -35,12 +35,18 @@ class LoadBatch:
     versions: VersionPlan | None = None  # the `versions` step's plan of the fresh articles' body versions
     written: set[str] = field(default_factory=set)  # articles whose `articles` row this load wrote
     copies: set[str] = field(default_factory=set)  # articles that are copies now (they leave `articles`)
+    story_of: dict[str, str] = field(default_factory=dict)  # every article of a story this load touched: its story
     quarantined: int = 0  # refusals this load recorded for the first time
     counts: LoadCounts | None = None  # what the load did, as the run's `ingest_runs` row records it
 
     @property
     def run_id(self) -> str:
         return self.manifest.run_id
+
+
+def seen_at(row: Row) -> datetime:
+    """When the input says the article appeared: its publication time, else when it was fetched."""
+    return row["published_at"] or row["fetched_at"]
 
 
 def unique_by(rows: Sequence[Row], keys: tuple[str, ...]) -> list[Row]:

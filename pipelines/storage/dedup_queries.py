@@ -11,6 +11,7 @@ import pyarrow as pa
 
 from pipelines.dedup.signatures import DedupEntry, as_utc
 from pipelines.dedup.stories import Candidate
+from pipelines.storage.recorded import check_recorded
 from pipelines.storage.store import Store
 from pipelines.storage.versions import StoredVersion
 from pipelines.tables import check_table
@@ -38,14 +39,7 @@ def current_versions(store: Store, article_ids: Iterable[str]) -> dict[str, Stor
 
 def check_index(store: Store, index_key: str) -> None:
     """Stored signatures are only comparable with ones made the same way: record the key once, refuse another."""
-    stored = store.con.execute("SELECT index_key FROM dedup_state").fetchall()
-    if not stored:
-        store.con.execute("INSERT INTO dedup_state VALUES (?)", [index_key])
-    elif stored[0][0] != index_key:
-        raise RuntimeError(
-            f"stored dedup signatures were made with {stored[0][0]}, this code uses {index_key}; "
-            "rebuild them before loading"
-        )
+    check_recorded(store, "dedup_state", "index_key", index_key, "dedup signatures")
 
 
 def candidates(store: Store, entries: Sequence[DedupEntry], band_hashes: Sequence[int]) -> list[Candidate]:

@@ -4,9 +4,10 @@ Idempotent: rows are keyed by ids derived from content, an input already loaded 
 raw_id, and a re-run adds nothing. Each step is a function of the `LoadBatch` (pipelines.storage.batch):
 it reads the staged rows and what earlier steps set, writes through the `Store` and its query modules,
 and leaves what later steps need. The decisions are made elsewhere: article versions by
-pipelines.storage.versions, stories by pipelines.dedup.stories, entities by pipelines.nlp.entities; a
-step only sequences them and shapes their rows. A step's configuration lives in `Settings` (`dedup`,
-the alias file), so adding a step is its module plus one entry below.
+pipelines.storage.versions, stories by pipelines.dedup.stories, events by pipelines.events.grouping,
+entities by pipelines.nlp.entities; a step only sequences them and shapes their rows. A step's
+configuration lives in `Settings` (`dedup`, `events`, the alias file), so adding a step is its module
+plus one entry below.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pipelines.storage.batch import LoadBatch, Rows
 from pipelines.storage.run_queries import LoadCounts
 from pipelines.storage.staging import Manifest, Validation
 from pipelines.storage.steps.entities import load_entities
+from pipelines.storage.steps.events import load_events
 from pipelines.storage.steps.inputs import (
     load_inputs,
     load_polling_state,
@@ -39,6 +41,7 @@ LOAD_STEPS = (
     LoadStep("inputs", load_inputs),  # sources, and the inputs not loaded before
     LoadStep("versions", load_versions),  # each fresh article as a new, updated or unchanged body version
     LoadStep("stories", load_stories),  # changed versions into stories: the canonical articles and copies
+    LoadStep("events", load_events),  # changed versions into events: stories reporting the same happening
     LoadStep("entities", load_entities),  # mentions and quotes of the written articles; entities re-resolved
     LoadStep("quarantine", load_quarantine),  # what the stages and the quality gate refused, and why
     LoadStep("polling", load_polling_state),  # requests, feed state, items, source documents, robots.txt

@@ -24,6 +24,8 @@
 --   story_outlet_count   how many outlets ran a copy
 --   story_first_seen_at  when the first copy was seen (the canonical's own time)
 --   story_last_seen_at   when the latest copy was seen
+--   event_id             the event its story belongs to (events, article_events): every story reporting the
+--                        same happening, in any outlet's words
 --
 -- Example: the stories that ran most often, with their outlets
 --   SELECT title, source_name, article_date, story_size, story_outlets
@@ -67,7 +69,9 @@ SELECT
     st.story_outlets,
     st.story_outlet_count,
     st.story_first_seen_at,
-    st.story_last_seen_at
+    st.story_last_seen_at,
+    ev.event_id
 FROM articles a
 JOIN sources s ON s.source_id = a.source_id
-JOIN stories st ON st.story_id = a.article_id;
+JOIN stories st ON st.story_id = a.article_id
+LEFT JOIN article_events ev ON ev.article_id = a.article_id;

@@ -59,3 +59,18 @@ def test_the_entity_figures_are_what_the_baseline_comparison_prints(shared_dir: 
         expected = [f"{scores['per_type'][t]['f1']:.3f}" for t in ("PERSON", "ORG", "LOC", "MISC")]
         assert table_row(label) == [*expected, f"{scores['overall']['f1']:.3f}"], label
     assert shown["stage"]["overall"]["f1"] >= shown["spacy"]["overall"]["f1"] + 0.03
+
+
+EVENTS_COMMAND = ".venv/bin/newsflow eval events --gold ../shared/corpora/ecbplus-events-dev/docs.jsonl"
+
+
+@pytest.mark.slow
+def test_the_event_figures_are_what_the_evaluation_prints_in_one_batch_or_two(shared_dir: Path) -> None:
+    shown = run_json(EVENTS_COMMAND, shared_dir)
+    expected = [f"{shown[rate]:.3f}" for rate in ("precision", "recall", "f1")]
+    assert table_row("newsflow events") == expected
+    assert shown["articles"] == 520 and shown["gold_events"] == 46
+    in_two = run_json(EVENTS_COMMAND + " --batches 2", shared_dir)
+    assert {key: value for key, value in in_two.items() if key != "batches"} == {
+        key: value for key, value in shown.items() if key != "batches"
+    }, "the second half of the file first, in its own run, groups the same"

@@ -44,7 +44,7 @@ def _counts(path: Path) -> dict[str, int]:
 
 def test_the_steps_run_in_their_order_and_end_by_recording_the_run() -> None:
     names = [step.name for step in LOAD_STEPS]
-    assert names == ["inputs", "versions", "stories", "entities", "quarantine", "polling", "run"]
+    assert names == ["inputs", "versions", "stories", "events", "entities", "quarantine", "polling", "run"]
 
 
 def test_a_step_added_to_the_list_sees_what_the_steps_before_it_set(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from pipelines.dedup.signatures import (
 )
 from pipelines.dedup.stories import StoryPlan, plan_stories
 from pipelines.storage import dedup_queries
-from pipelines.storage.batch import LoadBatch, Row
+from pipelines.storage.batch import LoadBatch, Row, seen_at
 from pipelines.storage.store import Store
 from pipelines.storage.versions import VersionPlan, plan_versions
 from pipelines.tables import ARTICLE_CHILDREN
@@ -37,9 +37,9 @@ def load_versions(batch: LoadBatch) -> None:
 
 def load_stories(batch: LoadBatch) -> None:
     """Each changed version joins its story; sets `written` (canonical articles stored now) and `copies`."""
-    store, dedup, versions = batch.store, batch.settings.dedup, _planned(batch.versions)
+    store, dedup, versions = batch.store, batch.settings.dedup, planned(batch.versions)
     dedup_queries.check_index(store, index_key(dedup))
-    entries = [make_entry(row["article_id"], row["body_text"], _seen_at(row), dedup) for row in versions.changed]
+    entries = [make_entry(row["article_id"], row["body_text"], seen_at(row), dedup) for row in versions.changed]
     candidates = dedup_queries.candidates(store, entries, band_hashes(entries, dedup))
     plan = plan_stories(entries, candidates, partial(dedup_queries.story_entries, store), dedup)
     _save_signatures(store, entries, versions.changed, dedup)
@@ -51,17 +51,13 @@ def load_stories(batch: LoadBatch) -> None:
         on_conflict="REPLACE",
     )
     batch.copies = set(plan.copies)
+    batch.story_of = plan.story_of()
 
 
-def _planned(versions: VersionPlan | None) -> VersionPlan:
+def planned(versions: VersionPlan | None) -> VersionPlan:
     if versions is None:
         raise RuntimeError("the stories step runs after the versions step")
     return versions
-
-
-def _seen_at(row: Row) -> datetime:
-    """When the input says the story appeared: its publication time, else when it was fetched."""
-    return row["published_at"] or row["fetched_at"]
 
 
 def _save_signatures(store: Store, entries: Sequence[DedupEntry], rows: Sequence[Row], cfg: DedupConfig) -> None:

@@ -1,0 +1,269 @@
+"""Events: the stories that report one real-world happening, decided by pure functions; the load only reads and writes.
+
+Units. An *entry* is one stored body version of one article with its salient terms (pipelines.nlp.terms),
+and `seen_at`, the published time, else the fetch time, of its input (as deduplication's entries).
+
+Relation between two entries a, b (a symmetric function of the pair alone, `related`):
+- they were seen within `window_days` of each other: two earthquakes of one region a month apart are two
+  events. An input with no date counts at the time it was read, so a folder of undated texts loaded
+  together is decided by its words: who, where, how much, what happened;
+- one of the `index_terms` heaviest words (figures aside) of one is one of the other's: the index finds
+  exactly these;
+- they are not mainly about two different people (`other_people`): when each has a principal person
+  (pipelines.nlp.terms.participants), the two are the same, or each names the other's;
+- the cosine of their term weights is at least `threshold`, or at least `specific_threshold` when they
+  share `specific_terms` rare terms: two reports of one happening share its specifics (the names, places
+  and figures seldom written together otherwise), two happenings of one kind share their vocabulary.
+
+An event is a connected component of the graph whose edges are these relations and deduplication's
+stories (every copy of a story is in its story's event). As with stories, every edge depends on its pair
+alone, so the components are the same for any arrival order and batching, and an article that relates to
+two events merges them when it arrives (single link): an event is a chain of reports, each within
+`window_days` of the next.
+
+Event id: the article with the smallest order key (earliest `seen_at` over its entries, then article_id),
+the event's first report. When events merge the merged event keeps the id of the one that started
+first; an id changes only when a report seen before every member arrives late. Either way, the id is a
+function of the event's members, not of the order they came in.
+
+The load's `events` step (pipelines.storage.steps.events), one transaction per batch:
+1. the batch's entries (every changed body version, copies included), from the staged terms;
+2. history candidates: stored entries sharing an index key (term, day within the window) with the batch,
+   with their current event (one join, `pipelines.storage.event_queries.candidates`), and the stored events
+   of the batch's articles and of every article of a story the batch touched;
+3. ``plan = plan_events(entries, history, stored, stories, cfg)`` (pure);
+4. the load writes the plan: terms and keys of the entries, `article_events` of every article of a touched
+   event, and the `events` rows of touched events rebuilt from their members.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from pipelines.config import EventConfig
+from pipelines.nlp.terms import TERMS_SCHEME, is_figure
+
+OrderKey = tuple[datetime, str]
+
+
+def params_key(cfg: EventConfig) -> str:
+    """Everything stored terms, keys and groupings depend on: the store keeps it and refuses a load made otherwise."""
+    return (
+        f"{TERMS_SCHEME}:threshold={cfg.threshold}:specific={cfg.specific_threshold}x{cfg.specific_terms}"
+        f":rare={cfg.rare}:window={cfg.window_days}d"
+        f":index={cfg.index_terms}:stored={cfg.stored_terms}"
+    )
+
+
+def term_hash(term: str) -> int:
+    """A stable 64-bit hash of a term's lowercase form: the index key's first part."""
+    return int.from_bytes(hashlib.blake2b(term.lower().encode(), digest_size=8).digest(), "big")
+
+
+@dataclass(frozen=True, slots=True)
+class EventEntry:
+    """One body version of one article, with its salient terms (heaviest first) and unit-length weights."""
+
+    article_id: str
+    seen_at: datetime
+    terms: tuple[str, ...] = ()
+    weights: tuple[float, ...] = ()
+    specifics: frozenset[str] = frozenset()  # its rare words (pipelines.nlp.terms.article_terms)
+    principal: str | None = None  # the person it names most often (pipelines.nlp.terms.participants)
+    people: frozenset[str] = frozenset()
+    _vector: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    _words: list[str] = field(default_factory=list, compare=False, repr=False)  # lowercase, no figures, in order
+    _index: dict[int, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        for term, weight in zip(self.terms, self.weights, strict=True):
+            key = term.lower()
+            if key not in self._vector and not is_figure(key):
+                self._words.append(key)
+            self._vector[key] = self._vector.get(key, 0.0) + weight
+
+    def index_terms(self, cfg: EventConfig) -> frozenset[str]:
+        """Its heaviest `cfg.index_terms` words. Figures are left out: wordfreq cannot tell a common figure
+        ("1,000", "2024") from a rare one, and a figure in every tenth article would be a key to all of them."""
+        found = self._index.get(cfg.index_terms)
+        if found is None:
+            found = self._index[cfg.index_terms] = frozenset(self._words[: cfg.index_terms])
+        return found
+
+    @property
+    def day(self) -> int:
+        """The UTC day it was seen, as date.toordinal numbers it."""
+        return self.seen_at.astimezone(UTC).date().toordinal()
+
+    def keys(self, cfg: EventConfig) -> list[tuple[int, int]]:
+        """(term hash, day) of its index terms: what the store indexes it under."""
+        day = self.day
+        return [(term_hash(term), day) for term in sorted(self.index_terms(cfg))]
+
+    def probes(self, cfg: EventConfig) -> list[tuple[int, int]]:
+        """(term hash, day) of its index terms over every day of its window: what it looks history up by."""
+        return [
+            (term, day + offset)
+            for term, day in self.keys(cfg)
+            for offset in range(-cfg.window_days, cfg.window_days + 1)
+        ]
+
+
+def cosine(a: EventEntry, b: EventEntry) -> float:
+    small, large = (a._vector, b._vector) if len(a._vector) <= len(b._vector) else (b._vector, a._vector)
+    return sum(weight * large.get(term, 0.0) for term, weight in small.items())
+
+
+def shared_rare_terms(a: EventEntry, b: EventEntry) -> int:
+    """Rare words (names, places) the two share; the stage chose them, figures never among them."""
+    return len(a.specifics & b.specifics)
+
+
+def other_people(a: EventEntry, b: EventEntry) -> bool:
+    """Each is mainly about a different person, and one of them never names the other's: two arrests, not one."""
+    if a.principal is None or b.principal is None or a.principal == b.principal:
+        return False
+    return a.principal not in b.people or b.principal not in a.people
+
+
+def related(a: EventEntry, b: EventEntry, cfg: EventConfig) -> bool:
+    """Whether two entries report the same happening: a symmetric function of the pair alone."""
+    if abs(a.seen_at - b.seen_at) > timedelta(days=cfg.window_days):
+        return False
+    if not a.index_terms(cfg) & b.index_terms(cfg) or other_people(a, b):
+        return False
+    score = cosine(a, b)
+    if score >= cfg.threshold:
+        return True
+    return score >= cfg.specific_threshold and shared_rare_terms(a, b) >= cfg.specific_terms
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    """A stored entry the store's lookup returned, with the event it belongs to now."""
+
+    entry: EventEntry
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EventChange:
+    """One event as a batch leaves it: its id, the stored events it absorbed and the articles it gained."""
+
+    event_id: str
+    absorbed: tuple[str, ...]  # stored events now part of this one, under its id (sorted)
+    articles: tuple[str, ...]  # articles of the batch in no stored event before (sorted)
+
+
+class _TermIndex:
+    """Entries by their index terms: an entry is compared only with those sharing one (the relation needs it)."""
+
+    def __init__(self, cfg: EventConfig) -> None:
+        self.cfg = cfg
+        self._entries: list[tuple[EventEntry, tuple[str, str]]] = []
+        self._by_term: dict[str, list[int]] = {}
+
+    def add(self, entry: EventEntry, node: tuple[str, str]) -> None:
+        for term in entry.index_terms(self.cfg):
+            self._by_term.setdefault(term, []).append(len(self._entries))
+        self._entries.append((entry, node))
+
+    def sharing(self, entry: EventEntry) -> list[tuple[EventEntry, tuple[str, str]]]:
+        """Indexed entries sharing an index term with `entry`, in the order they were added."""
+        found = sorted({i for term in entry.index_terms(self.cfg) for i in self._by_term.get(term, ())})
+        return [self._entries[i] for i in found]
+
+
+@dataclass(slots=True)
+class _Groups:
+    """Union-find over nodes: ("event", id) for a stored event, ("article", id) for an article new to events."""
+
+    parent: dict[tuple[str, str], tuple[str, str]] = field(default_factory=dict)
+
+    def find(self, node: tuple[str, str]) -> tuple[str, str]:
+        self.parent.setdefault(node, node)
+        while self.parent[node] != node:
+            self.parent[node] = self.parent[self.parent[node]]
+            node = self.parent[node]
+        return node
+
+    def union(self, a: tuple[str, str], b: tuple[str, str]) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            self.parent[max(ra, rb)] = min(ra, rb)
+
+
+def plan_events(
+    entries: Sequence[EventEntry],
+    history: Iterable[Candidate],
+    stored_event_of: Mapping[str, str],
+    event_order: Mapping[str, OrderKey],
+    stories: Iterable[Sequence[str]],
+    cfg: EventConfig,
+) -> list[EventChange]:
+    """Put a batch's entries into events (step 3 of the protocol above).
+
+    `history`: stored entries sharing an index key with the batch, each with its event as stored;
+    `stored_event_of`: the stored event of each batch article and story member that has one;
+    `event_order`: the order key (first seen, id) of every stored event named in the two above;
+    `stories`: the articles of each story the batch touched (they share one event).
+    """
+    groups = _Groups()
+    history = list(history)
+    batch = {entry.article_id for entry in entries}
+
+    def node(article_id: str) -> tuple[str, str]:
+        stored = stored_event_of.get(article_id)
+        return ("event", stored) if stored is not None else ("article", article_id)
+
+    for candidate in history:
+        groups.find(("event", candidate.event_id))
+    stored = _TermIndex(cfg)
+    for candidate in history:
+        stored.add(candidate.entry, ("event", candidate.event_id))
+    arrived = _TermIndex(cfg)
+    for entry in sorted(entries, key=lambda e: (e.article_id, e.seen_at)):
+        own = node(entry.article_id)
+        groups.find(own)
+        for other, other_node in [*stored.sharing(entry), *arrived.sharing(entry)]:
+            if related(entry, other, cfg):
+                groups.union(own, other_node if other_node[0] == "event" else node(other.article_id))
+        arrived.add(entry, own)
+    for story in stories:
+        # A member neither in the batch nor in a stored event was stored before events existed and has none.
+        members = [article_id for article_id in story if article_id in batch or article_id in stored_event_of]
+        for article_id in members[1:]:
+            groups.union(node(members[0]), node(article_id))
+    return _changes(groups, entries, {article_id: groups.find(node(article_id)) for article_id in batch}, event_order)
+
+
+def _changes(
+    groups: _Groups,
+    entries: Sequence[EventEntry],
+    group_of: Mapping[str, tuple[str, str]],
+    event_order: Mapping[str, OrderKey],
+) -> list[EventChange]:
+    """Every group with an entry of the batch or events merged, with the id its members' order keys give it."""
+    seen_at: dict[str, datetime] = {}
+    for entry in entries:
+        seen_at[entry.article_id] = min(entry.seen_at, seen_at.get(entry.article_id, entry.seen_at))
+    members: dict[tuple[str, str], list[tuple[str, str]]] = {}
+    for item in sorted(groups.parent):
+        members.setdefault(groups.find(item), []).append(item)
+    batch_of: dict[tuple[str, str], list[str]] = {}
+    for article_id, root in sorted(group_of.items()):
+        batch_of.setdefault(root, []).append(article_id)
+    changes = []
+    for root, nodes in members.items():
+        events = sorted(name for kind, name in nodes if kind == "event")
+        arrived = batch_of.get(root, [])
+        if not arrived and len(events) <= 1:
+            continue
+        keys = [event_order[event] for event in events] + [(seen_at[a], a) for a in arrived]
+        event_id = min(keys)[1]
+        new = tuple(name for kind, name in nodes if kind == "article")
+        changes.append(EventChange(event_id, tuple(e for e in events if e != event_id), tuple(sorted(new))))
+    return sorted(changes, key=lambda change: change.event_id)

@@ -1,0 +1,78 @@
+"""The load's events step: every changed body version joins an event (pipelines.events.grouping decides);
+`article_events` re-points the articles of merged events and `events` rebuilds the rows of touched ones.
+
+Runs after the stories step: a story's copies share its event, and the signatures it saved give the
+`events` rows their outlets and times.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from pipelines.events.grouping import EventEntry, params_key, plan_events
+from pipelines.storage import event_queries
+from pipelines.storage.batch import LoadBatch, Row, seen_at
+from pipelines.storage.recorded import check_recorded
+from pipelines.storage.steps.stories import planned
+
+
+def load_events(batch: LoadBatch) -> None:
+    """The batch's versions into events; a version the model could not read has no terms and joins by its story."""
+    store, cfg = batch.store, batch.settings.events
+    check_recorded(store, "event_state", "params_key", params_key(cfg), "event terms")
+    changed = planned(batch.versions).changed
+    staged = {(row["article_id"], row["raw_id"]): row for row in batch.rows.get("article_terms", [])}
+    entries = [_entry(row, staged.get((row["article_id"], row["raw_id"]))) for row in changed]
+    history = event_queries.candidates(store, sorted({probe for e in entries for probe in e.probes(cfg)}))
+    stories: dict[str, list[str]] = defaultdict(list)
+    for article_id, story_id in batch.story_of.items():
+        stories[story_id].append(article_id)
+    stored = event_queries.stored_events(store, [*(e.article_id for e in entries), *batch.story_of])
+    named = {*stored.values(), *(candidate.event_id for candidate in history)}
+    plan = plan_events(entries, history, stored, event_queries.event_order(store, named), stories.values(), cfg)
+    store.insert(
+        "article_terms",
+        [
+            {
+                "article_id": e.article_id,
+                "raw_id": row["raw_id"],
+                "seen_at": e.seen_at,
+                "terms": list(e.terms),
+                "weights": list(e.weights),
+                "specifics": sorted(e.specifics),
+                "principal": e.principal,
+                "people": sorted(e.people),
+            }
+            for e, row in zip(entries, changed, strict=True)
+        ],
+        on_conflict="NOTHING",
+    )
+    store.insert(
+        "event_keys",
+        [{"term_hash": term, "day": day, "article_id": e.article_id} for e in entries for term, day in e.keys(cfg)],
+    )
+    absorbed = sorted({event_id for change in plan for event_id in change.absorbed})
+    moved = event_queries.members(store, absorbed)
+    event_of = {article_id: change.event_id for change in plan for article_id in change.articles}
+    old = event_queries.stored_events(store, moved)
+    new_id = {old_id: change.event_id for change in plan for old_id in change.absorbed}
+    event_of.update({article_id: new_id[old[article_id]] for article_id in moved})
+    store.insert(
+        "article_events", [{"article_id": a, "event_id": e} for a, e in sorted(event_of.items())], on_conflict="REPLACE"
+    )
+    store.delete("events", "event_id", absorbed)
+    event_queries.rebuild_events(store, [change.event_id for change in plan])
+
+
+def _entry(row: Row, terms: Row | None) -> EventEntry:
+    if terms is None:
+        return EventEntry(row["article_id"], seen_at(row))
+    return EventEntry(
+        row["article_id"],
+        seen_at(row),
+        tuple(terms["terms"]),
+        tuple(terms["weights"]),
+        frozenset(terms["specifics"]),
+        terms["principal"],
+        frozenset(terms["people"]),
+    )
