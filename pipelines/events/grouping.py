@@ -1,7 +1,7 @@
 """Events: the stories that report one real-world happening, decided by pure functions; the load only reads and writes.
 
-Units. An *entry* is one stored body version of one article with its salient terms (pipelines.nlp.terms),
-and `seen_at`, the published time, else the fetch time, of its input (as deduplication's entries).
+Units. An *entry* is one input of one article (its body changed or not) with its salient terms
+(pipelines.nlp.terms), and `seen_at`, the published time, else the fetch time, of that input.
 
 Relation between two entries a, b (a symmetric function of the pair alone, `related`):
 - they were seen within `window_days` of each other: two earthquakes of one region a month apart are two
@@ -27,7 +27,7 @@ first; an id changes only when a report seen before every member arrives late. E
 function of the event's members, not of the order they came in.
 
 The load's `events` step (pipelines.storage.steps.events), one transaction per batch:
-1. the batch's entries (every changed body version, copies included), from the staged terms;
+1. the batch's entries (every fresh input of an article, copies included), from the staged terms;
 2. history candidates: stored entries sharing an index key (term, day within the window) with the batch,
    with their current event (one join, `pipelines.storage.event_queries.candidates`), and the stored events
    of the batch's articles and of every article of a story the batch touched;
@@ -39,9 +39,11 @@ The load's `events` step (pipelines.storage.steps.events), one transaction per b
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import version
 
 from pipelines.config import EventConfig
 from pipelines.nlp.terms import TERMS_SCHEME, is_figure
@@ -49,10 +51,13 @@ from pipelines.nlp.terms import TERMS_SCHEME, is_figure
 OrderKey = tuple[datetime, str]
 
 
-def params_key(cfg: EventConfig) -> str:
-    """Everything stored terms, keys and groupings depend on: the store keeps it and refuses a load made otherwise."""
+def params_key(cfg: EventConfig, spacy_model: str) -> str:
+    """Everything stored terms, keys and groupings depend on: the store keeps it and refuses a load made otherwise.
+
+    The model and wordfreq's word list make the terms; the parameters group them.
+    """
     return (
-        f"{TERMS_SCHEME}:threshold={cfg.threshold}:specific={cfg.specific_threshold}x{cfg.specific_terms}"
+        f"{TERMS_SCHEME}:model={spacy_model}:wordfreq={version('wordfreq')}:threshold={cfg.threshold}:specific={cfg.specific_threshold}x{cfg.specific_terms}"
         f":rare={cfg.rare}:window={cfg.window_days}d"
         f":index={cfg.index_terms}:stored={cfg.stored_terms}"
     )
@@ -74,9 +79,10 @@ class EventEntry:
     specifics: frozenset[str] = frozenset()  # its rare words (pipelines.nlp.terms.article_terms)
     principal: str | None = None  # the person it names most often (pipelines.nlp.terms.participants)
     people: frozenset[str] = frozenset()
-    _vector: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
-    _words: list[str] = field(default_factory=list, compare=False, repr=False)  # lowercase, no figures, in order
-    _index: dict[int, frozenset[str]] = field(default_factory=dict, compare=False, repr=False)
+    # Derived in __post_init__ (not arguments: `dataclasses.replace` must not hand them to the copy).
+    _vector: dict[str, float] = field(init=False, default_factory=dict, compare=False, repr=False)
+    _words: list[str] = field(init=False, default_factory=list, compare=False, repr=False)  # lowercase, no figures
+    _index: dict[int, frozenset[str]] = field(init=False, default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for term, weight in zip(self.terms, self.weights, strict=True):
@@ -113,8 +119,9 @@ class EventEntry:
 
 
 def cosine(a: EventEntry, b: EventEntry) -> float:
-    small, large = (a._vector, b._vector) if len(a._vector) <= len(b._vector) else (b._vector, a._vector)
-    return sum(weight * large.get(term, 0.0) for term, weight in small.items())
+    """Their dot product (weights are unit length), summed exactly over the shared terms in sorted order:
+    cosine(a, b) == cosine(b, a) to the last bit, so a pair at the threshold is decided one way."""
+    return math.fsum(a._vector[term] * b._vector[term] for term in sorted(a._vector.keys() & b._vector.keys()))
 
 
 def shared_rare_terms(a: EventEntry, b: EventEntry) -> int:
@@ -233,10 +240,8 @@ def plan_events(
                 groups.union(own, other_node if other_node[0] == "event" else node(other.article_id))
         arrived.add(entry, own)
     for story in stories:
-        # A member neither in the batch nor in a stored event was stored before events existed and has none.
-        members = [article_id for article_id in story if article_id in batch or article_id in stored_event_of]
-        for article_id in members[1:]:
-            groups.union(node(members[0]), node(article_id))
+        for article_id in story[1:]:
+            groups.union(node(story[0]), node(article_id))
     return _changes(groups, entries, {article_id: groups.find(node(article_id)) for article_id in batch}, event_order)
 
 

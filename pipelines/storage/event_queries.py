@@ -12,7 +12,7 @@ from pipelines.dedup.signatures import as_utc
 from pipelines.events.grouping import Candidate, EventEntry, OrderKey
 from pipelines.storage.store import Store
 
-# Terms of an event's label: its heaviest, summed over its articles.
+# Terms of an event's label: its heaviest, summed over its articles' inputs.
 LABEL_TERMS = 4
 
 
@@ -89,10 +89,11 @@ def rebuild_events(store: Store, event_ids: Sequence[str]) -> None:
             SELECT article_id, event_id FROM article_events WHERE event_id IN (SELECT unnest(?::VARCHAR[]))
         ),
         seen AS (
-            SELECT m.event_id, s.article_id, s.seen_at, src.name AS outlet
+            SELECT m.event_id, t.article_id, t.seen_at, src.name AS outlet
             FROM members m
-            JOIN article_signatures s USING (article_id)
-            JOIN sources src ON src.source_id = s.source_id
+            JOIN article_terms t USING (article_id)
+            JOIN raw_documents r ON r.raw_id = t.raw_id
+            JOIN sources src ON src.source_id = r.source_id
         ),
         totals AS (
             SELECT event_id, min(seen_at) AS first_seen_at, max(seen_at) AS last_seen_at,

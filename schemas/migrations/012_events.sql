@@ -1,8 +1,9 @@
 -- Events above stories (issue 29): a story is one text and its copies; an event is every story that reports
 -- the same real-world happening, however each outlet wrote it (pipelines/events/grouping.py decides).
 
--- The salient terms of every body version, weighted and unit length (pipelines/nlp/terms.py): what two
--- articles are compared on. Copies keep theirs, so an event never loses what joined it.
+-- The salient terms of every input of an article (its body changed or not), weighted and unit length
+-- (pipelines/nlp/terms.py): what two articles are compared on, and when and where each input was seen.
+-- Copies keep theirs, so an event never loses what joined it.
 CREATE TABLE article_terms (
     article_id  VARCHAR NOT NULL,
     raw_id      VARCHAR NOT NULL,
@@ -36,7 +37,7 @@ CREATE INDEX article_events_by_event ON article_events (event_id);
 
 CREATE TABLE events (
     event_id       VARCHAR PRIMARY KEY,
-    label          VARCHAR NOT NULL,         -- its heaviest terms, summed over its articles
+    label          VARCHAR NOT NULL,         -- its heaviest terms, summed over its articles' inputs
     first_seen_at  TIMESTAMPTZ NOT NULL,
     last_seen_at   TIMESTAMPTZ NOT NULL,
     story_count    INTEGER NOT NULL,
@@ -50,20 +51,25 @@ CREATE TABLE event_state (
     params_key  VARCHAR NOT NULL
 );
 
--- Articles stored before events existed have no terms: each of their stories starts as its own event.
+-- Articles stored before events existed have no terms (no parse is kept): each version gets a row without
+-- terms, so it keeps its time and outlet, and each of their stories starts as its own event. Later reports
+-- join them only through their copies; reloading their inputs would group them as new ones are.
+INSERT INTO article_terms (article_id, raw_id, seen_at, terms, weights, specifics, principal, people)
+SELECT article_id, raw_id, seen_at, [], [], [], NULL, [] FROM article_signatures;
 INSERT INTO article_events (article_id, event_id) SELECT article_id, story_id FROM article_stories;
 INSERT INTO events
 SELECT
     st.story_id,
     coalesce(any_value(a.title), st.story_id),
-    min(s.seen_at),
-    max(s.seen_at),
+    min(t.seen_at),
+    max(t.seen_at),
     1,
     count(DISTINCT st.article_id),
     count(DISTINCT src.name),
     NULL
 FROM article_stories st
-JOIN article_signatures s USING (article_id)
-JOIN sources src ON src.source_id = s.source_id
+JOIN article_terms t USING (article_id)
+JOIN raw_documents r ON r.raw_id = t.raw_id
+JOIN sources src ON src.source_id = r.source_id
 LEFT JOIN articles a ON a.article_id = st.story_id
 GROUP BY st.story_id;

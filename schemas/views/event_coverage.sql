@@ -1,6 +1,7 @@
 -- event_coverage: which outlets covered each event (a real-world happening), however each wrote it, and when.
 -- One row per event (pipelines/events/grouping.py): every story whose articles report the same happening,
--- copies included. An article is seen at its published time, else its fetch time (article_signatures.seen_at).
+-- copies included. An article is seen at its earliest input's published time, else its fetch time
+-- (article_terms.seen_at: one row per input of an article, its body changed or not).
 --
 -- Columns:
 --   event_id        the event (events.event_id): its first-seen article
@@ -19,10 +20,11 @@
 --   FROM event_coverage ORDER BY outlet_count DESC, articles DESC, event_id LIMIT 10;
 CREATE OR REPLACE VIEW event_coverage AS
 WITH article_seen AS (
-    SELECT e.event_id, e.article_id, min(s.seen_at) AS seen_at, list_distinct(list(src.name)) AS outlets
+    SELECT e.event_id, e.article_id, min(t.seen_at) AS seen_at, list_distinct(list(src.name)) AS outlets
     FROM article_events e
-    JOIN article_signatures s USING (article_id)
-    JOIN sources src ON src.source_id = s.source_id
+    JOIN article_terms t USING (article_id)
+    JOIN raw_documents r ON r.raw_id = t.raw_id
+    JOIN sources src ON src.source_id = r.source_id
     GROUP BY e.event_id, e.article_id
 ),
 days AS (

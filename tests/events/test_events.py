@@ -79,11 +79,17 @@ def test_the_principal_person_is_the_one_named_most_often() -> None:
 
 
 def test_the_stored_key_names_every_parameter_that_changes_groupings() -> None:
-    keys = {
-        params_key(cfg)
-        for cfg in (CFG, EventConfig(threshold=0.4), EventConfig(window_days=5), EventConfig(index_terms=8))
-    }
-    assert len(keys) == 4
+    configs = (CFG, EventConfig(threshold=0.4), EventConfig(window_days=5), EventConfig(index_terms=8))
+    keys = {params_key(cfg, DEFAULT_SPACY_MODEL) for cfg in configs} | {params_key(CFG, "en_core_web_md")}
+    assert len(keys) == 5
+
+
+def test_an_entry_copied_with_replace_keeps_its_own_vector() -> None:
+    entry = _entry("a", ["Vinar", "Cook", "climber"])
+    moved = replace(entry, seen_at=entry.seen_at + timedelta(days=1))
+    assert cosine(entry, moved) == cosine(entry, entry) == pytest.approx(1.0)
+    other = _entry("b", ["Cook", "Vinar", "ridge", "glacier", "brother", "fell"])
+    assert cosine(entry, other) == cosine(other, entry)  # to the last bit
 
 
 def test_bcubed_scores_a_merge_and_a_split() -> None:
@@ -227,6 +233,24 @@ def test_a_bridging_report_merges_two_events_under_the_first_ones_id(tmp_path: P
     members, events = _tables(db)
     assert dict(members) == {"left": "right", "right": "right", "bridge": "right"}
     assert [row[0] for row in events] == ["right"]  # the event seen first keeps its id; the other's row is gone
+
+
+def test_an_article_is_seen_at_its_earliest_input_whichever_arrived_first(tmp_path: Path) -> None:
+    """Two inputs of one article with the same body, 100 hours apart, and a report 60 hours after the later one:
+    every input counts (not only changed versions), so the report joins the article whatever came first."""
+    early = Report("x", ("Vinar", "Cook", "climber", "ridge", "glacier"), hours=0, source=0)
+    late = replace(early, hours=100, source=1)
+    after = Report("y", ("Vinar", "Cook", "climber", "ridge", "brother"), hours=160)
+    grouped: list[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = []
+    for order in ([early, late, after], [late, after, early], [late, early, after]):
+        db = tmp_path / f"{len(grouped)}.duckdb"
+        _load(db, [[report] for report in order])
+        _load(db, [order])  # loaded again: nothing is added
+        grouped.append(_tables(db))
+    assert grouped[0] == grouped[1] == grouped[2]
+    members, events = grouped[0]
+    assert dict(members) == {"x": "x", "y": "x"}
+    assert [row[2] for row in events] == [T0] and events[0][-1] == 2  # first seen at the earliest input; 2 outlets
 
 
 def test_a_load_with_other_event_parameters_is_refused(tmp_path: Path) -> None:

@@ -9,18 +9,22 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+from pipelines.dedup.signatures import as_utc
 from pipelines.events.grouping import EventEntry, params_key, plan_events
 from pipelines.storage import event_queries
 from pipelines.storage.batch import LoadBatch, Row, seen_at
 from pipelines.storage.recorded import check_recorded
-from pipelines.storage.steps.stories import planned
 
 
 def load_events(batch: LoadBatch) -> None:
-    """The batch's versions into events; a version the model could not read has no terms and joins by its story."""
+    """Every fresh input's article into events; one the model could not read has no terms and joins by its story.
+
+    Inputs whose body equals the stored version count too (not only changed versions, as for stories): an
+    article is seen at its earliest input, whichever arrived first, and the window is measured from there.
+    """
     store, cfg = batch.store, batch.settings.events
-    check_recorded(store, "event_state", "params_key", params_key(cfg), "event terms")
-    changed = planned(batch.versions).changed
+    check_recorded(store, "event_state", "params_key", params_key(cfg, batch.settings.spacy_model), "event terms")
+    changed = [row for row in batch.rows["articles"] if row["raw_id"] in batch.fresh_ids]
     staged = {(row["article_id"], row["raw_id"]): row for row in batch.rows.get("article_terms", [])}
     entries = [_entry(row, staged.get((row["article_id"], row["raw_id"]))) for row in changed]
     history = event_queries.candidates(store, sorted({probe for e in entries for probe in e.probes(cfg)}))
@@ -65,11 +69,12 @@ def load_events(batch: LoadBatch) -> None:
 
 
 def _entry(row: Row, terms: Row | None) -> EventEntry:
+    seen = as_utc(seen_at(row))
     if terms is None:
-        return EventEntry(row["article_id"], seen_at(row))
+        return EventEntry(row["article_id"], seen)
     return EventEntry(
         row["article_id"],
-        seen_at(row),
+        seen,
         tuple(terms["terms"]),
         tuple(terms["weights"]),
         frozenset(terms["specifics"]),
