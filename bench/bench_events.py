@@ -11,9 +11,9 @@ as pipelines.nlp.terms.salient_terms weighs them ((1 + ln count) * class weight 
 rarity(), places and numbers double), cut to the heaviest `stored_terms` and scaled to unit length; names
 are capitalised; its rare words, people and principal person follow pipelines.nlp.terms.article_terms.
 
-Per batch (`--batch` articles, 1,000 by default, in time order), in one transaction, as the load does: the `sources`,
-`article_signatures` and `article_stories` rows the earlier steps would write (each article its own story),
-then pipelines.storage.steps.events.load_events itself on a minimal LoadBatch: the candidate join on
+Per batch (`--batch` articles, 1,000 by default, in time order), in one transaction, as the load does: the
+`raw_documents`, `article_signatures` and `article_stories` rows the earlier steps would write (each article
+its own story), then pipelines.storage.steps.events.load_events itself on a minimal LoadBatch: the candidate join on
 `event_keys` against history, plan_events, the writes of terms, keys, `article_events` and `events`.
 Only load_events is timed, in process CPU seconds (DuckDB's threads included), split into the candidate
 lookup, plan_events and rebuild_events by wrapping them (per article: `ms_per_article`). The first, second
@@ -272,8 +272,23 @@ class Timer:
         return timed
 
 
-def _support_rows(store: Store, articles: Sequence[Article]) -> None:
-    """What the inputs and stories steps leave for the events step: outlets, times, each article its own story."""
+def _support_rows(store: Store, articles: Sequence[Article], run_id: str) -> None:
+    """What the inputs and stories steps leave for the events step: inputs and their outlets, signatures, each
+    article its own story."""
+    store.insert(
+        "raw_documents",
+        [
+            {
+                "raw_id": a.article_id,
+                "source_id": _source_id(int(a.article_id, 16) % OUTLETS),
+                "uri": f"https://example.org/{a.article_id}",
+                "fetched_at": a.seen_at,
+                "status": "loaded",
+                "run_id": run_id,
+            }
+            for a in articles
+        ],
+    )
     store.insert(
         "article_signatures",
         [
@@ -318,22 +333,13 @@ def _load_batch(store: Store, settings: Settings, articles: Sequence[Article], n
         store=store,
         settings=settings,
         manifest=Manifest(run_id=f"bench-{number:05d}", trigger="bench", started_at=now, source_uri="bench"),
-        rows={"article_terms": terms},
-        validation=Validation(
-            success=True,
-            validated=len(articles),
-            rejected=[],
-            articles_per_source={},
-            docs_path="",
-            pages={},
-            batch_failures=[],
-            seconds=0.0,
-            cold_start=False,
-        ),
+        rows={"articles": changed, "article_terms": terms},
+        validation=Validation.passed(len(articles)),
         stage_counts={},
         now=now,
         versions=VersionPlan(len(articles), 0, 0, [], changed, {}),
         story_of={a.article_id: a.article_id for a in articles},
+        fresh_ids={a.article_id for a in articles},
     )
 
 
@@ -397,8 +403,8 @@ def run_size(size: int, batch_size: int, db_path: Path) -> dict[str, Any]:
                 break
             gold.update((a.article_id, f"planted-{a.event}") for a in articles)
             with store.transaction():
-                _support_rows(store, articles)
                 batch = _load_batch(store, settings, articles, number)
+                _support_rows(store, articles, batch.run_id)
                 before, history = dict(timer.seconds), timer.sizes["candidates"]
                 wall_tick, tick = time.perf_counter(), time.process_time()
                 events_step.load_events(batch)

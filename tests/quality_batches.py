@@ -13,17 +13,7 @@ from pipelines.storage.staging import Validation
 
 FETCHED_AT = pd.Timestamp("2026-11-20T12:00:00Z")
 # A verdict that refused nothing: what a test that loads rows by hand hands the load.
-PASSED = Validation(
-    success=True,
-    validated=0,
-    rejected=[],
-    articles_per_source={},
-    docs_path="",
-    pages={},
-    batch_failures=[],
-    seconds=0.0,
-    cold_start=False,
-)
+PASSED = Validation.passed()
 SPEAKERS = ("Maria Lopez", "Olaf Berg", "Aiko Tanaka", "Samuel Okafor")
 PARAGRAPH = (
     "{speaker} told reporters on Tuesday that the council would review the budget for article {n}. "

@@ -22,6 +22,7 @@ RUN_COLUMNS = frozenset(
         "fetched_at",
         "finished_at",
         "first_seen_at",
+        "last_seen_at",
         "loaded_at",
         "seen_at",
         "started_at",
@@ -35,7 +36,8 @@ RUN_TABLES = frozenset({"ingest_runs", "run_source_counts"})
 def snapshot(
     db_path: Path, ignored: frozenset[str] = RUN_COLUMNS, tables: frozenset[str] = frozenset(DATA_TABLES) - RUN_TABLES
 ) -> dict[str, list[str]]:
-    """Each of `tables` (the data tables but the run tables) as its sorted rows, `ignored` columns left out."""
+    """Each of `tables` (the data tables but the run tables) the file holds, as its sorted rows, `ignored` columns
+    left out (a file an older schema made lacks the tables later migrations add)."""
     con = duckdb.connect(str(db_path), read_only=True)
     try:
         rows = {}
@@ -48,6 +50,8 @@ def snapshot(
                 ).fetchall()
                 if name not in ignored
             ]
+            if not columns:
+                continue
             quoted = ", ".join(f'"{column}"' for column in columns)
             rows[table] = sorted(map(repr, con.execute(f"SELECT {quoted} FROM {table}").fetchall()))
         return rows

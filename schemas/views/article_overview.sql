@@ -24,8 +24,7 @@
 --   story_outlet_count   how many outlets ran a copy
 --   story_first_seen_at  when the first copy was seen (the canonical's own time)
 --   story_last_seen_at   when the latest copy was seen
---   event_id             the event its story belongs to (events, article_events): every story reporting the
---                        same happening, in any outlet's words
+--   event_id             the event of its story (events): every story of the same happening, in any words
 --
 -- Example: the stories that ran most often, with their outlets
 --   SELECT title, source_name, article_date, story_size, story_outlets

@@ -153,9 +153,13 @@ def single_file_snapshot(source: Settings, target: Path, storage_version: str | 
     for later in (schemas / "migrations").glob("*.sql"):
         if int(later.name[:3]) > 10:
             later.unlink()
+    shutil.rmtree(schemas / "views")  # today's views read tables schema 010 did not have; the next open makes them
+    (schemas / "views").mkdir()
     with Store.open(target, schemas, storage_version=storage_version) as store:
         store.con.execute(f"ATTACH '{source.writer_db_path}' AS current (READ_ONLY)")
-        for table in DATA_TABLES:
+        found = store.con.execute("SELECT table_name FROM duckdb_tables() WHERE database_name = current_database()")
+        made = {name for (name,) in found.fetchall()}
+        for table in [table for table in DATA_TABLES if table in made]:
             store.con.execute(
                 f"INSERT INTO {table} BY NAME SELECT * EXCLUDE ({SEGMENT}) FROM current.{table}"
                 if table in SEGMENTED_TABLES
@@ -205,7 +209,7 @@ def test_a_single_file_install_is_converted_on_its_first_load(tmp_path: Path, se
         for table in before
         if table not in ("feed_state", "robots_cache", "sources")
     )
-    assert set(after) == set(before)  # the same table names
+    assert set(after) >= set(before)  # schema 010's tables, and those later migrations added
 
 
 @pytest.mark.slow
