@@ -1,5 +1,10 @@
 """What the events step reads and rebuilds over the `Store`: candidates by one join on the index keys, the stored
-events of articles, the order keys of events, and the `events` rows of touched events from their members."""
+events of articles, the spans of events, and the `events` rows of touched events from their members.
+
+Terms are the widest rows history holds (sixty terms and weights an input). The reads of `article_terms` are
+bounded by `seen_at` constants (a window's days, the span of the events touched): rows are written in about
+the order they are seen, so DuckDB skips other days' row groups by their min/max and a read costs what the
+window holds, not what history holds."""
 
 from __future__ import annotations
 
@@ -9,11 +14,13 @@ from datetime import UTC, date, datetime, time, timedelta
 import pyarrow as pa
 
 from pipelines.dedup.signatures import as_utc
-from pipelines.events.grouping import Candidate, EventEntry, OrderKey
+from pipelines.events.grouping import Candidate, EventEntry
 from pipelines.storage.store import Store
 
-# Terms of an event's label: its heaviest, summed over its articles' inputs.
+# An event's label: its LABEL_TERMS heaviest terms, weights summed over the LABEL_SOURCE_TERMS heaviest terms of
+# each of its inputs (an input's own heaviest say what it is about; its tail costs the rebuild six times as much).
 LABEL_TERMS = 4
+LABEL_SOURCE_TERMS = 10
 
 
 def candidates(store: Store, probes: Sequence[tuple[int, int]]) -> list[Candidate]:
@@ -63,13 +70,14 @@ def stored_events(store: Store, article_ids: Iterable[str]) -> dict[str, str]:
     return dict(found)
 
 
-def event_order(store: Store, event_ids: Iterable[str]) -> dict[str, OrderKey]:
-    """(first seen, id) of each stored event: the smallest names a merged event."""
+def event_spans(store: Store, event_ids: Iterable[str]) -> dict[str, tuple[datetime, datetime]]:
+    """(first seen, last seen) of each stored event: the earlier first seen names a merged event, and every
+    member input of an event was seen within its span."""
     found = store.con.execute(
-        "SELECT event_id, first_seen_at FROM events WHERE event_id IN (SELECT unnest(?::VARCHAR[]))",
+        "SELECT event_id, first_seen_at, last_seen_at FROM events WHERE event_id IN (SELECT unnest(?::VARCHAR[]))",
         [sorted(set(event_ids))],
     ).fetchall()
-    return {event_id: (as_utc(first_seen), event_id) for event_id, first_seen in found}
+    return {event_id: (as_utc(first), as_utc(last)) for event_id, first, last in found}
 
 
 def members(store: Store, event_ids: Sequence[str]) -> list[str]:
@@ -81,17 +89,26 @@ def members(store: Store, event_ids: Sequence[str]) -> list[str]:
     return [article_id for (article_id,) in found]
 
 
-def rebuild_events(store: Store, event_ids: Sequence[str]) -> None:
-    """The `events` rows of these events, from their members as stored now (a function of the members alone)."""
+def rebuild_events(store: Store, event_ids: Sequence[str], seen_between: tuple[datetime, datetime]) -> None:
+    """The `events` rows of these events, from their members as stored now (a function of the members alone).
+
+    `seen_between`: a span holding every member input's `seen_at` (the spans of the events they were in
+    before and the times of the batch's inputs): it bounds the reads of `article_terms`, and no member is
+    outside it, so the rows are the same as unbounded ones.
+    """
     rows = store.dicts(
         """
         WITH members AS (
             SELECT article_id, event_id FROM article_events WHERE event_id IN (SELECT unnest(?::VARCHAR[]))
         ),
+        terms AS (
+            SELECT * FROM article_terms
+            WHERE seen_at BETWEEN ? AND ? AND article_id IN (SELECT article_id FROM members)
+        ),
         seen AS (
             SELECT m.event_id, t.article_id, t.seen_at, src.name AS outlet
             FROM members m
-            JOIN article_terms t USING (article_id)
+            JOIN terms t USING (article_id)
             JOIN raw_documents r ON r.raw_id = t.raw_id
             JOIN sources src ON src.source_id = r.source_id
         ),
@@ -108,8 +125,7 @@ def rebuild_events(store: Store, event_ids: Sequence[str]) -> None:
             SELECT m.event_id, lower(u.term) AS key, min(u.term) AS term, round(sum(u.weight), 6) AS weight
             FROM members m
             JOIN (
-                SELECT article_id, unnest(terms) AS term, unnest(weights) AS weight FROM article_terms
-                WHERE article_id IN (SELECT article_id FROM members)
+                SELECT article_id, unnest(terms[:?]) AS term, unnest(weights[:?]) AS weight FROM terms
             ) u USING (article_id)
             GROUP BY m.event_id, lower(u.term)
         ),
@@ -128,6 +144,6 @@ def rebuild_events(store: Store, event_ids: Sequence[str]) -> None:
         LEFT JOIN articles a ON a.article_id = t.event_id
         ORDER BY t.event_id
         """,
-        [list(event_ids), LABEL_TERMS],
+        [list(event_ids), *seen_between, LABEL_SOURCE_TERMS, LABEL_SOURCE_TERMS, LABEL_TERMS],
     )
     store.insert("events", rows, on_conflict="REPLACE")

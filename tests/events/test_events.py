@@ -22,6 +22,7 @@ from pipelines.nlp.model import load_pipeline
 from pipelines.nlp.terms import participants
 from pipelines.pipeline import ingest_folder
 from pipelines.records import ArticleRow, RawDocument, Source, Status
+from pipelines.storage.event_queries import rebuild_events
 from pipelines.storage.load import load_batch
 from pipelines.storage.staging import Manifest
 from pipelines.storage.store import Store
@@ -220,6 +221,23 @@ def test_events_group_reports_of_one_happening_and_are_the_same_for_any_batches_
         db = tmp_path / f"shuffled{attempt}.duckdb"
         _load(db, [shuffled[a:b] for a, b in zip([0, *cuts], [*cuts, len(shuffled)], strict=True)])
         assert _tables(db) == (members, events)
+
+
+def test_events_rows_rebuilt_within_the_touched_span_are_those_of_all_history(tmp_path: Path) -> None:
+    """The load reads members' terms only within the span of the events a batch touches; loaded one report a
+    batch, latest first (every batch reaching back in time), the rows equal a rebuild with no bound at all."""
+    reports, _ = _reports()
+    db = tmp_path / "news.duckdb"
+    _load(db, [[r] for r in sorted(reports, key=lambda r: -r.hours)])
+    members, events = _tables(db)
+    with Store.open(db, PROJECT_ROOT / "schemas") as store, store.transaction():
+        store.delete("events", "event_id", [row[0] for row in events])
+        rebuild_events(
+            store,
+            sorted({event for _, event in members}),
+            (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)),
+        )
+    assert _tables(db) == (members, events)
 
 
 def test_a_bridging_report_merges_two_events_under_the_first_ones_id(tmp_path: Path) -> None:

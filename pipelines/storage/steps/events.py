@@ -32,8 +32,9 @@ def load_events(batch: LoadBatch) -> None:
     for article_id, story_id in batch.story_of.items():
         stories[story_id].append(article_id)
     stored = event_queries.stored_events(store, [*(e.article_id for e in entries), *batch.story_of])
-    named = {*stored.values(), *(candidate.event_id for candidate in history)}
-    plan = plan_events(entries, history, stored, event_queries.event_order(store, named), stories.values(), cfg)
+    spans = event_queries.event_spans(store, {*stored.values(), *(candidate.event_id for candidate in history)})
+    order = {event_id: (first, event_id) for event_id, (first, _) in spans.items()}
+    plan = plan_events(entries, history, stored, order, stories.values(), cfg)
     store.insert(
         "article_terms",
         [
@@ -65,7 +66,10 @@ def load_events(batch: LoadBatch) -> None:
         "article_events", [{"article_id": a, "event_id": e} for a, e in sorted(event_of.items())], on_conflict="REPLACE"
     )
     store.delete("events", "event_id", absorbed)
-    event_queries.rebuild_events(store, [change.event_id for change in plan])
+    # Every event the plan touched was one of `spans` or is new: its members were seen in this span.
+    seen = [*(e.seen_at for e in entries), *(time for span in spans.values() for time in span)]
+    if plan:
+        event_queries.rebuild_events(store, [change.event_id for change in plan], (min(seen), max(seen)))
 
 
 def _entry(row: Row, terms: Row | None) -> EventEntry:
