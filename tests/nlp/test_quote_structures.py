@@ -173,6 +173,16 @@ def test_a_quotation_no_rule_attributes_is_kept_for_the_person_the_sentence_is_a
     assert quotes_of(nlp, PERSON_SUBJECT, _Nothing()) == []  # the rules alone do not take it
 
 
+def test_a_quotation_with_no_speaking_subject_is_the_last_speaker_of_its_paragraph_and_no_other(nlp) -> None:
+    said = '"We will fight this bill to the end," Jane Smith said on Monday.'
+    line = 'Then came the line of the night: "Nobody in this state will lose a job while I am here."'
+    first, second = quotes_of(nlp, f"{said} {line}")
+    assert (second.speaker_text, second.method, second.cue) == ("Jane Smith", "rules-v1:learned-paragraph", None)
+    assert second.speaker_entity_id == first.speaker_entity_id and second.confidence < first.confidence
+    assert quotes_of(nlp, f"{said} {line}", _Nothing()) == [first]  # the rules alone do not take it
+    assert quotes_of(nlp, f"{said}\n\n{line}", _Everything()) == [first]  # another paragraph: no speaker
+
+
 @pytest.mark.parametrize(
     "text",
     [

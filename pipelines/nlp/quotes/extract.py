@@ -20,7 +20,7 @@ from pipelines.nlp.quotes.attribution import (
     attribute,
     reported_speech,
 )
-from pipelines.nlp.quotes.learned import METHOD as LEARNED
+from pipelines.nlp.quotes.learned import METHODS as LEARNED_METHODS
 from pipelines.nlp.quotes.learned import SpanJudge, quote_model, rescue
 from pipelines.nlp.quotes.marks import QuoteSpan, locate_quotes
 from pipelines.nlp.quotes.speakers import LOOKBACK_CHARS, SpeakerLog, build_context
@@ -83,7 +83,7 @@ def extract_quotes(
             rescue, layout, k, judge=judge, previous_ruled=previous_ruled, event_offsets=event_cues, context=context
         )
         found = attribute(layout, k, previous, attributed.near(span.open_start), near, context, second_opinion)
-        previous_ruled = found is not None and found.method != LEARNED
+        previous_ruled = found is not None and found.method not in LEARNED_METHODS
         if found is not None:
             attributed.add(found.speaker, span.open_start)
             quotes.append(_to_quote(article.article_id, span, text[span.start : span.end], found))
@@ -121,7 +121,7 @@ def _to_quote(article_id: str, span: QuoteSpan, quote_text: str, attribution: At
         speaker_start=speaker.start_char,
         speaker_end=speaker.end_char,
         speaker_entity_id=speaker.entity_id,
-        cue=attribution.cue,
+        cue=attribution.cue or None,
         kind=attribution.kind,
         confidence=round(speaker.confidence * ATTRIBUTION_FACTOR[attribution.method], 3),
         method=f"{METHOD_PREFIX}:{attribution.method}",

@@ -8,8 +8,15 @@ without naming any word of the narration but function words. `QuoteModel` weighs
 are learned from PolNeAR's training split by `newsflow train quotes` (pipelines/evaluation/quote_training.py) and
 kept beside this module (quote_model.json, a few kilobytes); nothing is trained at run time.
 
-A quotation the model accepts is kept only when a person of the article is the subject of the sentence it sits
-in (`clause_speaker`), who is then its speaker: `Ryan worried that the safety net was becoming "a hammock …"`.
+A quotation the model accepts is kept when a person of the article is the subject of the sentence it sits in
+(`clause_speaker`), who is then its speaker: `Ryan worried that the safety net was becoming "a hammock …"`
+(method `learned`). When its sentence has no such subject, it is kept for the speaker attributed last before it
+in its paragraph (method `learned-paragraph`): a quotation standing in a paragraph about what someone said is
+most often theirs. On PolNeAR's train split the two took 121 and 58 quotations, 98 % and 95 % of them speech,
+and their speaker agreed with the gold one for 94 % and 71 %: the second kind counts (a reader searching quotes
+finds it), with a lower confidence (attribution.ATTRIBUTION_FACTOR) that says its speaker is a likely guess.
+A subject that is no person agreed as often (68 %) but took names and scare quotes whose sentence has an
+organisation or a pronoun for subject (`The company will launch its "next generation of …"`): not used.
 """
 
 from __future__ import annotations
@@ -38,7 +45,9 @@ if TYPE_CHECKING:
     from spacy.tokens import Token
 
 MODEL_FILE = Path(__file__).with_name("quote_model.json")
-METHOD = "learned"
+METHOD = "learned"  # the subject of its sentence is a person of the article
+PARAGRAPH_METHOD = "learned-paragraph"  # no such subject: the speaker attributed last in its paragraph
+METHODS = frozenset({METHOD, PARAGRAPH_METHOD})
 MIN_WORDS = 3  # shorter quotations are names and scare quotes far more often than speech: never rescued
 PERSONAL_WORDS = frozenset({"i", "me", "my", "we", "us", "our", "you", "your"})  # speech addresses someone
 FUNCTION_POS = frozenset({"ADP", "SCONJ", "DET", "PART", "PUNCT", "AUX", "CCONJ"})  # their words are features
@@ -140,8 +149,8 @@ def clause_speaker(
     """The person who is the subject of the sentence quotation k sits in, and that subject's verb, else None.
 
     Only a subject resolved to a PERSON of the article counts: on PolNeAR's train split such a subject was the
-    gold speaker of 95 % of the quotations the rules missed, any other candidate (a common noun, the speaker
-    of the quote before, a reporting verb nearby) of 20 to 80 %, below what the rules reach.
+    gold speaker of 94 % of the quotations the rules missed, any other subject of 68 % (`paragraph_speaker`
+    decides when this finds none).
     """
     allowed = {t.i for t in head} | {t.i for t in tail}
     attached = _attachment(layout, k)
@@ -153,6 +162,11 @@ def clause_speaker(
     speaker = resolve_speaker(phrase_of(subject, allowed), speakers, context)
     entity = context.entities.get(speaker.entity_id or "")
     return (speaker, subject.head.text) if entity is not None and entity_type(entity) == PERSON else None
+
+
+def paragraph_speaker(speakers: Sequence[Speaker], paragraph_start: int, at: int) -> Speaker | None:
+    """The speaker attributed last (in reading order) among those named in the paragraph before offset `at`."""
+    return next((s for s in reversed(speakers) if paragraph_start <= s.start_char < at), None)
 
 
 def rescue(
@@ -169,8 +183,9 @@ def rescue(
     context: Context,
 ) -> Attribution | None:
     """Quotation k, which no rule attributed (attribution.py's second opinion, with its regions and speakers),
-    when the judge takes it for speech and a person of the article is the subject of its sentence; a usage
-    (`researchers call such attacks "…"`) never: the rules know it is no one's words."""
+    when the judge takes it for speech and a person of the article is the subject of its sentence, else for the
+    speaker attributed last in its paragraph (see above); a usage (`researchers call such attacks "…"`) never:
+    the rules know it is no one's words."""
     span = layout.spans[k]
     if len(WORD_RE.findall(layout.text[span.start : span.end])) < MIN_WORDS or states_usage(head):
         return None
@@ -179,6 +194,9 @@ def rescue(
     if not judge.accepts(span, span_features(layout, k, head, tail, events_before, previous_ruled)):
         return None
     found = clause_speaker(layout, k, head, tail, speakers, context)
-    if found is None:
+    if found is not None:
+        return Attribution(found[0], found[1], METHOD, quote_kind(head, METHOD), region_end)
+    earlier = paragraph_speaker(speakers, paragraph_start, span.open_start)
+    if earlier is None:
         return None
-    return Attribution(found[0], found[1], METHOD, quote_kind(head, METHOD), region_end)
+    return Attribution(earlier, "", PARAGRAPH_METHOD, quote_kind(head, PARAGRAPH_METHOD), region_end)
