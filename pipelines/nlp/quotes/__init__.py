@@ -7,7 +7,8 @@ The steps, each in its own module and small enough to test alone, put together b
 3. `attribution`: whether a span is speech, its cue and the speaker phrase (`"…," Lavrov said.`), with the
    word-level helpers of `phrases` and the cue lexicon of `cues`.
 4. `learned`: for a quotation no rule attributed, a logistic model over its form decides whether it is
-   speech; it is kept when a person of the article is the subject of its sentence.
+   speech; it is kept for the person of the article who is the subject of its sentence, else for the
+   speaker attributed last in its paragraph.
 5. `speakers`: the speaker phrase linked to an entity of the article, or left unresolved with low confidence.
 
 Callers import from the submodules: `from pipelines.nlp.quotes.extract import extract_batch`.
