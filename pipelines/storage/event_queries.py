@@ -102,7 +102,7 @@ def rebuild_events(store: Store, event_ids: Sequence[str], seen_between: tuple[d
             SELECT article_id, event_id FROM article_events WHERE event_id IN (SELECT unnest(?::VARCHAR[]))
         ),
         terms AS (
-            SELECT * FROM article_terms
+            SELECT article_id, raw_id, seen_at, terms, weights FROM article_terms
             WHERE seen_at BETWEEN ? AND ? AND article_id IN (SELECT article_id FROM members)
         ),
         seen AS (

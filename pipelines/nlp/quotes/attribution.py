@@ -116,7 +116,7 @@ class Attribution:
     """Why a span is a quote: the cue word, the speaker, how they were found and the quote's kind."""
 
     speaker: Speaker
-    cue: str
+    cue: str | None  # None: no word cued it (the learned second opinion's paragraph speaker)
     method: str
     kind: str
     region_end: int  # char index where the quote and its attribution end; a following quote may continue it

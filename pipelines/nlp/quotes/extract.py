@@ -121,7 +121,7 @@ def _to_quote(article_id: str, span: QuoteSpan, quote_text: str, attribution: At
         speaker_start=speaker.start_char,
         speaker_end=speaker.end_char,
         speaker_entity_id=speaker.entity_id,
-        cue=attribution.cue or None,
+        cue=attribution.cue,
         kind=attribution.kind,
         confidence=round(speaker.confidence * ATTRIBUTION_FACTOR[attribution.method], 3),
         method=f"{METHOD_PREFIX}:{attribution.method}",

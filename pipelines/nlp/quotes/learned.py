@@ -199,4 +199,4 @@ def rescue(
     earlier = paragraph_speaker(speakers, paragraph_start, span.open_start)
     if earlier is None:
         return None
-    return Attribution(earlier, "", PARAGRAPH_METHOD, quote_kind(head, PARAGRAPH_METHOD), region_end)
+    return Attribution(earlier, None, PARAGRAPH_METHOD, quote_kind(head, PARAGRAPH_METHOD), region_end)
