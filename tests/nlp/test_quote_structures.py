@@ -67,6 +67,34 @@ def speaker_of(nlp, text: str, quote: str) -> Quote:
             "a Democratic staffer",
             "post-verb",
         ),
+        # the tagger takes "write" and "states" for nouns: a noun phrase and a verb of saying closing the tail
+        (
+            '"You seem to have picked a new standard out of thin air," the two write.',
+            "You seem to have picked a new standard out of thin air,",
+            "the two",
+            "post-cue",
+        ),
+        (
+            '"They know she is the only one strong enough to stop Wall Street," a voice-over in the ad states.',
+            "They know she is the only one strong enough to stop Wall Street,",
+            "a voice-over in the ad",
+            "post-cue",
+        ),
+        # a digest's item names its source after a dash, before the colon
+        (
+            "IOWA POLLS NOT NECESSARILY WRONG, JUST TOO EARLY - Mark Blumenthal and Jon Cohen: "
+            '"Although the polls failed to predict the winner, the signs were there all along."',
+            "Although the polls failed to predict the winner, the signs were there all along.",
+            "Mark Blumenthal and Jon Cohen",
+            "colon",
+        ),
+        (
+            'The trend held in every state -More from Pew Research: "All the samples we evaluated include more '
+            'engaged people."',
+            "All the samples we evaluated include more engaged people.",
+            "Pew Research",
+            "colon",
+        ),
         # a hyphen inside a word and the title before a name stay in the speaker phrase
         (
             '"You may never be able to prove a negative," CrowdStrike co-founder Dmitri Alperovitch told reporters.',
@@ -148,6 +176,13 @@ def test_narration_finishing_a_continued_quote_s_sentence_keeps_its_speaker(nlp)
     )
     found = speaker_of(nlp, text, "They agree with him on issues, but they aren't there yet")
     assert (found.speaker_text, found.method) == ("Kellyanne Conway", "rules-v1:continuation")
+    # a relative clause in that narration belongs to its noun: the sentence is still the quote's
+    relative = (
+        '"Being candid is the last big hurdle for her," the person added. '
+        '"How she deals with it is an open question" in the debate that sank his campaign.'
+    )
+    found = speaker_of(nlp, relative, "How she deals with it is an open question")
+    assert (found.speaker_text, found.method) == ("the person", "rules-v1:continuation")
     # narration with a clause of its own is not the quote's: "That quote … appeared" says who printed it
     other = '"I would rather have a sister in jail than a brother there." That quote appeared on the front page.'
     assert quotes_of(nlp, other) == []
@@ -181,6 +216,16 @@ def test_a_quotation_with_no_speaking_subject_is_the_last_speaker_of_its_paragra
     assert second.speaker_entity_id == first.speaker_entity_id and second.confidence < first.confidence
     assert quotes_of(nlp, f"{said} {line}", _Nothing()) == [first]  # the rules alone do not take it
     assert quotes_of(nlp, f"{said}\n\n{line}", _Everything()) == [first]  # another paragraph: no speaker
+
+
+def test_a_quotation_a_colon_announces_is_the_clause_subject_s_whoever_it_is(nlp) -> None:
+    text = 'A footnote in the report makes that clear: "These assessments do not apply to the system we used."'
+    found = speaker_of(nlp, text, "These assessments do not apply to the system we used.")
+    assert (found.speaker_text, found.method, found.cue) == ("A footnote", "rules-v1:learned-colon", ":")
+    assert quotes_of(nlp, text, _Nothing()) == []  # the rules alone do not take it
+    # a subject after its verb presents the quotation and does not say it
+    presented = 'Then came the line of the night: "Nobody in this state will lose a job while I am here."'
+    assert quotes_of(nlp, presented, _Everything()) == []
 
 
 @pytest.mark.parametrize(

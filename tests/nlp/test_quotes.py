@@ -89,10 +89,11 @@ def test_quote_marks_are_paired(text: str, expected: list[str]) -> None:
     assert [text[s.start : s.end] for s in find_quote_spans(text)] == expected
 
 
-def test_a_quote_over_several_paragraphs_reopens_at_each_one() -> None:
+def test_a_quote_over_several_paragraphs_is_one_quotation_per_paragraph() -> None:
     text = 'He wrote:\n\n"First part.\n\n"Second part.\n\n"Last part."\n\nThen he left.'
-    (span,) = find_quote_spans(text)
-    assert text[span.start : span.end] == 'First part.\n\n"Second part.\n\n"Last part.'
+    spans = find_quote_spans(text)
+    assert [text[s.start : s.end] for s in spans] == ["First part.", "Second part.", "Last part."]
+    assert [text[s.open_start : s.close_end] for s in spans] == ['"First part.', '"Second part.', '"Last part."']
 
 
 def test_an_unclosed_mark_is_dropped_at_the_paragraph_end() -> None:
@@ -153,10 +154,12 @@ def test_a_quote_after_a_reported_statement_belongs_to_its_speaker(nlp) -> None:
     assert run(nlp, text) == [("We are looking for ways to do it.", "Vladimir Putin", "direct")]
 
 
-def test_a_multi_paragraph_quote_is_one_quote(nlp) -> None:
+def test_each_paragraph_of_a_multi_paragraph_quote_is_the_speakers(nlp) -> None:
     text = "Lavrov wrote:\n\n“We are ready to talk.\n\n“We are not ready to give up the islands.”"
-    ((quote, speaker, kind),) = run(nlp, text)
-    assert speaker == "Sergey Lavrov" and quote.endswith("give up the islands.") and kind == "direct"
+    assert run(nlp, text) == [
+        ("We are ready to talk.", "Sergey Lavrov", "direct"),
+        ("We are not ready to give up the islands.", "Sergey Lavrov", "direct"),
+    ]
 
 
 @pytest.mark.parametrize(

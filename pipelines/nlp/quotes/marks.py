@@ -1,7 +1,10 @@
 """Quote marks paired in raw text, and where each quotation sits among the tokens of its parse.
 
-Pairs straight, curly, guillemet and single curly marks, and a quotation running over several paragraphs
-with an opening mark at each one. Pure text work, apart from `locate_quotes`, which maps the pairs onto a Doc.
+Pairs straight, curly, guillemet and single curly marks. A quotation running over several paragraphs, with
+an opening mark at each one and a closing mark only at its end, is one quotation per paragraph: news writes a
+long quote that way, and each paragraph is attributed on its own (the first by its cue, the rest as its
+continuation), as PolNeAR's annotators segment it. Pure text work, apart from `locate_quotes`, which maps the
+pairs onto a Doc.
 """
 
 from __future__ import annotations
@@ -34,7 +37,8 @@ _CLOSE_OR_BREAK: Mapping[str, re.Pattern[str]] = {
 
 @dataclass(frozen=True, slots=True)
 class QuoteSpan:
-    """Character offsets of one quotation: `start:end` is the quoted text, `open_start:close_end` adds the marks."""
+    """Character offsets of one quotation: `start:end` is the quoted text, `open_start:close_end` adds the marks
+    (no closing mark when a paragraph that the next one reopens ends it)."""
 
     open_start: int
     start: int
@@ -74,12 +78,12 @@ def _other_style(text: str, j: int) -> int:
     return 1 if mark == "“" else -1 if mark == "”" else 0
 
 
-def _paragraph_reopens(text: str, j: int, opener: str) -> int | None:
-    """Past a paragraph break, the index after the opening mark that continues the same quote, else None."""
+def _paragraph_reopens(text: str, j: int, opener: str) -> bool:
+    """Past the paragraph break at `j`, the next paragraph opens with the same mark: the quote goes on there."""
     k = j
     while k < len(text) and text[k].isspace():
         k += 1
-    return k + 1 if k < len(text) and text[k] == opener else None
+    return k < len(text) and text[k] == opener
 
 
 def _next_quote_opens_first(text: str, j: int, opener: str, limit: int) -> bool:
@@ -96,6 +100,8 @@ def _find_close(text: str, i: int) -> tuple[int, int] | None:
 
     The same style closes first, so a nested quote in the other style stays inside (`“he said "no" twice”`);
     an other-style close that no nested quote claims counts only when its own style never closes in the paragraph.
+    A paragraph break ends the quote without a mark when the next paragraph reopens it (that paragraph is the
+    next quotation), and drops it otherwise.
     """
     opener = text[i]
     candidates = _CLOSE_OR_BREAK[opener]
@@ -106,11 +112,9 @@ def _find_close(text: str, i: int) -> tuple[int, int] | None:
     while found := candidates.search(text, j, limit):
         j = found.start()
         if text[j] == PARAGRAPH_BREAK:
-            reopened = None if mixed is not None else _paragraph_reopens(text, j, opener)
-            if reopened is None:
-                break
-            j, nested = reopened, 0
-            continue
+            if mixed is None and _paragraph_reopens(text, j, opener):
+                return j, j
+            break
         if _closes_at(text, j, opener):
             return j, j + 1
         if text[j] in OTHER_STYLE.get(opener, ""):
