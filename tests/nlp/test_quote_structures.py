@@ -218,6 +218,17 @@ def test_a_quotation_with_no_speaking_subject_is_the_last_speaker_of_its_paragra
     assert quotes_of(nlp, f"{said}\n\n{line}", _Everything()) == [first]  # another paragraph: no speaker
 
 
+def test_a_transcript_as_follows_speaks_every_paragraph_of_it(nlp) -> None:
+    text = (
+        "Kasich spoke in Columbus on Tuesday night. Transcript as follows:\n\n"
+        '"We are now up 400,000 jobs. We are running a surplus.\n\n"I grew up in a small town near Pittsburgh."'
+    )
+    assert [(q.quote_text, q.speaker_text, q.method) for q in quotes_of(nlp, text, _Nothing())] == [
+        ("We are now up 400,000 jobs. We are running a surplus.", "Transcript", "rules-v1:colon"),
+        ("I grew up in a small town near Pittsburgh.", "Transcript", "rules-v1:continuation"),
+    ]
+
+
 def test_a_quotation_a_colon_announces_is_the_clause_subject_s_whoever_it_is(nlp) -> None:
     text = 'A footnote in the report makes that clear: "These assessments do not apply to the system we used."'
     found = speaker_of(nlp, text, "These assessments do not apply to the system we used.")

@@ -1,8 +1,9 @@
 """What a clause ending in a colon says about the quotation after it: who announces it, by name or statement.
 
-`X issued a statement: "…"` (the statement's subject or author), `Rep. Gowdy: "…"` or `From the report: "…"`
-(a name alone), a digest's `… - Pew Research: "…"` (a name after a dash). attribution.py asks these for the
-clause before a quote; learned.py asks `announces` before taking the clause's subject, whoever it is.
+`X issued a statement: "…"` (the statement's subject or author), `Rep. Gowdy: "…"`, `From the report: "…"`
+or `Transcript as follows: "…"` (a name alone), a digest's `… - Pew Research: "…"` (a name after a dash).
+attribution.py asks these for the clause before a quote; learned.py asks `announces` before taking the
+clause's subject, whoever it is.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from spacy.tokens import Token
 
 SOURCE_OPENERS = frozenset({"from"})  # `From the report: "…"`
+AS_FOLLOWS = ("as", "follows")
 # ` - Mark Blumenthal and Jon Cohen` / ` -More from Pew Research` ending the clause before a colon: names only
 _NAME_WORD = r"[A-Z][\w.'’-]*"
 _DASH_LABEL = re.compile(
@@ -51,19 +53,23 @@ def colon_statement(head: Sequence[Token], authored_only: bool = False) -> list[
 
 
 def labelled(head: Sequence[Token]) -> list[Token]:
-    """`Rep. Trey Gowdy: "…"` (a transcript's turn) or `From the report: "…"`: a name alone before the colon;
-    or a digest's item naming its source after a dash (`POLLS NOT WRONG, JUST EARLY - Mark Blumenthal and Jon
-    Cohen: "…"`, `… all along -More from Pew Research: "…"`)."""
+    """`Rep. Trey Gowdy: "…"` (a transcript's turn), `From the report: "…"` or `Transcript as follows: "…"`: a
+    name alone before the colon; or a digest's item naming its source after a dash (`POLLS NOT WRONG, JUST
+    EARLY - Mark Blumenthal and Jon Cohen: "…"`, `… all along -More from Pew Research: "…"`)."""
     if not announces(head):
         return []
     dashed = _DASH_LABEL.search("".join(t.text_with_ws for t in head[:-1]))
     if dashed is not None:
         start, end = head[0].idx + dashed.start("name"), head[0].idx + dashed.end("name")
         return [t for t in head if start <= t.idx < end]
-    start = 1 if head[0].lower_ in SOURCE_OPENERS else 0
-    name = nominal_after(head, start)
-    whole = start + len(name) == len(head) - 1
-    return name if whole and (start or any(t.pos_ == "PROPN" for t in name)) else []
+    label = head[:-1]
+    follows = tuple(t.lower_ for t in label[-2:]) == AS_FOLLOWS
+    if follows:  # `Transcript as follows: "…"`, `The full statement as follows: "…"`
+        label = label[:-2]
+    start = 1 if label and label[0].lower_ in SOURCE_OPENERS else 0
+    name = nominal_after(label, start)
+    whole = bool(label) and start + len(name) == len(label)
+    return name if whole and (start or follows or any(t.pos_ == "PROPN" for t in name)) else []
 
 
 def _statement_author(noun: Token, allowed: set[int]) -> Token | None:
