@@ -145,6 +145,26 @@ def test_a_participle_cue_continues_the_reporting_verb_above_it(nlp) -> None:
     assert speaker_of(nlp, text, "Democracy is messy.").speaker_text == "Bernie Sanders"
 
 
+@pytest.mark.parametrize(
+    ("text", "quote", "speaker"),
+    [
+        (
+            '"Lock her up, lock her up," the delegates chanted as Christie spoke.',
+            "Lock her up, lock her up,",
+            "the delegates",
+        ),
+        (
+            'Trump spoke for an hour. The crowd chanted back at him, "Send them home now."',
+            "Send them home now.",
+            "The crowd",
+        ),
+    ],
+)
+def test_what_a_crowd_chants_is_its_speech(nlp, text: str, quote: str, speaker: str) -> None:
+    assert speaker_of(nlp, text, quote).speaker_text == speaker
+    assert quotes_of(nlp, text, _Nothing()) == quotes_of(nlp, text)  # the cue lexicon's, not the model's
+
+
 def test_a_partial_quote_whose_cue_has_a_thing_for_subject_is_the_named_subject_s(nlp) -> None:
     """The parse gives "described" the subject "the past"; the person the sentence is about reports it."""
     text = (

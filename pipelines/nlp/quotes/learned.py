@@ -17,8 +17,8 @@ something (`announcing_subject`): the colon announces the quotation, and documen
 speak there as often as people (`A footnote in the report makes that clear: "…"`, method `learned-colon`).
 Otherwise it is kept for the speaker attributed last before it in its paragraph (method
 `learned-paragraph`): a quotation standing in a paragraph about what someone said is most often theirs. On
-PolNeAR's train split the three took 120, 17 and 54 quotations, 97.5 %, 100 % and 96 % of them speech, and
-their speaker agreed with the gold one for 94 %, 75 % and 74 %: the last two count (a reader searching quotes
+PolNeAR's train split the three took 119, 17 and 52 quotations, 97.5 %, 100 % and 96 % of them speech, and
+their speaker agreed with the gold one for 95 %, 75 % and 73 %: the last two count (a reader searching quotes
 finds them), with a lower confidence (attribution.ATTRIBUTION_FACTOR) that says their speaker is a likely guess.
 """
 
