@@ -269,13 +269,17 @@ def _after(layout: Layout, k: int, head: Sequence[Token], tail: Sequence[Token])
     return (phrase, cue.text, SENTENCE_END) if _closes_sentence(phrase, cue, tail) else None
 
 
+def _leaves_sentence_open(layout: Layout, k: int, tail: Sequence[Token]) -> bool:
+    """Quotation k ends in a comma, ? or ! (inside its marks or right after them): its attribution may follow."""
+    return layout.text[layout.spans[k].end - 1] in SPEECH_ENDINGS or bool(tail and tail[0].text == ",")
+
+
 def _reporting_clause(layout: Layout, k: int, tail: Sequence[Token]) -> Found | None:
     """`"…," Trump barked.`, `"…?" a staffer wondered`: after a quote opening its sentence and ending in a comma,
     ? or !, a clause whose verb governs the quote and whose subject opens it (or follows it) attributes the quote,
     whatever the verb: the construction says it reports speech, so the cue lexicon need not list every verb of
     saying. Where the parse gives the verb no subject, word order does: a noun phrase, then the verb."""
-    span = layout.spans[k]
-    if layout.text[span.end - 1] not in SPEECH_ENDINGS and not (tail and tail[0].text == ","):
+    if not _leaves_sentence_open(layout, k, tail):
         return None
     owner = layout.owner
     words = words_of(tail)[:MAX_TAIL_CUE_WORDS]
@@ -297,8 +301,7 @@ def _closing_cue(layout: Layout, k: int, tail: Sequence[Token]) -> Found | None:
     """`"…," the two write.`, `"…," a voice-over in the ad states.`: after a quotation ending in a comma, ? or !,
     a noun phrase and then a speech verb closing the tail attribute it, though the tagger took the verb for a
     noun (write, states, notes, claims, reports: English spells many verbs of saying like nouns)."""
-    span = layout.spans[k]
-    if layout.text[span.end - 1] not in SPEECH_ENDINGS and not (tail and tail[0].text == ","):
+    if not _leaves_sentence_open(layout, k, tail):
         return None
     words = words_of(tail)
     if not 2 <= len(words) <= MAX_TAIL_CUE_WORDS or words[-1].lower_ not in SPEECH_FORMS:

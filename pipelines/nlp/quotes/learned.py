@@ -36,22 +36,15 @@ from typing import TYPE_CHECKING, Protocol
 from pipelines.nlp.quotes.attribution import Attribution
 from pipelines.nlp.quotes.colons import announces
 from pipelines.nlp.quotes.marks import PARAGRAPH_BREAK, Layout, QuoteSpan
-from pipelines.nlp.quotes.phrases import (
-    FINITE_TAGS,
-    is_characterizing,
-    is_cue,
-    outermost_subject,
-    phrase_of,
-    states_usage,
-)
+from pipelines.nlp.quotes.phrases import is_characterizing, is_cue, outermost_subject, phrase_of, states_usage
 from pipelines.nlp.quotes.regions import (
-    VERBAL_POS,
     quote_kind,
     quotes_a_clause,
+    states_something,
     title_cased,
     words_of,
 )
-from pipelines.nlp.quotes.speakers import SUBJECT_DEPS, WORD_RE, Context, Speaker, entity_type, resolve_speaker
+from pipelines.nlp.quotes.speakers import WORD_RE, Context, Speaker, entity_type, resolve_speaker
 
 if TYPE_CHECKING:
     from spacy.tokens import Token
@@ -177,23 +170,13 @@ def clause_speaker(
     return (speaker, subject.head.text) if entity is not None and entity_type(entity) == PERSON else None
 
 
-def _states(layout: Layout, k: int) -> bool:
-    """Quotation k is a statement: one of its verbs is finite or has a subject (`Let's defeat her`), unlike a
-    list's item the parser took for an order (`"chicken with rice and beans."`)."""
-    tokens = (layout.doc[i] for i in range(layout.first[k], layout.last[k] + 1))
-    return any(
-        t.pos_ in VERBAL_POS and (t.tag_ in FINITE_TAGS or any(c.dep_ in SUBJECT_DEPS for c in t.children))
-        for t in tokens
-    )
-
-
 def announcing_subject(
     layout: Layout, k: int, head: Sequence[Token], speakers: Sequence[Speaker], context: Context
 ) -> Speaker | None:
     """The subject, person or not, of the clause a colon closes right before quotation k, when that quotation
     is a statement (a clause, not a list's item or a name: `The menu lists three dishes: "…"`) and the subject
     comes before its verb (`Then came the line of the night: "…"` presents the quotation, it does not say it)."""
-    if not announces(head) or not _states(layout, k):
+    if not announces(head) or not states_something(layout, k):
         return None
     allowed = {t.i for t in head}
     subject = outermost_subject(head[-2], allowed)

@@ -8,11 +8,11 @@ it and the learned second opinion (learned.py) apply to a quotation: a name or t
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from pipelines.nlp.quotes.marks import PARAGRAPH_BREAK, TERMINATORS, Layout
-from pipelines.nlp.quotes.phrases import CALL_FORMS, is_cue
+from pipelines.nlp.quotes.phrases import CALL_FORMS, FINITE_TAGS, is_cue
 from pipelines.nlp.quotes.speakers import SUBJECT_DEPS, WORD_RE
 
 if TYPE_CHECKING:
@@ -143,7 +143,19 @@ def quote_kind(head: Sequence[Token], method: str) -> str:
     return DIRECT if opens_clause and method not in INSIDE_METHODS else PARTIAL
 
 
+def _quoted_tokens(layout: Layout, k: int) -> Iterator[Token]:
+    return (layout.doc[i] for i in range(layout.first[k], layout.last[k] + 1))
+
+
 def quotes_a_clause(layout: Layout, k: int) -> bool:
     """The quotation holds a verb of its own ("would gut the budget"), not just a noun phrase ("the next big thing")."""
-    tokens = (layout.doc[i] for i in range(layout.first[k], layout.last[k] + 1))
-    return any(t.pos_ in VERBAL_POS and t.dep_ not in MODIFIER_DEPS for t in tokens)
+    return any(t.pos_ in VERBAL_POS and t.dep_ not in MODIFIER_DEPS for t in _quoted_tokens(layout, k))
+
+
+def states_something(layout: Layout, k: int) -> bool:
+    """The quotation is a statement: one of its verbs is finite or has a subject (`Let's defeat her`), unlike a
+    list's item the parser took for an order (`"chicken with rice and beans."`)."""
+    return any(
+        t.pos_ in VERBAL_POS and (t.tag_ in FINITE_TAGS or any(c.dep_ in SUBJECT_DEPS for c in t.children))
+        for t in _quoted_tokens(layout, k)
+    )
