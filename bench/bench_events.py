@@ -14,9 +14,11 @@ are capitalised; its rare words, people and principal person follow pipelines.nl
 Per batch (`--batch` articles, 1,000 by default, in time order), in one transaction, as the load does: the
 `raw_documents`, `article_signatures` and `article_stories` rows the earlier steps would write (each article
 its own story), then pipelines.storage.steps.events.load_events itself on a minimal LoadBatch: the candidate join on
-`event_keys` against history, plan_events, the writes of terms, keys, `article_events` and `events`.
+`event_keys` against history, plan_cores, the lone articles' choices, the writes of terms, keys, cores,
+`article_events` and `events`.
 Only load_events is timed, in process CPU seconds (DuckDB's threads included), split into the candidate
-lookup, plan_events and rebuild_events by wrapping them (per article: `ms_per_article`). The first, second
+lookup, plan_cores, the lone articles' choices (`lone`, its own lookup counted under candidates) and
+rebuild_events by wrapping them (per article: `ms_per_article`). The first, second
 and last tenth of the batches are summed apart, to show whether the cost per article grows with history
 (the first tenth includes the start, when the window of history is not yet full). Each size runs in its own
 process, so peak RSS (DuckDB included) is per size; the corpus is generated batch by batch. Grouping is
@@ -84,7 +86,7 @@ GENERIC_NUMBERS = ("2024", "10", "100", "1", "5", "20", "30", "50", "1,000", "20
 DOUBLE = 2.0  # places and numbers, as salient_terms weighs them
 SYLLABLES = tuple(consonant + vowel for consonant in "bdfghklmnprstvz" for vowel in "aeiou")
 
-PHASES = ("candidates", "plan", "rebuild")  # the parts of load_events timed apart; the rest is "rest"
+PHASES = ("candidates", "plan", "lone", "rebuild")  # the parts of load_events timed apart; the rest is "rest"
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -254,18 +256,26 @@ class Corpus:
 
 
 class Timer:
-    """CPU seconds of the wrapped functions and the lengths of the lists they returned, by name."""
+    """CPU seconds of the wrapped functions and the lengths of the lists they returned, by name. A wrapped
+    function called inside another counts for itself alone: the outer one's seconds leave its time out."""
 
     def __init__(self) -> None:
         self.seconds: dict[str, float] = defaultdict(float)
         self.sizes: dict[str, int] = defaultdict(int)
+        self._inner: list[float] = []  # per open call: CPU seconds of the wrapped calls inside it
 
     def wrap(self, name: str, function: Callable[P, R]) -> Callable[P, R]:
         def timed(*args: P.args, **kwargs: P.kwargs) -> R:
             tick = time.process_time()
-            result = function(*args, **kwargs)
-            self.seconds[name] += time.process_time() - tick
-            if isinstance(result, list):
+            self._inner.append(0.0)
+            try:
+                result = function(*args, **kwargs)
+            finally:
+                spent, inner = time.process_time() - tick, self._inner.pop()
+                self.seconds[name] += spent - inner
+                if self._inner:
+                    self._inner[-1] += spent
+            if isinstance(result, list) and not self._inner:
                 self.sizes[name] += len(result)
             return result
 
@@ -371,9 +381,10 @@ def run_size(size: int, batch_size: int, db_path: Path) -> dict[str, Any]:
     settings = Settings()
     cfg = settings.events
     timer = Timer()
-    events_step.plan_events = timer.wrap("plan", events_step.plan_events)
+    events_step.plan_cores = timer.wrap("plan", events_step.plan_cores)
     event_queries.candidates = timer.wrap("candidates", event_queries.candidates)
     event_queries.rebuild_events = timer.wrap("rebuild", event_queries.rebuild_events)
+    events_step.lone_choices = timer.wrap("lone", events_step.lone_choices)
     tick = time.process_time()
     corpus = Corpus(size)
     generate = time.process_time() - tick

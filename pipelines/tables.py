@@ -52,6 +52,7 @@ class Table:
     # catalog (one row per feed or site, small however long the stream runs), or not at all (the writer's own).
     published: Literal["segments", "whole", "never"] = "segments"
     queried: bool = True  # a table analysts query, `newsflow stats` reports; False: the schema's own bookkeeping
+    written: bool = False  # bookkeeping the load writes by name through the Store (queried tables always are)
 
     @property
     def validated(self) -> bool:
@@ -90,6 +91,9 @@ TABLES = (
     Table("event_keys"),
     Table("article_events"),
     Table("events"),
+    # The events step's own bookkeeping (pipelines.events.grouping: cores and the lone articles that joined them).
+    Table("article_cores", published="never", queried=False, written=True),
+    Table("event_cores", published="never", queried=False, written=True),
     Table("robots_cache", staged=True, published="whole"),
     Table("schema_migrations", published="whole", queried=False),
     Table("dedup_state", published="whole", queried=False),
@@ -102,6 +106,8 @@ BY_NAME = {table.name: table for table in TABLES}
 
 # Tables analysts query; `newsflow stats` reports these.
 DATA_TABLES = tuple(table.name for table in TABLES if table.queried)
+# Names the Store's generic writes take: the data tables and the bookkeeping the load writes row by row.
+WRITTEN_TABLES = tuple(table.name for table in TABLES if table.queried or table.written)
 # Published whole, as tables of the catalog: one row per feed or site, small however long the stream runs.
 PUBLISHED_WHOLE = tuple(table.name for table in TABLES if table.published == "whole")
 # Published as Parquet segments (pipelines.storage.segments): the tables that grow with the stream.
@@ -128,6 +134,6 @@ def rows_by_table(records: list[object], tables: tuple[Table, ...]) -> dict[str,
 
 def check_table(table: str) -> str:
     """The name itself, when it is one of ours: the guard before a table name goes into SQL."""
-    if table not in DATA_TABLES:
+    if table not in WRITTEN_TABLES:
         raise ValueError(f"unknown table {table!r}")
     return table

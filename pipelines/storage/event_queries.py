@@ -1,5 +1,6 @@
 """What the events step reads and rebuilds over the `Store`: candidates by one join on the index keys, the stored
-events of articles, the spans of events, and the `events` rows of touched events from their members.
+cores of articles and their spans, the lone articles near a core, the entries a lone article's choice reads,
+and the `event_cores`, `article_events` and `events` rows of what a batch touched, from their members.
 
 Terms are the widest rows history holds (sixty terms and weights an input). The reads of `article_terms` are
 bounded by `seen_at` constants (a window's days, the span of the events touched): rows are written in about
@@ -8,8 +9,9 @@ window holds, not what history holds."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import pyarrow as pa
 
@@ -24,7 +26,7 @@ LABEL_SOURCE_TERMS = 10
 
 
 def candidates(store: Store, probes: Sequence[tuple[int, int]]) -> list[Candidate]:
-    """Stored entries indexed under one of the (term hash, day) probes, with their event: one join.
+    """Stored entries indexed under one of the (term hash, day) probes, with their core: one join.
 
     The days of the probes bound both tables' scans as constants: keys and terms are written in about the
     order they are seen, so DuckDB skips the row groups of other days by their min/max, and a lookup
@@ -44,49 +46,189 @@ def candidates(store: Store, probes: Sequence[tuple[int, int]]) -> list[Candidat
     until = datetime.combine(date.fromordinal(last) + timedelta(days=1), time(), UTC)
     with store.arrow(probe) as wanted:
         found = store.con.execute(
-            "SELECT t.article_id, t.seen_at, t.terms, t.weights, t.specifics, t.principal, t.people, e.event_id"
-            " FROM article_terms t JOIN article_events e USING (article_id)"
+            "SELECT t.article_id, t.seen_at, t.terms, t.weights, t.specifics, t.principal, t.people, c.core_id"
+            " FROM article_terms t JOIN article_cores c USING (article_id)"
             " WHERE t.seen_at >= ? AND t.seen_at < ? AND t.article_id IN ("
             f"  SELECT k.article_id FROM event_keys k JOIN {wanted} USING (term_hash, day)"
             "   WHERE k.day BETWEEN ? AND ?)"
             " ORDER BY t.article_id, t.raw_id",
             [since, until, first, last],
         ).fetchall()
-    return [
-        Candidate(
-            EventEntry(a, as_utc(seen), tuple(terms), tuple(weights), frozenset(rare), principal, frozenset(people)),
-            event,
-        )
-        for a, seen, terms, weights, rare, principal, people, event in found
-    ]
+    return [Candidate(_entry(row), core) for *row, core in found]
 
 
-def stored_events(store: Store, article_ids: Iterable[str]) -> dict[str, str]:
-    """The event each of these articles is stored in, for those that are."""
-    found = store.con.execute(
-        "SELECT article_id, event_id FROM article_events WHERE article_id IN (SELECT unnest(?::VARCHAR[]))",
-        [sorted(set(article_ids))],
-    ).fetchall()
-    return dict(found)
+def _entry(row: Sequence[Any]) -> EventEntry:
+    article_id, seen, terms, weights, rare, principal, people = row
+    return EventEntry(
+        article_id, as_utc(seen), tuple(terms), tuple(weights), frozenset(rare), principal, frozenset(people)
+    )
 
 
-def event_spans(store: Store, event_ids: Iterable[str]) -> dict[str, tuple[datetime, datetime]]:
-    """(first seen, last seen) of each stored event: the earlier first seen names a merged event, and every
-    member input of an event was seen within its span."""
-    found = store.con.execute(
-        "SELECT event_id, first_seen_at, last_seen_at FROM events WHERE event_id IN (SELECT unnest(?::VARCHAR[]))",
-        [sorted(set(event_ids))],
-    ).fetchall()
-    return {event_id: (as_utc(first), as_utc(last)) for event_id, first, last in found}
+# The list of ids a query of this module takes as its one parameter.
+IDS = "(SELECT unnest(?::VARCHAR[]))"
 
 
-def members(store: Store, event_ids: Sequence[str]) -> list[str]:
-    """Every article of these stored events."""
-    found = store.con.execute(
-        "SELECT article_id FROM article_events WHERE event_id IN (SELECT unnest(?::VARCHAR[])) ORDER BY article_id",
-        [list(event_ids)],
-    ).fetchall()
+def _for_ids(store: Store, sql: str, ids: Iterable[str]) -> list[tuple[Any, ...]]:
+    """The rows of `sql`, whose one parameter (IDS) is these ids."""
+    return store.con.execute(sql, [sorted(set(ids))]).fetchall()
+
+
+def stored_cores(store: Store, article_ids: Iterable[str]) -> dict[str, str]:
+    """The core each of these articles is stored in, for those that are."""
+    return dict(
+        _for_ids(store, f"SELECT article_id, core_id FROM article_cores WHERE article_id IN {IDS}", article_ids)
+    )
+
+
+def core_spans(store: Store, core_ids: Iterable[str]) -> dict[str, tuple[datetime, datetime]]:
+    """(first seen, last seen) of each stored core: the earlier first seen names a merged core, and every
+    member input of a core was seen within its span."""
+    found = _for_ids(
+        store, f"SELECT core_id, first_seen_at, last_seen_at FROM event_cores WHERE core_id IN {IDS}", core_ids
+    )
+    return {core_id: (as_utc(first), as_utc(last)) for core_id, first, last in found}
+
+
+def core_members(store: Store, core_ids: Iterable[str]) -> list[str]:
+    """Every article of these stored cores."""
+    found = _for_ids(
+        store, f"SELECT article_id FROM article_cores WHERE core_id IN {IDS} ORDER BY article_id", core_ids
+    )
     return [article_id for (article_id,) in found]
+
+
+def joins_of(store: Store, core_ids: Iterable[str]) -> dict[str, str]:
+    """The core each of these lone cores joined, for those that joined one."""
+    return dict(
+        _for_ids(
+            store, f"SELECT core_id, joins FROM event_cores WHERE core_id IN {IDS} AND joins IS NOT NULL", core_ids
+        )
+    )
+
+
+def rebuild_cores(store: Store, core_ids: Sequence[str], seen_between: tuple[datetime, datetime]) -> dict[str, int]:
+    """The `event_cores` rows of these cores from their members as stored now (what a lone one joined stays
+    until it decides again); returns each one's article count. `seen_between` bounds the reads as in
+    `rebuild_events`."""
+    rows = store.dicts(
+        """
+        SELECT c.core_id, min(t.seen_at) AS first_seen_at, max(t.seen_at) AS last_seen_at,
+               count(DISTINCT c.article_id) AS article_count,
+               CASE WHEN count(DISTINCT c.article_id) = 1 THEN any_value(old.joins) END AS joins
+        FROM article_cores c
+        JOIN article_terms t ON t.article_id = c.article_id AND t.seen_at BETWEEN ? AND ?
+        LEFT JOIN event_cores old ON old.core_id = c.core_id
+        WHERE c.core_id IN (SELECT unnest(?::VARCHAR[]))
+        GROUP BY c.core_id ORDER BY c.core_id
+        """,
+        [*seen_between, list(core_ids)],
+    )
+    store.insert("event_cores", rows, on_conflict="REPLACE")
+    return {row["core_id"]: row["article_count"] for row in rows}
+
+
+def lone_cores_near(
+    store: Store, core_ids: Sequence[str], seen_between: tuple[datetime, datetime], window_days: int
+) -> list[str]:
+    """Cores of one article sharing an index key with a member of these cores, `window_days` apart at most:
+    every lone article whose choice their members can change. `seen_between` holds every member's inputs:
+    the reads of keys keep to its days and the window around them."""
+    first, last = (moment.astimezone(UTC).date().toordinal() for moment in seen_between)
+    found = store.con.execute(
+        """
+        WITH member_keys AS (
+            SELECT DISTINCT k.term_hash, k.day FROM event_keys k
+            JOIN article_cores c ON c.article_id = k.article_id AND c.core_id IN (SELECT unnest(?::VARCHAR[]))
+            WHERE k.day BETWEEN ? AND ?
+        ),
+        near AS (
+            SELECT DISTINCT k.article_id FROM event_keys k JOIN member_keys m
+            ON k.term_hash = m.term_hash AND k.day BETWEEN m.day - ? AND m.day + ?
+            WHERE k.day BETWEEN ? AND ?
+        )
+        SELECT DISTINCT c.core_id FROM near n
+        JOIN article_cores c USING (article_id) JOIN event_cores e USING (core_id)
+        WHERE e.article_count = 1 ORDER BY c.core_id
+        """,
+        [list(core_ids), first, last, window_days, window_days, first - window_days, last + window_days],
+    ).fetchall()
+    return [core_id for (core_id,) in found]
+
+
+def lone_cores_of(store: Store, article_ids: Iterable[str]) -> list[str]:
+    """The cores of these articles that hold one article."""
+    found = _for_ids(
+        store,
+        "SELECT DISTINCT c.core_id FROM article_cores c JOIN event_cores e USING (core_id)"
+        f" WHERE c.article_id IN {IDS} AND e.article_count = 1 ORDER BY c.core_id",
+        article_ids,
+    )
+    return [core_id for (core_id,) in found]
+
+
+def core_entries(
+    store: Store, core_ids: Iterable[str], seen_between: tuple[datetime, datetime]
+) -> dict[str, list[EventEntry]]:
+    """The entries of these cores' articles seen within `seen_between`, by core."""
+    found = store.con.execute(
+        "SELECT t.article_id, t.seen_at, t.terms, t.weights, t.specifics, t.principal, t.people, c.core_id"
+        " FROM article_terms t JOIN article_cores c USING (article_id)"
+        " WHERE t.seen_at BETWEEN ? AND ? AND c.core_id IN (SELECT unnest(?::VARCHAR[]))"
+        " ORDER BY t.article_id, t.raw_id",
+        [*seen_between, sorted(set(core_ids))],
+    ).fetchall()
+    by_core: dict[str, list[EventEntry]] = {}
+    for *row, core in found:
+        by_core.setdefault(core, []).append(_entry(row))
+    return by_core
+
+
+def core_sizes(store: Store, core_ids: Iterable[str]) -> dict[str, int]:
+    """The article count of each of these stored cores."""
+    return dict(_for_ids(store, f"SELECT core_id, article_count FROM event_cores WHERE core_id IN {IDS}", core_ids))
+
+
+def set_joins(store: Store, joins: Mapping[str, str | None]) -> None:
+    """Record which core each of these lone cores joined (None: none)."""
+    store.con.execute(
+        "UPDATE event_cores SET joins = j.joins FROM (SELECT unnest(?::VARCHAR[]) AS core_id,"
+        " unnest(?::VARCHAR[]) AS joins) j WHERE event_cores.core_id = j.core_id",
+        [list(joins), list(joins.values())],
+    )
+
+
+def rewrite_article_events(
+    store: Store, event_cores: Iterable[str]
+) -> tuple[list[str], list[str], tuple[datetime, datetime] | None]:
+    """`article_events` of every article of the events of these cores (a core with the lone cores that joined
+    it, or a lone core alone): each event's id is its earliest core's (first seen, then id). Returns the event
+    ids those articles had before and have now, and a span holding every input of those events."""
+    cores = sorted(set(event_cores))
+    members = """
+        WITH asked AS (SELECT unnest(?::VARCHAR[]) AS core_id),
+        heads AS (
+            SELECT DISTINCT coalesce(e.joins, e.core_id) AS event_core FROM event_cores e JOIN asked USING (core_id)
+        ),
+        cores AS (
+            SELECT e.core_id, h.event_core, e.first_seen_at FROM event_cores e JOIN heads h ON e.core_id = h.event_core
+            UNION
+            SELECT e.core_id, h.event_core, e.first_seen_at FROM event_cores e JOIN heads h ON e.joins = h.event_core
+        ),
+        events AS (
+            SELECT event_core, arg_min(core_id, (first_seen_at, core_id)) AS event_id FROM cores GROUP BY event_core
+        )
+        SELECT c.article_id, ev.event_id, k.core_id
+        FROM cores k JOIN events ev USING (event_core) JOIN article_cores c ON c.core_id = k.core_id
+    """
+    rows = store.dicts(members + " ORDER BY c.article_id", [cores])
+    span = core_spans(store, {row.pop("core_id") for row in rows}).values()
+    before = store.con.execute(
+        "SELECT DISTINCT event_id FROM article_events WHERE article_id IN (SELECT unnest(?::VARCHAR[]))",
+        [[row["article_id"] for row in rows]],
+    ).fetchall()
+    store.insert("article_events", rows, on_conflict="REPLACE")
+    between = (min(first for first, _ in span), max(last for _, last in span)) if span else None
+    return sorted(event_id for (event_id,) in before), sorted({row["event_id"] for row in rows}), between
 
 
 def rebuild_events(store: Store, event_ids: Sequence[str], seen_between: tuple[datetime, datetime]) -> None:

@@ -16,7 +16,7 @@ from quality_batches import PASSED
 
 from pipelines.config import DEFAULT_SPACY_MODEL, PROJECT_ROOT, EventConfig, Settings
 from pipelines.evaluation.events import bcubed
-from pipelines.events.grouping import EventEntry, cosine, params_key, related
+from pipelines.events.grouping import Candidate, EventEntry, cosine, joined_core, params_key, related
 from pipelines.ids import sha256_hex, stable_id
 from pipelines.nlp.model import load_pipeline
 from pipelines.nlp.terms import participants
@@ -91,6 +91,34 @@ def test_an_entry_copied_with_replace_keeps_its_own_vector() -> None:
     assert cosine(entry, moved) == cosine(entry, entry) == pytest.approx(1.0)
     other = _entry("b", ["Cook", "Vinar", "ridge", "glacier", "brother", "fell"])
     assert cosine(entry, other) == cosine(other, entry)  # to the last bit
+
+
+# Two cores of two reports each (two climbing accidents) and a lone report that relates to no report on its own
+# (every cosine below 0.30) but is nearer the Tasman reports together (0.286) than the Cook ones (0.253).
+COOK = (
+    ("a1", ("Vinar", "Cook", "climber", "ridge", "rescue", "helicopter", "a11", "a12"), 0),
+    ("a2", ("Cook", "Vinar", "ridge", "helicopter", "climber", "rescue", "a21", "a22"), 2),
+)
+TASMAN = (
+    ("b1", ("Tasman", "Zurbriggen", "glacier", "crevasse", "climber", "b12", "b13", "b14"), 1),
+    ("b2", ("Zurbriggen", "Tasman", "crevasse", "glacier", "b21", "b22", "b23", "b24"), 3),
+)
+LONE = ("x", ("x1", "x2", "Tasman", "ridge", "helicopter", "x3", "crevasse", "Cook"), -1)
+
+
+def test_a_lone_report_joins_the_core_whose_reports_together_are_nearest() -> None:
+    cook, tasman = [_entry(*report) for report in COOK], [_entry(*report) for report in TASMAN]
+    lone = _entry(*LONE)
+    assert not any(related(lone, other, CFG) for other in [*cook, *tasman])
+    near = [Candidate(entry, "a1") for entry in cook] + [Candidate(entry, "b1") for entry in tasman]
+    assert joined_core([lone], near[:2], CFG) == "a1"
+    assert joined_core([lone], near, CFG) == "b1"
+    assert joined_core([lone], near[::-1], CFG) == "b1"  # any order of entries
+    assert joined_core([lone], near[:2], replace(CFG, join_threshold=0.26)) is None
+    far = [replace(c, entry=replace(c.entry, seen_at=c.entry.seen_at + timedelta(days=4))) for c in near[2:]]
+    assert joined_core([lone], near[:2] + far, CFG) == "a1"  # reports out of its window do not count
+    unrelated = _entry("y", ("Geysers", "Cloverdale", "magnitude", "quake"))
+    assert joined_core([unrelated], near, CFG) is None  # no index word in common
 
 
 def test_bcubed_scores_a_merge_and_a_split() -> None:
@@ -251,6 +279,65 @@ def test_a_bridging_report_merges_two_events_under_the_first_ones_id(tmp_path: P
     members, events = _tables(db)
     assert dict(members) == {"left": "right", "right": "right", "bridge": "right"}
     assert [row[0] for row in events] == ["right"]  # the event seen first keeps its id; the other's row is gone
+
+
+def test_a_lone_report_moves_to_the_event_it_is_nearer_when_that_one_arrives(tmp_path: Path) -> None:
+    """The lone report is seen first, so it names the event it joins; when the Tasman reports arrive it leaves
+    the Cook event for theirs, and each event is named by its own first report. Any batches, any order."""
+    cook, tasman = [Report(a, t, h) for a, t, h in COOK], [Report(a, t, h) for a, t, h in TASMAN]
+    lone = Report(*LONE)
+    db = tmp_path / "news.duckdb"
+    _load(db, [[*cook, lone]])
+    members, events = _tables(db)
+    assert dict(members) == {"a1": "x", "a2": "x", "x": "x"}
+    assert [(row[0], row[-2]) for row in events] == [("x", 3)]
+    _load(db, [tasman])
+    members, events = _tables(db)
+    assert dict(members) == {"a1": "a1", "a2": "a1", "b1": "x", "b2": "x", "x": "x"}
+    assert [(row[0], row[-2]) for row in events] == [("a1", 2), ("x", 3)]
+    for number, batches in enumerate(
+        ([[*cook, *tasman, lone]], [[lone], tasman, cook], [[tasman[0], lone], [*cook, tasman[1]]])
+    ):
+        other = tmp_path / f"{number}.duckdb"
+        _load(other, batches)
+        assert _tables(other) == (members, events)
+
+
+def _crowd(seed: int) -> list[Report]:
+    """Sixteen reports of five happenings over four days, each naming some of its own names and some of the
+    others', with shared generic words: cores, lone reports that join one, lone ones that join none."""
+    rng = random.Random(seed)
+    names = [[f"N{event}{k}" for k in range(4)] for event in range(5)]
+    words = ["climber", "ridge", "rescue", "glacier", "storm", "helicopter", "crevasse", "body", "weather", "team"]
+    reports = []
+    for i in range(16):
+        own = rng.sample(names[rng.randrange(5)], rng.randint(1, 3))
+        strangers = rng.sample([name for group in names for name in group], rng.randint(0, 2))
+        terms = [*own, *strangers, *rng.sample(words, 3), f"x{i}a", f"x{i}b"]
+        reports.append(Report(f"r{i:02d}", tuple(dict.fromkeys(terms)), hours=rng.uniform(0, 100)))
+    return reports
+
+
+def test_lone_reports_choose_the_same_events_for_any_batches_and_order(tmp_path: Path) -> None:
+    """A lone report decides again whenever a batch changes its neighbours: however the reports are split and
+    ordered, the tables are those of one batch (and some lone reports did join a core)."""
+    joined = 0
+    for seed in range(4):
+        reports = _crowd(seed)
+        reference = tmp_path / f"reference{seed}.duckdb"
+        _load(reference, [reports])
+        con = duckdb.connect(str(reference), read_only=True)
+        (count,) = con.execute("SELECT count(joins) FROM event_cores").fetchall()[0]
+        con.close()
+        joined += count
+        rng = random.Random(seed)
+        for attempt in range(2):
+            shuffled = rng.sample(reports, len(reports))
+            cuts = sorted(rng.sample(range(1, len(shuffled)), 2 + attempt))
+            db = tmp_path / f"crowd{seed}-{attempt}.duckdb"
+            _load(db, [shuffled[a:b] for a, b in zip([0, *cuts], [*cuts, len(shuffled)], strict=True)])
+            assert _tables(db) == _tables(reference), (seed, attempt)
+    assert joined >= 4
 
 
 def test_an_article_is_seen_at_its_earliest_input_whichever_arrived_first(tmp_path: Path) -> None:

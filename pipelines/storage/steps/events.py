@@ -1,5 +1,6 @@
-"""The load's events step: every changed body version joins an event (pipelines.events.grouping decides);
-`article_events` re-points the articles of merged events and `events` rebuilds the rows of touched ones.
+"""The load's events step: every changed body version joins a core, and the lone articles near a changed core
+choose the core they join (pipelines.events.grouping decides both); `article_events` re-points the articles
+of every event that changed and `events` rebuilds their rows.
 
 Runs after the stories step: a story's copies share its event, and the signatures it saved give the
 `events` rows their outlets and times.
@@ -8,16 +9,21 @@ Runs after the stories step: a story's copies share its event, and the signature
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
 
+from pipelines.config import EventConfig
 from pipelines.dedup.signatures import as_utc
-from pipelines.events.grouping import EventEntry, params_key, plan_events
+from pipelines.events.grouping import Candidate, CoreChange, EventEntry, joined_core, params_key, plan_cores
 from pipelines.storage import event_queries
 from pipelines.storage.batch import LoadBatch, Row, seen_at
 from pipelines.storage.recorded import check_recorded
+from pipelines.storage.store import Store
 
 
 def load_events(batch: LoadBatch) -> None:
-    """Every fresh input's article into events; one the model could not read has no terms and joins by its story.
+    """Every fresh input's article into a core, then the lone articles near a changed core into events; one
+    the model could not read has no terms and joins by its story.
 
     Inputs whose body equals the stored version count too (not only changed versions, as for stories): an
     article is seen at its earliest input, whichever arrived first, and the window is measured from there.
@@ -31,11 +37,63 @@ def load_events(batch: LoadBatch) -> None:
     stories: dict[str, list[str]] = defaultdict(list)
     for article_id, story_id in batch.story_of.items():
         stories[story_id].append(article_id)
-    stored = event_queries.stored_events(store, [*(e.article_id for e in entries), *batch.story_of])
-    spans = event_queries.event_spans(store, {*stored.values(), *(candidate.event_id for candidate in history)})
-    order = {event_id: (first, event_id) for event_id, (first, _) in spans.items()}
-    plan = plan_events(entries, history, stored, order, stories.values(), cfg)
+    stored = event_queries.stored_cores(store, [*(e.article_id for e in entries), *batch.story_of])
+    spans = event_queries.core_spans(store, {*stored.values(), *(candidate.core_id for candidate in history)})
+    order = {core_id: (first, core_id) for core_id, (first, _) in spans.items()}
+    plan = plan_cores(entries, history, stored, order, stories.values(), cfg)
+    _insert_terms_and_keys(batch, entries, changed)
+    if plan:
+        # Every core the plan touched was one of `spans` or is new: its members were seen in this span.
+        seen = [*(e.seen_at for e in entries), *(time for span in spans.values() for time in span)]
+        _write_plan(store, plan, history, (min(seen), max(seen)), cfg)
+
+
+def _write_plan(
+    store: Store,
+    plan: Sequence[CoreChange],
+    history: Sequence[Candidate],
+    between: tuple[datetime, datetime],
+    cfg: EventConfig,
+) -> None:
+    """Steps 4 to 6 of the protocol (pipelines.events.grouping): the cores, the lone articles' choices, the events."""
+    absorbed = sorted({core_id for change in plan for core_id in change.absorbed})
+    moved = event_queries.core_members(store, absorbed)
+    core_of = {article_id: change.core_id for change in plan for article_id in change.articles}
+    old = event_queries.stored_cores(store, moved)
+    new_id = {old_id: change.core_id for change in plan for old_id in change.absorbed}
+    core_of.update({article_id: new_id[old[article_id]] for article_id in moved})
     store.insert(
+        "article_cores", [{"article_id": a, "core_id": c} for a, c in sorted(core_of.items())], on_conflict="REPLACE"
+    )
+    touched = [change.core_id for change in plan]
+    joined_before = event_queries.joins_of(store, [*touched, *absorbed])
+    sizes_before = event_queries.core_sizes(store, touched)
+    store.delete("event_cores", "core_id", absorbed)
+    sizes = event_queries.rebuild_cores(store, touched, between)
+    # Cores whose members' neighbours now see another core than before: merged ones, and lone ones grown.
+    regrouped = [
+        change.core_id
+        for change in plan
+        if change.absorbed or (sizes_before.get(change.core_id) == 1 and sizes[change.core_id] > 1)
+    ]
+    lone = sorted(
+        {core_id for core_id, size in sizes.items() if size == 1}
+        | set(event_queries.lone_cores_of(store, {candidate.entry.article_id for candidate in history}))
+        | set(event_queries.lone_cores_near(store, regrouped, between, cfg.window_days) if regrouped else ())
+    )
+    joined_before.update(event_queries.joins_of(store, lone))
+    joins = lone_choices(store, lone, cfg)
+    event_queries.set_joins(store, joins)
+    changed_events = {*touched, *lone, *joined_before.values(), *(core for core in joins.values() if core)}
+    before, after, members_seen = event_queries.rewrite_article_events(store, changed_events)
+    store.delete("events", "event_id", sorted(set(before) - set(after)))
+    if members_seen is not None:
+        event_queries.rebuild_events(store, after, members_seen)
+
+
+def _insert_terms_and_keys(batch: LoadBatch, entries: list[EventEntry], changed: list[Row]) -> None:
+    cfg = batch.settings.events
+    batch.store.insert(
         "article_terms",
         [
             {
@@ -52,24 +110,36 @@ def load_events(batch: LoadBatch) -> None:
         ],
         on_conflict="NOTHING",
     )
-    store.insert(
+    batch.store.insert(
         "event_keys",
         [{"term_hash": term, "day": day, "article_id": e.article_id} for e in entries for term, day in e.keys(cfg)],
     )
-    absorbed = sorted({event_id for change in plan for event_id in change.absorbed})
-    moved = event_queries.members(store, absorbed)
-    event_of = {article_id: change.event_id for change in plan for article_id in change.articles}
-    old = event_queries.stored_events(store, moved)
-    new_id = {old_id: change.event_id for change in plan for old_id in change.absorbed}
-    event_of.update({article_id: new_id[old[article_id]] for article_id in moved})
-    store.insert(
-        "article_events", [{"article_id": a, "event_id": e} for a, e in sorted(event_of.items())], on_conflict="REPLACE"
+
+
+def lone_choices(store: Store, lone: Sequence[str], cfg: EventConfig) -> dict[str, str | None]:
+    """The core each lone core joins (None: none), from the stored entries of cores of two or more articles
+    that share an index key with it: one lookup for all of them."""
+    if not lone:
+        return {}
+    spans = event_queries.core_spans(store, lone)
+    own = event_queries.core_entries(
+        store, lone, (min(start for start, _ in spans.values()), max(end for _, end in spans.values()))
     )
-    store.delete("events", "event_id", absorbed)
-    # Every event the plan touched was one of `spans` or is new: its members were seen in this span.
-    seen = [*(e.seen_at for e in entries), *(time for span in spans.values() for time in span)]
-    if plan:
-        event_queries.rebuild_events(store, [change.event_id for change in plan], (min(seen), max(seen)))
+    found = event_queries.candidates(
+        store, sorted({p for entries in own.values() for e in entries for p in e.probes(cfg)})
+    )
+    sizes = event_queries.core_sizes(store, {candidate.core_id for candidate in found})
+    by_word: dict[str, list[Candidate]] = defaultdict(list)
+    for candidate in found:
+        if sizes.get(candidate.core_id, 0) > 1:
+            for word in candidate.entry.index_terms(cfg):
+                by_word[word].append(candidate)
+    choices: dict[str, str | None] = {}
+    for core_id in lone:
+        entries = own.get(core_id, [])
+        near = {id(c): c for e in entries for word in e.index_terms(cfg) for c in by_word.get(word, ())}
+        choices[core_id] = joined_core(entries, near.values(), cfg) if entries else None
+    return choices
 
 
 def _entry(row: Row, terms: Row | None) -> EventEntry:
