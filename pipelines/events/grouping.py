@@ -23,11 +23,11 @@ two cores merges them when it arrives (single link): a core is a chain of report
 
 A *lone* article, the only article of its core, relates to no other report on its own words: two outlets
 rarely write one happening alike enough. Taken together, the reports of a core say more than any one of
-them, so a lone article joins the core of two or more articles whose reports near it (seen within `window_days`
-of it, sharing an index word with it), summed, are nearest its own terms (`joined_core`), when that cosine
-is at least `join_threshold`. On ECB+ dev this took B-cubed F1 from 0.892 to 0.935. Only a lone article
-joins, and only a core of two or more: a joined article never carries another one in, so joins do not
-chain events of one kind together.
+them, so a lone article joins the core of two or more articles whose reports near it (sharing an index
+word with one of its inputs, seen within `window_days` of that input), summed, are nearest its own terms
+(`joined_core`), when that cosine is at least `join_threshold`. On ECB+ dev this took B-cubed F1 from
+0.892 to 0.935. Only a lone article joins, and only a core of two or more: a joined article never carries
+another one in, so joins do not chain events of one kind together.
 
 An *event* is a core of two or more articles with the lone articles that joined it, or a lone article that
 joined none. The grouping is a function of the set of inputs: the cores are, and a lone article's choice
@@ -50,8 +50,9 @@ The load's `events` step (pipelines.storage.steps.events), one transaction per b
 4. the load writes the plan: terms and keys of the entries, `article_cores` of every article of a touched
    core and the `event_cores` rows of touched cores;
 5. every lone article whose neighbours changed decides which core it joins (`joined_core`, pure): those the
-   batch brought (among the history candidates), those of a core the batch touched that was lone before,
-   and those of a merged core (found by the keys of its members);
+   batch brought a neighbour (they are among the history candidates), and those with a neighbour now in
+   another core of two or more: a member of an absorbed core, or the article of a lone core that grew
+   (found by the keys of those articles);
 6. `article_events` of every article of an event that changed, and their `events` rows, from the members.
 """
 
@@ -170,23 +171,24 @@ def related(a: EventEntry, b: EventEntry, cfg: EventConfig) -> bool:
 def joined_core(lone: Sequence[EventEntry], near: Iterable[Candidate], cfg: EventConfig) -> str | None:
     """The core a lone article joins, or None. `near`: stored entries of cores of two or more articles.
 
-    Its neighbours are the entries of `near` seen within `window_days` of its first input that share an
-    index word with it; it joins the core whose neighbours, summed, are nearest the sum of its own entries,
-    at a cosine of at least `join_threshold`. Ties go to the smaller core id. Sums are exact (math.fsum),
-    so the choice is the same for any order of `near`."""
-    first = min(entry.seen_at for entry in lone)
+    Its neighbours are the entries of `near` that share an index word with one of its entries and were
+    seen within `window_days` of that entry: exactly what the index keys of its entries find (and what
+    finds it again when a neighbour arrives). It joins the core whose neighbours, summed, are nearest the
+    sum of its own entries, at a cosine of at least `join_threshold`. Ties go to the smaller core id. Sums
+    are exact (math.fsum), so the choice is the same for any order of `near`."""
     window = timedelta(days=cfg.window_days)
-    words = frozenset().union(*(entry.index_terms(cfg) for entry in lone))
     neighbours: dict[str, list[EventEntry]] = {}
     for candidate in near:
         entry = candidate.entry
-        if abs(entry.seen_at - first) <= window and words & entry.index_terms(cfg):
+        if any(
+            abs(entry.seen_at - own.seen_at) <= window and own.index_terms(cfg) & entry.index_terms(cfg) for own in lone
+        ):
             neighbours.setdefault(candidate.core_id, []).append(entry)
-    own = _unit_sum(lone)
+    own_sum = _unit_sum(lone)
     best: tuple[float, str] | None = None
     for core_id in sorted(neighbours):
         together = _unit_sum(neighbours[core_id])
-        score = math.fsum(own[term] * together[term] for term in sorted(own.keys() & together.keys()))
+        score = math.fsum(own_sum[term] * together[term] for term in sorted(own_sum.keys() & together.keys()))
         if score >= cfg.join_threshold and (best is None or score > best[0]):
             best = (score, core_id)
     return best[1] if best else None

@@ -128,18 +128,17 @@ def rebuild_cores(store: Store, core_ids: Sequence[str], seen_between: tuple[dat
 
 
 def lone_cores_near(
-    store: Store, core_ids: Sequence[str], seen_between: tuple[datetime, datetime], window_days: int
+    store: Store, article_ids: Sequence[str], seen_between: tuple[datetime, datetime], window_days: int
 ) -> list[str]:
-    """Cores of one article sharing an index key with a member of these cores, `window_days` apart at most:
-    every lone article whose choice their members can change. `seen_between` holds every member's inputs:
-    the reads of keys keep to its days and the window around them."""
+    """Cores of one article sharing an index key with one of these articles, `window_days` apart at most:
+    every lone article whose neighbours they are. `seen_between` holds every input of these articles: the
+    reads of keys keep to its days and the window around them."""
     first, last = (moment.astimezone(UTC).date().toordinal() for moment in seen_between)
     found = store.con.execute(
-        """
+        f"""
         WITH member_keys AS (
-            SELECT DISTINCT k.term_hash, k.day FROM event_keys k
-            JOIN article_cores c ON c.article_id = k.article_id AND c.core_id IN (SELECT unnest(?::VARCHAR[]))
-            WHERE k.day BETWEEN ? AND ?
+            SELECT DISTINCT term_hash, day FROM event_keys
+            WHERE article_id IN {IDS} AND day BETWEEN ? AND ?
         ),
         near AS (
             SELECT DISTINCT k.article_id FROM event_keys k JOIN member_keys m
@@ -150,7 +149,7 @@ def lone_cores_near(
         JOIN article_cores c USING (article_id) JOIN event_cores e USING (core_id)
         WHERE e.article_count = 1 ORDER BY c.core_id
         """,
-        [list(core_ids), first, last, window_days, window_days, first - window_days, last + window_days],
+        [sorted(set(article_ids)), first, last, window_days, window_days, first - window_days, last + window_days],
     ).fetchall()
     return [core_id for (core_id,) in found]
 

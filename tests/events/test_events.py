@@ -305,7 +305,8 @@ def test_a_lone_report_moves_to_the_event_it_is_nearer_when_that_one_arrives(tmp
 
 def _crowd(seed: int) -> list[Report]:
     """Sixteen reports of five happenings over four days, each naming some of its own names and some of the
-    others', with shared generic words: cores, lone reports that join one, lone ones that join none."""
+    others', with shared generic words, four of them read again days later with other words: cores, lone
+    reports that join one, lone ones that join none."""
     rng = random.Random(seed)
     names = [[f"N{event}{k}" for k in range(4)] for event in range(5)]
     words = ["climber", "ridge", "rescue", "glacier", "storm", "helicopter", "crevasse", "body", "weather", "team"]
@@ -315,6 +316,9 @@ def _crowd(seed: int) -> list[Report]:
         strangers = rng.sample([name for group in names for name in group], rng.randint(0, 2))
         terms = [*own, *strangers, *rng.sample(words, 3), f"x{i}a", f"x{i}b"]
         reports.append(Report(f"r{i:02d}", tuple(dict.fromkeys(terms)), hours=rng.uniform(0, 100)))
+    for report in reports[::5]:  # read again days later with other words: an article of two inputs
+        again = (*rng.sample(names[rng.randrange(5)], 2), *rng.sample(words, 3), f"{report.article_id}c")
+        reports.append(replace(report, terms=again, hours=report.hours + rng.uniform(40, 100)))
     return reports
 
 

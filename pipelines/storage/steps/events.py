@@ -9,7 +9,7 @@ Runs after the stories step: a story's copies share its event, and the signature
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from pipelines.config import EventConfig
@@ -45,13 +45,14 @@ def load_events(batch: LoadBatch) -> None:
     if plan:
         # Every core the plan touched was one of `spans` or is new: its members were seen in this span.
         seen = [*(e.seen_at for e in entries), *(time for span in spans.values() for time in span)]
-        _write_plan(store, plan, history, (min(seen), max(seen)), cfg)
+        _write_plan(store, plan, history, spans, (min(seen), max(seen)), cfg)
 
 
 def _write_plan(
     store: Store,
     plan: Sequence[CoreChange],
     history: Sequence[Candidate],
+    spans: Mapping[str, tuple[datetime, datetime]],
     between: tuple[datetime, datetime],
     cfg: EventConfig,
 ) -> None:
@@ -70,16 +71,15 @@ def _write_plan(
     sizes_before = event_queries.core_sizes(store, touched)
     store.delete("event_cores", "core_id", absorbed)
     sizes = event_queries.rebuild_cores(store, touched, between)
-    # Cores whose members' neighbours now see another core than before: merged ones, and lone ones grown.
-    regrouped = [
-        change.core_id
-        for change in plan
-        if change.absorbed or (sizes_before.get(change.core_id) == 1 and sizes[change.core_id] > 1)
-    ]
+    # Stored articles that are now in another core of two or more than before: the members of absorbed cores,
+    # and the one article of a lone core that grew. A lone article with one of them as a neighbour decides
+    # again (a neighbour the batch brought makes it one of `history`).
+    grown = [c.core_id for c in plan if not c.absorbed and sizes_before.get(c.core_id) == 1 and sizes[c.core_id] > 1]
+    regrouped = [*moved, *grown]  # a lone core's id is its one article
     lone = sorted(
         {core_id for core_id, size in sizes.items() if size == 1}
         | set(event_queries.lone_cores_of(store, {candidate.entry.article_id for candidate in history}))
-        | set(event_queries.lone_cores_near(store, regrouped, between, cfg.window_days) if regrouped else ())
+        | set(_lone_cores_near(store, regrouped, [spans[core_id] for core_id in [*absorbed, *grown]], cfg))
     )
     joined_before.update(event_queries.joins_of(store, lone))
     joins = lone_choices(store, lone, cfg)
@@ -89,6 +89,15 @@ def _write_plan(
     store.delete("events", "event_id", sorted(set(before) - set(after)))
     if members_seen is not None:
         event_queries.rebuild_events(store, after, members_seen)
+
+
+def _lone_cores_near(
+    store: Store, articles: Sequence[str], spans: Sequence[tuple[datetime, datetime]], cfg: EventConfig
+) -> list[str]:
+    if not articles:
+        return []
+    between = (min(first for first, _ in spans), max(last for _, last in spans))
+    return event_queries.lone_cores_near(store, articles, between, cfg.window_days)
 
 
 def _insert_terms_and_keys(batch: LoadBatch, entries: list[EventEntry], changed: list[Row]) -> None:
