@@ -139,9 +139,14 @@ class EventEntry:
 
 
 def cosine(a: EventEntry, b: EventEntry) -> float:
-    """Their dot product (weights are unit length), summed exactly over the shared terms in sorted order:
-    cosine(a, b) == cosine(b, a) to the last bit, so a pair at the threshold is decided one way."""
-    return math.fsum(a._vector[term] * b._vector[term] for term in sorted(a._vector.keys() & b._vector.keys()))
+    """Their dot product (weights are unit length): cosine(a, b) == cosine(b, a) to the last bit, so a pair at
+    the threshold is decided one way."""
+    return _dot(a._vector, b._vector)
+
+
+def _dot(x: Mapping[str, float], y: Mapping[str, float]) -> float:
+    """Summed exactly over the shared terms in sorted order: the same in either order of the two."""
+    return math.fsum(x[term] * y[term] for term in sorted(x.keys() & y.keys()))
 
 
 def shared_rare_terms(a: EventEntry, b: EventEntry) -> int:
@@ -187,8 +192,7 @@ def joined_core(lone: Sequence[EventEntry], near: Iterable[Candidate], cfg: Even
     own_sum = _unit_sum(lone)
     best: tuple[float, str] | None = None
     for core_id in sorted(neighbours):
-        together = _unit_sum(neighbours[core_id])
-        score = math.fsum(own_sum[term] * together[term] for term in sorted(own_sum.keys() & together.keys()))
+        score = _dot(own_sum, _unit_sum(neighbours[core_id]))
         if score >= cfg.join_threshold and (best is None or score > best[0]):
             best = (score, core_id)
     return best[1] if best else None

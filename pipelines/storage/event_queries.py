@@ -209,18 +209,20 @@ def rewrite_article_events(
             SELECT DISTINCT coalesce(e.joins, e.core_id) AS event_core FROM event_cores e JOIN asked USING (core_id)
         ),
         cores AS (
-            SELECT e.core_id, h.event_core, e.first_seen_at FROM event_cores e JOIN heads h ON e.core_id = h.event_core
+            SELECT e.core_id, h.event_core, e.first_seen_at, e.last_seen_at
+            FROM event_cores e JOIN heads h ON e.core_id = h.event_core
             UNION
-            SELECT e.core_id, h.event_core, e.first_seen_at FROM event_cores e JOIN heads h ON e.joins = h.event_core
+            SELECT e.core_id, h.event_core, e.first_seen_at, e.last_seen_at
+            FROM event_cores e JOIN heads h ON e.joins = h.event_core
         ),
         events AS (
             SELECT event_core, arg_min(core_id, (first_seen_at, core_id)) AS event_id FROM cores GROUP BY event_core
         )
-        SELECT c.article_id, ev.event_id, k.core_id
+        SELECT c.article_id, ev.event_id, k.first_seen_at, k.last_seen_at
         FROM cores k JOIN events ev USING (event_core) JOIN article_cores c ON c.core_id = k.core_id
     """
     rows = store.dicts(members + " ORDER BY c.article_id", [cores])
-    span = core_spans(store, {row.pop("core_id") for row in rows}).values()
+    span = [(as_utc(row.pop("first_seen_at")), as_utc(row.pop("last_seen_at"))) for row in rows]
     before = store.con.execute(
         "SELECT DISTINCT event_id FROM article_events WHERE article_id IN (SELECT unnest(?::VARCHAR[]))",
         [[row["article_id"] for row in rows]],
