@@ -291,3 +291,97 @@ def test_the_model_weighs_each_feature_once() -> None:
     model = QuoteModel({"a": 1.0}, 0.0, 0.6)
     assert model.probability(["a", "a"]) == model.probability(["a"]) == 1 / (1 + math.exp(-1))
     assert model.accepts(QuoteSpan(0, 1, 2, 3), ["a"]) and not model.accepts(QuoteSpan(0, 1, 2, 3), [])
+
+
+@pytest.mark.parametrize(
+    ("text", "quote", "speaker"),
+    [
+        # the parse hangs "telling" on the quote's own "said": its subject ("many people") is what was told
+        (
+            "The mayor did not seem impressed by the plan on Monday, telling reporters, "
+            '"Many people said the council should resign."',
+            "Many people said the council should resign.",
+            "The mayor",
+        ),
+        # the parse takes "writing" for the quote's subject: the clause before it has the speaker
+        (
+            "Guitarist Mike Dean shared the news on social media on Friday, writing \u201cFeels great to support "
+            "someone I believe in. He only accepts small donations.\u201d",
+            "Feels great to support someone I believe in. He only accepts small donations.",
+            "Guitarist Mike Dean",
+        ),
+    ],
+)
+def test_a_participle_cue_after_a_comma_is_the_clause_subject_s_never_the_quote_s(
+    nlp, text: str, quote: str, speaker: str
+) -> None:
+    assert speaker_of(nlp, text, quote).speaker_text == speaker
+
+
+@pytest.mark.parametrize(
+    ("text", "quote", "speaker", "method"),
+    [
+        # the tagger reads "Trump" as a verb: a capitalized word inside the sentence is still a name
+        (
+            '"Jeb wants to be a tough guy tonight," Trump shot back.',
+            "Jeb wants to be a tough guy tonight,",
+            "Trump",
+            "post-verb",
+        ),
+        # a verb of saying spelled like a noun need not end the tail: a preposition may follow it
+        (
+            '"The kingdom has worked closely with its allies," the Saudis state in the report, which was '
+            "shared with lawmakers on Thursday.",
+            "The kingdom has worked closely with its allies,",
+            "the Saudis",
+            "post-cue",
+        ),
+        # the parse takes the apposition for the subject: the name opening the tail speaks
+        (
+            "\u201cHe looked me right in the eye and said you need to tell me what does it take to win in this "
+            "county,\u201d Deborah Tamargo, the chairwoman of Florida\u2019s Hillsborough County GOP, recalled of a "
+            "June conversation she had with Trump at the Tampa Convention Center.",
+            "He looked me right in the eye and said you need to tell me what does it take to win in this county,",
+            "Deborah Tamargo",
+            "post-cue",
+        ),
+    ],
+)
+def test_a_tail_the_parse_gets_wrong_still_names_its_speaker(
+    nlp, text: str, quote: str, speaker: str, method: str
+) -> None:
+    found = speaker_of(nlp, text, quote)
+    assert (found.speaker_text, found.method) == (speaker, f"rules-v1:{method}")
+
+
+def test_a_pronoun_before_the_cue_speaks_not_the_noun_before_its_comma(nlp) -> None:
+    text = '"The state," he said, "is where we win." And Iowa, he said, "is where we start again."'
+    assert {q.quote_text: q.speaker_text for q in quotes_of(nlp, text)}.get("is where we start again.") == "he"
+
+
+def test_a_no_break_space_between_two_quotations_continues_the_first_speaker(nlp) -> None:
+    text = '"France will always be France," an angry Hollande retaliated.\u00a0"It never gives up on its ideals."'
+    found = speaker_of(nlp, text, "It never gives up on its ideals.")
+    assert (found.speaker_text, found.method) == ("an angry Hollande", "rules-v1:continuation")
+
+
+@pytest.mark.parametrize(
+    ("text", "quote", "speaker"),
+    [
+        (
+            "Clinton spoke in Ohio. \u201cIt has been most surprising to me to see him traffic in prejudice,"
+            "\u201dClinton said.",
+            "It has been most surprising to me to see him traffic in prejudice,",
+            "Clinton",
+        ),
+        (
+            "Ryan met reporters on Tuesday. Ryan said,\u201cLook, those images have no place in a campaign.\u201d",
+            "Look, those images have no place in a campaign.",
+            "Ryan",
+        ),
+    ],
+)
+def test_a_quotation_mark_glued_to_the_next_word_still_ends_or_opens_the_quote(
+    nlp, text: str, quote: str, speaker: str
+) -> None:
+    assert speaker_of(nlp, text, quote).speaker_text == speaker

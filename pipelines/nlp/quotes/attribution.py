@@ -40,6 +40,7 @@ from pipelines.nlp.quotes.phrases import (
     adjacent,
     is_characterizing,
     is_cue,
+    mistagged_name,
     named_source_at,
     nominal_after,
     outermost_subject,
@@ -76,7 +77,7 @@ if TYPE_CHECKING:
 
 ACCORDING_CUE = "according to"
 MAX_TAIL_CUE_WORDS = 20  # `"…," Khaled Al-Maeena, editor at large at the Saudi Gazette, said.`
-BETWEEN_PARTS = " \t\n.,;"  # what may separate two parts of one quotation
+BETWEEN_PARTS = " \t\n\u00a0.,;"  # what may separate two parts of one quotation (a no-break space too)
 
 # fragments that are names or scare quotes, not speech
 MIN_EMBEDDED_WORDS = 3  # `vowed efforts to "overcome the differences …"`, not `called it "unacceptable"`
@@ -264,7 +265,11 @@ def _after(layout: Layout, k: int, head: Sequence[Token], tail: Sequence[Token])
     if not phrase:
         return None
     opening = _opens_tail(phrase, cue, tail)
-    if opening is not None:
+    if opening is None and phrase[-1].pos_ != "PRON":  # `"…" South Carolina, he said, was "…"`: "he" speaks
+        # `"…," Deborah Tamargo, the chairwoman of …, recalled`, `"…," Ramos, 58, told AFP`: the parse took an
+        # apposition for the subject, or the listener for the speaker
+        opening = _opening_name(narrated, cue)
+    if opening:
         return opening, cue.text, "post-cue"
     return (phrase, cue.text, SENTENCE_END) if _closes_sentence(phrase, cue, tail) else None
 
@@ -292,25 +297,34 @@ def _reporting_clause(layout: Layout, k: int, tail: Sequence[Token]) -> Found | 
     if opening is None:  # `"…," Trump barked`, with "Trump" parsed as a compound of a participle
         named = nominal_after(words, 0)
         opening = named if named and words[len(named)].i == verb.i else None
-    if not opening or opening[-1].pos_ not in SPEAKER_HEAD_POS or opening[-1].lower_ in NOT_TAIL_SPEAKERS:
+    if not opening or opening[-1].lower_ in NOT_TAIL_SPEAKERS:
+        return None
+    if opening[-1].pos_ not in SPEAKER_HEAD_POS and not mistagged_name(opening[-1]):  # `"…," Trump shot back`
         return None
     return opening, verb.text, "post-verb"
 
 
 def _closing_cue(layout: Layout, k: int, tail: Sequence[Token]) -> Found | None:
-    """`"…," the two write.`, `"…," a voice-over in the ad states.`: after a quotation ending in a comma, ? or !,
-    a noun phrase and then a speech verb closing the tail attribute it, though the tagger took the verb for a
-    noun (write, states, notes, claims, reports: English spells many verbs of saying like nouns)."""
+    """`"…," the two write.`, `"…," a voice-over in the ad states.`, `"…," the Saudis state in the white paper`:
+    after a quotation ending in a comma, ? or !, a noun phrase and then a speech verb closing the clause (the
+    tail ends, or a preposition or punctuation follows) attribute it, though the tagger took the verb for a noun
+    (write, states, notes, claims, reports: English spells many verbs of saying like nouns)."""
     if not _leaves_sentence_open(layout, k, tail):
         return None
-    words = words_of(tail)
-    if not 2 <= len(words) <= MAX_TAIL_CUE_WORDS or words[-1].lower_ not in SPEECH_FORMS:
+    words = words_of(tail)[:MAX_TAIL_CUE_WORDS]
+    cue = next((t for t in words[1:] if t.lower_ in SPEECH_FORMS), None)
+    if cue is None or (cue.i + 1 < len(layout.doc) and not _closes_clause(layout.doc[cue.i + 1])):
         return None
-    phrase = [t for t in tail if words[0].i <= t.i < words[-1].i]
+    phrase = [t for t in tail if words[0].i <= t.i < cue.i]
     nominal = phrase[0].pos_ in SPEAKER_INNER_POS and phrase[-1].pos_ in CLOSING_SPEAKER_POS  # not "in two states"
-    if not nominal or any(t.pos_ in VERBAL_POS for t in phrase):
+    if not nominal or any(t.pos_ in VERBAL_POS or t.text in COLON_OR_COMMA for t in phrase):
         return None
-    return phrase, words[-1].text, "post-cue"
+    return phrase, cue.text, "post-cue"
+
+
+def _closes_clause(token: Token) -> bool:
+    """What may follow a verb of saying that ends its clause: punctuation, a paragraph, a preposition."""
+    return token.is_punct or token.is_space or token.pos_ == "ADP"
 
 
 def _before(quote_text: str, head: Sequence[Token], quote_first: int) -> Found | None:

@@ -137,7 +137,7 @@ def signature(tokens: Sequence[Token]) -> list[Token]:
     return phrase if named and all(t.is_punct for t in rest) else []
 
 
-def _mistagged_name(token: Token) -> bool:
+def mistagged_name(token: Token) -> bool:
     """A capitalized word inside a sentence that the tagger read as an adverb or verb: "said Skelly", rare names."""
     return token.pos_ in MISTAGGED_NAME_POS and token.text[:1].isupper() and not token.is_sent_start
 
@@ -148,13 +148,13 @@ def nominal_after(tokens: Sequence[Token], i: int) -> list[Token]:
     for token in tokens[i:]:
         if token.ent_type_ in NOT_SPEAKER_ENTS:  # "said Monday"
             break
-        if token.pos_ not in SPEAKER_INNER_POS and not _mistagged_name(token):
+        if token.pos_ not in SPEAKER_INNER_POS and not mistagged_name(token):
             break
         phrase.append(token)
         if token.pos_ == "PRON" and token.tag_ not in POSSESSIVE_TAGS:  # "their attorneys" goes on
             break
     while phrase and (
-        (phrase[-1].pos_ not in NOMINAL_POS and not _mistagged_name(phrase[-1])) or phrase[-1].tag_ in POSSESSIVE_TAGS
+        (phrase[-1].pos_ not in NOMINAL_POS and not mistagged_name(phrase[-1])) or phrase[-1].tag_ in POSSESSIVE_TAGS
     ):
         phrase.pop()
     return phrase
@@ -215,14 +215,16 @@ def subject_of(cue: Token, allowed: Collection[int] = ()) -> Token | None:
             found = next((c for c in quoted.children if c.dep_ in dep_set), None)
             if found is not None:
                 return found
-    reporter = _reporting_ancestor(cue) if cue.tag_ == PARTICIPLE_TAG else None
+    reporter = _reporting_ancestor(cue, allowed) if cue.tag_ == PARTICIPLE_TAG else None
     verb = cue if reporter is None else reporter
     for _ in range(MAX_SUBJECT_HOPS + 1):
         # two subjects ("Malaysia's Prime Minister, Najib Razak said") is a misparsed apposition: the nearer name
         subjects = [
             c
             for c in verb.children
-            if c.dep_ in SUBJECT_DEPS and (c.lower_ not in NOT_SPEAKER_SUBJECTS or verb.dep_ == "relcl")
+            if c.dep_ in SUBJECT_DEPS
+            and c.i != cue.i
+            and (c.lower_ not in NOT_SPEAKER_SUBJECTS or verb.dep_ == "relcl")
         ]
         subject = min(subjects, key=lambda c: (c.i not in allowed, c.pos_ != "PROPN", abs(c.i - verb.i)), default=None)
         if subject is not None and subject.lower_ in RELATIVE_PRONOUNS and verb.dep_ == "relcl":
@@ -235,9 +237,13 @@ def subject_of(cue: Token, allowed: Collection[int] = ()) -> Token | None:
     return None
 
 
-def _reporting_ancestor(participle: Token) -> Token | None:
+def _reporting_ancestor(participle: Token, allowed: Collection[int] = ()) -> Token | None:
     """`Sanders said the process could be "messy," adding, "…"`: a participle cue with no subject of its own
-    continues the report of the nearest reporting verb above it, whatever clause the parser hung it on."""
+    continues the report of the nearest reporting verb above it, whatever clause the parser hung it on.
+
+    Never one inside the quotation (outside `allowed`): the parser often hangs the clause before a quote on
+    the quote's own verb, and in `…, telling reporters, "A lot of people said …"` the people are what was told.
+    """
     if any(c.dep_ in SUBJECT_DEPS for c in participle.children):
         return None
     token = participle
@@ -246,7 +252,8 @@ def _reporting_ancestor(participle: Token) -> Token | None:
             return None
         token = token.head
         if (
-            token.lower_ in SPEECH_FORMS
+            (not allowed or token.i in allowed)
+            and token.lower_ in SPEECH_FORMS
             and token.tag_ in FINITE_TAGS
             and any(c.dep_ in SUBJECT_DEPS for c in token.children)
         ):
