@@ -124,6 +124,12 @@ def speaker_of(nlp, text: str, quote: str) -> Quote:
             "colon",
         ),
         (
+            'Former secretary of state Hillary Rodham Clinton:"We learned that from the State Department."',
+            "We learned that from the State Department.",
+            "Former secretary of state Hillary Rodham Clinton",
+            "colon",
+        ),
+        (
             'The board published its findings on Friday. From the report: "Costs rose by a third in two years."',
             "Costs rose by a third in two years.",
             "the report",
@@ -334,6 +340,21 @@ def test_a_participle_cue_after_a_comma_is_the_clause_subject_s_never_the_quote_
             "shared with lawmakers on Thursday.",
             "The kingdom has worked closely with its allies,",
             "the Saudis",
+            "post-cue",
+        ),
+        # an inverted cue opening the tail: the parse makes the name the subject of the clause after it
+        (
+            '"What is shaping up is a battle for the ages," said David Brock, a confidant who heads the group '
+            "Correct the Record.",
+            "What is shaping up is a battle for the ages,",
+            "David Brock",
+            "post-cue",
+        ),
+        (
+            '"One guy came in and said maybe we should start fighting back," said the woman, who like many in the '
+            "town did not want to be quoted by name.",
+            "One guy came in and said maybe we should start fighting back,",
+            "the woman",
             "post-cue",
         ),
         # the parse takes the apposition for the subject: the name opening the tail speaks

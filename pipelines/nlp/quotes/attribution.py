@@ -258,6 +258,9 @@ def _after(layout: Layout, k: int, head: Sequence[Token], tail: Sequence[Token])
         if signed is not None or words_of(head):
             return signed
         return _reporting_clause(layout, k, tail) or _closing_cue(layout, k, tail)
+    inverted = _inverted_speaker(tail, cue)
+    if inverted:
+        return inverted, cue.text, "post-cue"
     if _reports_own_clause(cue, layout.owner):
         return None
     narrated = [t for t in tail if layout.owner[t.i] < 0]
@@ -272,6 +275,19 @@ def _after(layout: Layout, k: int, head: Sequence[Token], tail: Sequence[Token])
     if opening:
         return opening, cue.text, "post-cue"
     return (phrase, cue.text, SENTENCE_END) if _closes_sentence(phrase, cue, tail) else None
+
+
+def _inverted_speaker(tail: Sequence[Token], cue: Token) -> list[Token]:
+    """`"…," said David Brock, a Clinton confidant who …`: a finite cue opening the tail, then a noun phrase that
+    a comma or the tail's end closes, is the inverted attribution, however the parser hung the clauses after it
+    (it often makes the name the subject of the relative or participle clause that follows)."""
+    words = words_of(tail)
+    if not words or words[0].i != cue.i or cue.tag_ not in FINITE_TAGS:
+        return []
+    position = next(k for k, t in enumerate(tail) if t.i == cue.i)
+    phrase = nominal_after(tail, position + 1)
+    after = position + 1 + len(phrase)
+    return phrase if phrase and (after == len(tail) or tail[after].text == ",") else []
 
 
 def _leaves_sentence_open(layout: Layout, k: int, tail: Sequence[Token]) -> bool:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 SOURCE_OPENERS = frozenset({"from"})  # `From the report: "…"`
 AS_FOLLOWS = ("as", "follows")
+TITLE_OF = "of"  # `Secretary of State John Kerry`: the one preposition of a title
 # ` - Mark Blumenthal and Jon Cohen` / ` -More from Pew Research` ending the clause before a colon: names only
 _NAME_WORD = r"[A-Z][\w.'’-]*"
 _DASH_LABEL = re.compile(
@@ -69,7 +70,19 @@ def labelled(head: Sequence[Token]) -> list[Token]:
     start = 1 if label and label[0].lower_ in SOURCE_OPENERS else 0
     name = nominal_after(label, start)
     whole = bool(label) and start + len(name) == len(label)
-    return name if whole and (start or follows or any(t.pos_ == "PROPN" for t in name)) else []
+    if whole and (start or follows or any(t.pos_ == "PROPN" for t in name)):
+        return name
+    return label if not (start or follows) and _titled_name(label) else []
+
+
+def _titled_name(label: Sequence[Token]) -> bool:
+    """`Former secretary of state Hillary Rodham Clinton: "…"`: a transcript's turn may give the speaker's title,
+    "of" and all, before the name. No verb, no preposition but "of", capitalized, and a proper noun last."""
+    return (
+        label[0].text[:1].isupper()
+        and label[-1].pos_ == "PROPN"
+        and not any(t.pos_ in VERBAL_POS or (t.pos_ == "ADP" and t.lower_ != TITLE_OF) for t in label)
+    )
 
 
 def _statement_author(noun: Token, allowed: set[int]) -> Token | None:
