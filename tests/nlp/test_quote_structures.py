@@ -406,3 +406,13 @@ def test_a_quotation_mark_glued_to_the_next_word_still_ends_or_opens_the_quote(
     nlp, text: str, quote: str, speaker: str
 ) -> None:
     assert speaker_of(nlp, text, quote).speaker_text == speaker
+
+
+def test_a_fronted_topic_the_parse_made_the_subject_leaves_the_name_after_its_comma_to_speak(nlp) -> None:
+    """The parse makes "Of" the subject of "said" and "Levine" its object."""
+    text = (
+        "Of Carson, Levine, who has given money to Marco Rubio, said, \u201cHe\u2019s flat-out scary. But he\u2019s "
+        "totally vapid.\u201d"
+    )
+    quote = "He\u2019s flat-out scary. But he\u2019s totally vapid."
+    assert speaker_of(nlp, text, quote).speaker_text == "Levine"

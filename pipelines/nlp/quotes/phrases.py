@@ -227,6 +227,8 @@ def subject_of(cue: Token, allowed: Collection[int] = ()) -> Token | None:
             and (c.lower_ not in NOT_SPEAKER_SUBJECTS or verb.dep_ == "relcl")
         ]
         subject = min(subjects, key=lambda c: (c.i not in allowed, c.pos_ != "PROPN", abs(c.i - verb.i)), default=None)
+        if subject is not None and subject.pos_ == "ADP":
+            subject = _fronted_subject(subject)
         if subject is not None and subject.lower_ in RELATIVE_PRONOUNS and verb.dep_ == "relcl":
             return verb.head  # "Morales, who proceeded to tell his employees" -> Morales
         if subject is not None:
@@ -235,6 +237,17 @@ def subject_of(cue: Token, allowed: Collection[int] = ()) -> Token | None:
             break
         verb = verb.head
     return None
+
+
+def _fronted_subject(preposition: Token) -> Token:
+    """`Of Carson, Levine, who …, said`: the parse made the fronted "Of" the subject and took the name after
+    the comma for its object; that name speaks. A preposition with no such object stays: "From said" is
+    Al From, a name the tagger read as a preposition."""
+    doc = preposition.doc
+    return next(
+        (c for c in preposition.children if c.dep_ == "pobj" and c.i > 0 and doc[c.i - 1].text == ","),
+        preposition,
+    )
 
 
 def _reporting_ancestor(participle: Token, allowed: Collection[int] = ()) -> Token | None:
