@@ -357,6 +357,14 @@ def test_a_participle_cue_after_a_comma_is_the_clause_subject_s_never_the_quote_
             "the woman",
             "post-cue",
         ),
+        # a participle describing the name and an abbreviated title's period the tokenizer split off belong to it
+        (
+            "The experts were split.\n\n\u201cI fundamentally disagree,\" said retired Army Lt. Gen. Mick Bednarek, "
+            "who served as the chief U.S. military adviser in Iraq.",
+            "I fundamentally disagree,",
+            "retired Army Lt. Gen. Mick Bednarek",
+            "post-cue",
+        ),
         # the parse takes the apposition for the subject: the name opening the tail speaks
         (
             "\u201cHe looked me right in the eye and said you need to tell me what does it take to win in this "

@@ -529,6 +529,27 @@ def test_mixed_straight_and_curly_marks_pair_but_an_inch_mark_does_not_close() -
     ]
 
 
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        (
+            '“Our roads are crumbling," she said. "Families endure blackouts.” Clinton promised more.',
+            ["Our roads are crumbling,", "Families endure blackouts."],
+        ),
+        (
+            '"We will win so much,” he said. “You will be so happy." He left.',
+            ["We will win so much,", "You will be so happy."],
+        ),
+    ],
+)
+def test_a_quotation_closed_in_the_other_style_ends_there_when_the_next_one_opens_in_that_style(
+    text: str, quoted: list[str]
+) -> None:
+    """Writers who mix the styles open one style and close the other, then open the next quotation in that
+    other style: the next opening mark, of either style, comes before this style closes anywhere."""
+    assert [text[s.start : s.end] for s in find_quote_spans(text)] == quoted
+
+
 def test_a_straight_mark_after_a_parenthesis_opens_a_nested_quote() -> None:
     """`("final")` inside a curly quote that never closes: the `"` after `(` opens, so the quote is not cut there."""
     text = 'He read “The order ("final") stands for all of them now'

@@ -34,6 +34,10 @@ _CLOSE_OR_BREAK: Mapping[str, re.Pattern[str]] = {
     for opener, closers in QUOTE_PAIRS.items()
 }
 
+_EITHER_STYLE: Mapping[str, re.Pattern[str]] = {
+    opener: re.compile("[" + re.escape(opener + OTHER_STYLE.get(opener, "")) + "]") for opener in QUOTE_PAIRS
+}
+
 
 @dataclass(frozen=True, slots=True)
 class QuoteSpan:
@@ -87,10 +91,14 @@ def _paragraph_reopens(text: str, j: int, opener: str) -> bool:
 
 
 def _next_quote_opens_first(text: str, j: int, opener: str, limit: int) -> bool:
-    """After an other-style close at `j`, a new quote opens (its own style) before this style closes anywhere."""
-    opens = text.find(opener, j + 1, limit)
-    if opens < 0:
+    """After an other-style close at `j`, a new quote opens (in either style: `“…," she said. "…”` mixes them
+    all) before this style closes anywhere."""
+    found = _EITHER_STYLE[opener].search(text, j + 1, limit)
+    while found is not None and not _opens_at(text, found.start()):
+        found = _EITHER_STYLE[opener].search(text, found.start() + 1, limit)
+    if found is None:
         return False
+    opens = found.start()
     closers = QUOTE_PAIRS[opener]
     return not any(text.find(closer, j + 1, opens) >= 0 for closer in closers)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import TYPE_CHECKING
 
+from pipelines.nlp.lexicon import is_title_word
 from pipelines.nlp.quotes.cues import cue_lexicon
 from pipelines.nlp.quotes.speakers import SUBJECT_DEPS
 
@@ -42,6 +43,7 @@ MAX_CLAUSE_DEPTH = 12  # head links climbed from a quotation or cue to its sente
 NOT_SPEAKERS = NOT_SPEAKER_SUBJECTS | RELATIVE_PRONOUNS | {"it"}  # "it seems", "which is", "there's"
 NAMED_POS = frozenset({"PROPN", "PRON"})
 HYPHEN_TAG = "HYPH"
+MAX_ABBREVIATION_CHARS = 4  # "Lt", "Sgt", "Gov", "Sen": an abbreviated title before its period
 CUES = cue_lexicon()
 SPEECH_FORMS = CUES.speech
 CALL_FORMS = CUES.call
@@ -142,13 +144,30 @@ def mistagged_name(token: Token) -> bool:
     return token.pos_ in MISTAGGED_NAME_POS and token.text[:1].isupper() and not token.is_sent_start
 
 
+def _describes_next(token: Token) -> bool:
+    """A word of the name phrase the tagger did not tag as one: a participle modifying a noun after it
+    ("retired" in "said retired Army Lt. Gen. Mick Bednarek"), or the period of an abbreviated title the
+    tokenizer split off ("Lt" ".") before the name goes on."""
+    return (token.dep_ == "amod" and token.head.i > token.i) or abbreviation_period(token)
+
+
+def abbreviation_period(token: Token) -> bool:
+    """The period of an abbreviated title that the tokenizer split off it (`Lt` `.` in "Army Lt. Gen. Mick
+    Bednarek"): it ends no sentence."""
+    doc = token.doc
+    if token.text != "." or token.i == 0 or doc[token.i - 1].whitespace_:
+        return False
+    title = doc[token.i - 1].text
+    return len(title) <= MAX_ABBREVIATION_CHARS and title[:1].isupper() and is_title_word(title)
+
+
 def nominal_after(tokens: Sequence[Token], i: int) -> list[Token]:
     """The noun phrase starting at `tokens[i]` ("said Japanese Prime Minister"), or [] when none starts there."""
     phrase: list[Token] = []
     for token in tokens[i:]:
         if token.ent_type_ in NOT_SPEAKER_ENTS:  # "said Monday"
             break
-        if token.pos_ not in SPEAKER_INNER_POS and not mistagged_name(token):
+        if token.pos_ not in SPEAKER_INNER_POS and not mistagged_name(token) and not _describes_next(token):
             break
         phrase.append(token)
         if token.pos_ == "PRON" and token.tag_ not in POSSESSIVE_TAGS:  # "their attorneys" goes on

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from pipelines.nlp.quotes.marks import PARAGRAPH_BREAK, TERMINATORS, Layout
-from pipelines.nlp.quotes.phrases import CALL_FORMS, FINITE_TAGS, is_cue
+from pipelines.nlp.quotes.phrases import CALL_FORMS, FINITE_TAGS, abbreviation_period, is_cue
 from pipelines.nlp.quotes.speakers import SUBJECT_DEPS, WORD_RE
 
 if TYPE_CHECKING:
@@ -49,7 +49,9 @@ MODIFIER_DEPS = frozenset({"amod", "compound"})  # "the forgotten corner": a par
 
 
 def breaks_clause(token: Token) -> bool:
-    return token.text in TERMINATORS or (token.is_space and PARAGRAPH_BREAK in token.text)
+    return (token.text in TERMINATORS and not abbreviation_period(token)) or (
+        token.is_space and PARAGRAPH_BREAK in token.text
+    )
 
 
 def head_region(layout: Layout, k: int) -> list[Token]:
