@@ -20,6 +20,7 @@ from pipelines.text.datelines import byline_spans, dateline_spans
 if TYPE_CHECKING:
     import numpy
     from spacy.language import Language
+    from spacy.tokenizer import Tokenizer
     from spacy.tokens import Doc
     from thinc.types import Ints2d
 
@@ -116,7 +117,7 @@ def load_pipeline(name: str) -> Language:
 
     nlp = spacy.load(name, exclude=list(EXCLUDED_COMPONENTS))
     infixes = [*(nlp.Defaults.infixes or ()), *GLUED_QUOTE_INFIXES]
-    nlp.tokenizer.infix_finditer = spacy.util.compile_infix_regex(infixes).finditer
+    cast("Tokenizer", nlp.tokenizer).infix_finditer = spacy.util.compile_infix_regex(infixes).finditer
     register_guard()
     nlp.add_pipe(GUARD_COMPONENT, first=True)
     if not SENTENCE_COMPONENTS.intersection(nlp.pipe_names):

@@ -359,7 +359,7 @@ def test_a_participle_cue_after_a_comma_is_the_clause_subject_s_never_the_quote_
         ),
         # a participle describing the name and an abbreviated title's period the tokenizer split off belong to it
         (
-            "The experts were split.\n\n\u201cI fundamentally disagree,\" said retired Army Lt. Gen. Mick Bednarek, "
+            'The experts were split.\n\n\u201cI fundamentally disagree," said retired Army Lt. Gen. Mick Bednarek, '
             "who served as the chief U.S. military adviser in Iraq.",
             "I fundamentally disagree,",
             "retired Army Lt. Gen. Mick Bednarek",

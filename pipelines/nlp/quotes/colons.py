@@ -72,7 +72,7 @@ def labelled(head: Sequence[Token]) -> list[Token]:
     whole = bool(label) and start + len(name) == len(label)
     if whole and (start or follows or any(t.pos_ == "PROPN" for t in name)):
         return name
-    return label if not (start or follows) and _titled_name(label) else []
+    return list(label) if not (start or follows) and _titled_name(label) else []
 
 
 def _titled_name(label: Sequence[Token]) -> bool:
