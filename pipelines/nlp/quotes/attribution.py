@@ -44,6 +44,7 @@ from pipelines.nlp.quotes.phrases import (
     named_source_at,
     nominal_after,
     outermost_subject,
+    parenthetical_speaker,
     phrase_of,
     signature,
     speaker_tokens,
@@ -284,10 +285,9 @@ def _inverted_speaker(tail: Sequence[Token], cue: Token) -> list[Token]:
     words = words_of(tail)
     if not words or words[0].i != cue.i or cue.tag_ not in FINITE_TAGS:
         return []
-    position = next(k for k, t in enumerate(tail) if t.i == cue.i)
-    phrase = nominal_after(tail, position + 1)
-    after = position + 1 + len(phrase)
-    return phrase if phrase and (after == len(tail) or tail[after].text == ",") else []
+    phrase = parenthetical_speaker(cue, tail)
+    rest = [t for t in tail if phrase and t.i > phrase[-1].i]
+    return phrase if phrase and (not rest or rest[0].text == ",") else []
 
 
 def _leaves_sentence_open(layout: Layout, k: int, tail: Sequence[Token]) -> bool:

@@ -144,7 +144,7 @@ def mistagged_name(token: Token) -> bool:
     return token.pos_ in MISTAGGED_NAME_POS and token.text[:1].isupper() and not token.is_sent_start
 
 
-def _describes_next(token: Token) -> bool:
+def _mistagged_name_part(token: Token) -> bool:
     """A word of the name phrase the tagger did not tag as one: a participle modifying a noun after it
     ("retired" in "said retired Army Lt. Gen. Mick Bednarek"), or the period of an abbreviated title the
     tokenizer split off ("Lt" ".") before the name goes on."""
@@ -167,7 +167,7 @@ def nominal_after(tokens: Sequence[Token], i: int) -> list[Token]:
     for token in tokens[i:]:
         if token.ent_type_ in NOT_SPEAKER_ENTS:  # "said Monday"
             break
-        if token.pos_ not in SPEAKER_INNER_POS and not mistagged_name(token) and not _describes_next(token):
+        if token.pos_ not in SPEAKER_INNER_POS and not mistagged_name(token) and not _mistagged_name_part(token):
             break
         phrase.append(token)
         if token.pos_ == "PRON" and token.tag_ not in POSSESSIVE_TAGS:  # "their attorneys" goes on
